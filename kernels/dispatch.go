@@ -1,0 +1,85 @@
+package kernels
+
+import (
+	"fmt"
+	"strings"
+)
+
+// impl is one complete set of kernels for an instruction set.
+type impl struct {
+	name string
+
+	// GEMM microkernel geometry and entry point. gemmKernel computes, for
+	// the packed micro-panels a (k×mr, column-major by p) and b (k×nr),
+	//
+	//	for i := 0; i < mr; i++ {
+	//		for j := 0; j < nr; j++ {
+	//			var s float32
+	//			for p := 0; p < k; p++ { s += a[p*mr+i] * b[p*nr+j] }
+	//			if beta == 0 { c[i*ldc+j] = alpha * s } else { c[i*ldc+j] = alpha*s + beta*c[i*ldc+j] }
+	//		}
+	//	}
+	//
+	// When beta is 0, c is not read, so NaNs in c do not propagate.
+	mr, nr     int
+	gemmKernel func(k int, a, b, c []float32, ldc int, alpha, beta float32)
+
+	axpy         func(alpha float32, x, y []float32)
+	dot          func(x, y []float32) float32
+	scale        func(alpha float32, x []float32)
+	add          func(dst, x, y []float32)
+	mul          func(dst, x, y []float32)
+	relu         func(dst, x []float32)
+	reluBackward func(dx, dy, x []float32)
+	sum          func(x []float32) float32
+	max          func(x []float32) float32
+	scaleShift   func(dst, x []float32, a, b float32)
+}
+
+// impls lists the implementations this CPU supports, fastest first. The
+// generic implementation is always last. Per-ISA files append to it in init.
+var impls []*impl
+
+// active is the implementation in use.
+var active = &genericImpl
+
+func registerImpl(im *impl) {
+	impls = append([]*impl{im}, impls...)
+	active = impls[0]
+}
+
+func init() {
+	impls = append(impls, &genericImpl)
+}
+
+// Implementations returns the names of the kernel implementations this CPU
+// supports, fastest first; "generic" (pure Go) is always present and last.
+func Implementations() []string {
+	names := make([]string, len(impls))
+	for i, im := range impls {
+		names[i] = im.name
+	}
+	return names
+}
+
+// Implementation returns the name of the implementation in use.
+func Implementation() string { return active.name }
+
+// Use switches every kernel to the named implementation and returns a
+// function that restores the previous one. It is meant for tests and
+// benchmarks; it must not race with running kernels.
+func Use(name string) (restore func(), err error) {
+	for _, im := range impls {
+		if im.name == name {
+			prev := active
+			active = im
+			return func() { active = prev }, nil
+		}
+	}
+	return nil, fmt.Errorf("kernels: implementation %q not supported here (have %s)",
+		name, strings.Join(Implementations(), ", "))
+}
+
+// TileSize returns the register tile (rows × columns of C) of the active
+// GEMM microkernel.
+func TileSize() (mr, nr int) { return active.mr, active.nr }

@@ -1,0 +1,199 @@
+package kernels
+
+import (
+	"fmt"
+	"sync"
+)
+
+// Sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major float32
+// matrices, where op(X) is X or Xᵀ as transA/transB say, op(A) is m×k,
+// op(B) is k×n and C is m×n. lda, ldb and ldc are the row strides
+// (leading dimensions) of the matrices as stored. As in BLAS, beta = 0
+// overwrites C without reading it, so NaNs already in C do not propagate.
+//
+// The plain loop it computes:
+//
+//	for i := 0; i < m; i++ {
+//		for j := 0; j < n; j++ {
+//			var s float32
+//			for p := 0; p < k; p++ { s += opA(i, p) * opB(p, j) }
+//			c[i*ldc+j] = alpha*s + beta*c[i*ldc+j]
+//		}
+//	}
+//
+// It follows the BLIS design: op(B) is packed into KC×NC blocks of NR-wide
+// micro-panels, op(A) into MC×KC blocks of MR-tall micro-panels, and an
+// MR×NR register-tiled microkernel (AVX2+FMA, NEON or Go) computes each tile
+// of C. Large products are split across the worker pool by ranges of C's
+// rows or columns. Invalid arguments panic with a message naming them.
+func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
+	b []float32, ldb int, beta float32, c []float32, ldc int) {
+	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || alpha == 0 {
+		scaleMatrix(m, n, beta, c, ldc)
+		return
+	}
+	j := jobPool.Get().(*gemmJob)
+	*j = gemmJob{
+		transA: transA, transB: transB, m: m, n: n, k: k,
+		alpha: alpha, beta: beta, a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc,
+		im: active, blk: blockingFor(active),
+	}
+	parts := j.split(Threads())
+	Run(j, parts)
+	*j = gemmJob{}
+	jobPool.Put(j)
+}
+
+// checkGemm panics with a message naming the first invalid argument.
+func checkGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("kernels.Sgemm: negative size m=%d n=%d k=%d", m, n, k))
+	}
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	checkMatrix("a", "lda", ar, ac, a, lda)
+	checkMatrix("b", "ldb", br, bc, b, ldb)
+	checkMatrix("c", "ldc", m, n, c, ldc)
+}
+
+func checkMatrix(name, ldName string, rows, cols int, x []float32, ld int) {
+	if ld < max(1, cols) {
+		panic(fmt.Sprintf("kernels.Sgemm: %s = %d, need at least %d for a %d×%d %s", ldName, ld, max(1, cols), rows, cols, name))
+	}
+	if rows > 0 && cols > 0 {
+		if need := (rows-1)*ld + cols; len(x) < need {
+			panic(fmt.Sprintf("kernels.Sgemm: len(%s) = %d, need at least %d for a %d×%d matrix with %s = %d",
+				name, len(x), need, rows, cols, ldName, ld))
+		}
+	}
+}
+
+// scaleMatrix computes C = beta·C; beta = 0 writes zeros.
+func scaleMatrix(m, n int, beta float32, c []float32, ldc int) {
+	for i := range m {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(row)
+		} else if beta != 1 {
+			active.scale(beta, row)
+		}
+	}
+}
+
+// gemmJob is one Sgemm call, split into parts over ranges of rows or
+// columns of C. Jobs are pooled so that a call does not allocate.
+type gemmJob struct {
+	transA, transB bool
+	m, n, k        int
+	alpha, beta    float32
+	a, b, c        []float32
+	lda, ldb, ldc  int
+	im             *impl
+	blk            Blocking
+
+	splitCols bool // parts are column ranges (else row ranges)
+	perPart   int  // rows or columns per part, a multiple of the tile
+}
+
+var jobPool = sync.Pool{New: func() any { return new(gemmJob) }}
+
+// minParallelFlops is the size below which a product runs on one thread:
+// there the hand-off costs more than it saves.
+const minParallelFlops = 1 << 21
+
+// split decides how to spread the job over up to threads parts and returns
+// the number of parts. The split depends only on the shape and threads.
+func (j *gemmJob) split(threads int) int {
+	mr, nr := j.im.mr, j.im.nr
+	tilesM, tilesN := (j.m+mr-1)/mr, (j.n+nr-1)/nr
+	if threads <= 1 || 2*j.m*j.n*j.k < minParallelFlops {
+		j.splitCols, j.perPart = true, j.n
+		return 1
+	}
+	j.splitCols = tilesN >= tilesM
+	tiles, tile, size := tilesM, mr, j.m
+	if j.splitCols {
+		tiles, tile, size = tilesN, nr, j.n
+	}
+	parts := min(threads, tiles)
+	j.perPart = (tiles + parts - 1) / parts * tile
+	return (size + j.perPart - 1) / j.perPart
+}
+
+// RunPart computes one range of C.
+func (j *gemmJob) RunPart(p int) {
+	if j.splitCols {
+		lo := p * j.perPart
+		j.compute(0, j.m, lo, min(lo+j.perPart, j.n))
+	} else {
+		lo := p * j.perPart
+		j.compute(lo, min(lo+j.perPart, j.m), 0, j.n)
+	}
+}
+
+// compute does C[i0:i1, j0:j1] with the BLIS loop nest.
+func (j *gemmJob) compute(i0, i1, j0, j1 int) {
+	buf := getBuffers(j.im, j.blk)
+	defer putBuffers(buf)
+	mr, nr := j.im.mr, j.im.nr
+	for jc := j0; jc < j1; jc += j.blk.NC {
+		nc := min(j.blk.NC, j1-jc)
+		for pc := 0; pc < j.k; pc += j.blk.KC {
+			kc := min(j.blk.KC, j.k-pc)
+			packB(buf.b, j.b, j.ldb, j.transB, pc, kc, jc, nc, nr)
+			beta := j.beta
+			if pc > 0 {
+				beta = 1
+			}
+			for ic := i0; ic < i1; ic += j.blk.MC {
+				mc := min(j.blk.MC, i1-ic)
+				packA(buf.a, j.a, j.lda, j.transA, ic, mc, pc, kc, mr)
+				j.macroKernel(buf, ic, mc, jc, nc, kc, beta)
+			}
+		}
+	}
+}
+
+// macroKernel runs the microkernel over every tile of an mc×nc block of C
+// whose packed operands are in buf.
+func (j *gemmJob) macroKernel(buf *gemmBuffers, ic, mc, jc, nc, kc int, beta float32) {
+	mr, nr, kern := j.im.mr, j.im.nr, j.im.gemmKernel
+	c, ldc := j.c, j.ldc
+	for jr := 0; jr < nc; jr += nr {
+		bp := buf.b[jr*kc : (jr+nr)*kc]
+		cols := min(nr, nc-jr)
+		for ir := 0; ir < mc; ir += mr {
+			ap := buf.a[ir*kc : (ir+mr)*kc]
+			rows := min(mr, mc-ir)
+			off := (ic+ir)*ldc + jc + jr
+			if rows == mr && cols == nr {
+				kern(kc, ap, bp, c[off:], ldc, j.alpha, beta)
+				continue
+			}
+			// Edge tile: compute the full tile into scratch, then merge
+			// only the valid part, so nothing outside C is touched.
+			kern(kc, ap, bp, buf.tile, nr, j.alpha, 0)
+			for r := range rows {
+				dst := c[off+r*ldc : off+r*ldc+cols]
+				src := buf.tile[r*nr : r*nr+cols]
+				if beta == 0 {
+					copy(dst, src)
+					continue
+				}
+				for q := range dst {
+					dst[q] = src[q] + beta*dst[q]
+				}
+			}
+		}
+	}
+}
