@@ -38,7 +38,7 @@ type impl struct {
 
 // impls lists the implementations this CPU supports, fastest first. The
 // generic implementation is always last. Per-ISA files append to it in init.
-var impls []*impl
+var impls = []*impl{&genericImpl}
 
 // active is the implementation in use.
 var active = &genericImpl
@@ -46,10 +46,6 @@ var active = &genericImpl
 func registerImpl(im *impl) {
 	impls = append([]*impl{im}, impls...)
 	active = impls[0]
-}
-
-func init() {
-	impls = append(impls, &genericImpl)
 }
 
 // Implementations returns the names of the kernel implementations this CPU

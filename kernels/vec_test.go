@@ -1,0 +1,152 @@
+package kernels
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// Each vector kernel is checked on every implementation against a float64
+// reference, on odd sizes, at unaligned offsets, with guard bands.
+
+func TestVectorKernels(t *testing.T) {
+	forEachImpl(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(1, 2))
+		for _, n := range testSizes {
+			for _, off := range []int{0, 1, 3} {
+				testVecOnce(t, rng, n, off)
+			}
+		}
+	})
+}
+
+func testVecOnce(t *testing.T, rng *rand.Rand, n, off int) {
+	mk := func() guarded { return newGuardedAt(n, off, rng) }
+	x, y, dst := mk(), mk(), mk()
+	x64 := widen(x.inner)
+	y64 := widen(y.inner)
+
+	// want returns the exact value and the magnitude of its terms, which
+	// bounds the rounding error.
+	elementwise := func(name string, run func(), want func(i int) (float64, float64)) {
+		t.Helper()
+		run()
+		for i, v := range dst.inner {
+			w, scale := want(i)
+			if !closeTo(v, w, scale, 2*eps32) {
+				t.Fatalf("%s n=%d off=%d: [%d] = %v, want %v", name, n, off, i, v, w)
+			}
+		}
+		dst.check(t, name)
+	}
+	elementwise("Add", func() { Add(dst.inner, x.inner, y.inner) }, func(i int) (float64, float64) { return x64[i] + y64[i], math.Abs(x64[i]) + math.Abs(y64[i]) })
+	elementwise("Mul", func() { Mul(dst.inner, x.inner, y.inner) }, func(i int) (float64, float64) { return x64[i] * y64[i], math.Abs(x64[i] * y64[i]) })
+	elementwise("Relu", func() { Relu(dst.inner, x.inner) }, func(i int) (float64, float64) { return math.Max(x64[i], 0), 0 })
+	elementwise("ReluBackward", func() { ReluBackward(dst.inner, y.inner, x.inner) }, func(i int) (float64, float64) {
+		if x64[i] > 0 {
+			return y64[i], 0
+		}
+		return 0, 0
+	})
+	elementwise("ScaleShift", func() { ScaleShift(dst.inner, x.inner, 1.5, -0.25) }, func(i int) (float64, float64) { return x64[i]*1.5 - 0.25, math.Abs(x64[i]*1.5) + 0.25 })
+
+	copy(dst.inner, y.inner)
+	elementwise("Axpy", func() { Axpy(-0.75, x.inner, dst.inner) }, func(i int) (float64, float64) { return y64[i] - 0.75*x64[i], math.Abs(y64[i]) + math.Abs(0.75*x64[i]) })
+	copy(dst.inner, y.inner)
+	elementwise("Scale", func() { Scale(3.25, dst.inner) }, func(i int) (float64, float64) { return 3.25 * y64[i], math.Abs(3.25 * y64[i]) })
+
+	var dot, sum, abs, max64 float64
+	max64 = math.Inf(-1)
+	for i := range x64 {
+		dot += x64[i] * y64[i]
+		abs += math.Abs(x64[i] * y64[i])
+		sum += x64[i]
+		max64 = math.Max(max64, x64[i])
+	}
+	tol := float64(n+4) * eps32
+	if got := Dot(x.inner, y.inner); !closeTo(got, dot, abs, tol) {
+		t.Fatalf("Dot n=%d off=%d: %v, want %v", n, off, got, dot)
+	}
+	if got := Sum(x.inner); !closeTo(got, sum, sumAbs(x64), tol) {
+		t.Fatalf("Sum n=%d off=%d: %v, want %v", n, off, got, sum)
+	}
+	if got := Max(x.inner); float64(got) != max64 {
+		t.Fatalf("Max n=%d off=%d: %v, want %v", n, off, got, max64)
+	}
+	if n > 0 {
+		saved := x.inner[n/2]
+		x.inner[n/2] = float32(math.NaN())
+		if got := Max(x.inner); !math.IsNaN(float64(got)) {
+			t.Fatalf("Max n=%d with a NaN: %v, want NaN", n, got)
+		}
+		x.inner[n/2] = saved
+	}
+	x.check(t, "inputs")
+	y.check(t, "inputs")
+}
+
+func TestVectorAliasing(t *testing.T) {
+	forEachImpl(t, func(t *testing.T) {
+		x := []float32{-2, -1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, -16}
+		Relu(x, x)
+		Add(x, x, x)
+		Mul(x, x, x)
+		ScaleShift(x, x, 0.5, 1)
+		for i, v := range x {
+			r := math.Max([]float64{-2, -1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, -16}[i], 0)
+			want := float32(2*r*2*r*0.5 + 1)
+			if v != want {
+				t.Fatalf("[%d] = %v, want %v", i, v, want)
+			}
+		}
+	})
+}
+
+func TestScaleShiftChannels(t *testing.T) {
+	forEachImpl(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(3, 4))
+		n, c, s := 3, 5, 7
+		x := newGuarded(n*c*s, rng)
+		dst := newGuarded(n*c*s, rng)
+		scale := []float32{1, 2, 3, 4, 5}
+		shift := []float32{-1, 0, 1, 2, 3}
+		ScaleShiftChannels(dst.inner, x.inner, scale, shift, n, c, s)
+		for i, v := range dst.inner {
+			ch := i / s % c
+			want := float64(x.inner[i])*float64(scale[ch]) + float64(shift[ch])
+			if !closeTo(v, want, math.Abs(float64(x.inner[i])*float64(scale[ch]))+math.Abs(float64(shift[ch])), 2*eps32) {
+				t.Fatalf("[%d] = %v, want %v", i, v, want)
+			}
+		}
+		dst.check(t, "ScaleShiftChannels")
+	})
+}
+
+func TestVectorMisuse(t *testing.T) {
+	short, long := make([]float32, 3), make([]float32, 4)
+	mustPanic(t, "kernels.Axpy: len(y)", func() { Axpy(1, long, short) })
+	mustPanic(t, "kernels.Dot: len(y)", func() { Dot(long, short) })
+	mustPanic(t, "kernels.Add: len(x)", func() { Add(long, short, long) })
+	mustPanic(t, "kernels.Mul: len(y)", func() { Mul(long, long, short) })
+	mustPanic(t, "kernels.Relu: len(x)", func() { Relu(long, short) })
+	mustPanic(t, "kernels.ReluBackward: len(x)", func() { ReluBackward(long, long, short) })
+	mustPanic(t, "kernels.ScaleShift: len(x)", func() { ScaleShift(long, short, 1, 0) })
+	mustPanic(t, "kernels.ScaleShiftChannels: len(scale)", func() { ScaleShiftChannels(long, long, short[:1], short, 1, 2, 2) })
+	mustPanic(t, "kernels.ScaleShiftChannels: negative", func() { ScaleShiftChannels(long, long, short, short, -1, 2, 2) })
+}
+
+func widen(x []float32) []float64 {
+	out := make([]float64, len(x))
+	for i, v := range x {
+		out[i] = float64(v)
+	}
+	return out
+}
+
+func sumAbs(x []float64) float64 {
+	var s float64
+	for _, v := range x {
+		s += math.Abs(v)
+	}
+	return s
+}
