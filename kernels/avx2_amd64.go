@@ -7,20 +7,21 @@ import "golang.org/x/sys/cpu"
 // avx2Impl is the AVX2+FMA implementation for amd64: a 6×16 GEMM
 // microkernel (12 YMM accumulators) and 8-wide vector kernels.
 var avx2Impl = impl{
-	name:         "avx2",
-	mr:           6,
-	nr:           16,
-	gemmKernel:   gemmKernelAVX2,
-	axpy:         axpyAVX2,
-	dot:          dotAVX2,
-	scale:        scaleAVX2,
-	add:          addAVX2,
-	mul:          mulAVX2,
-	relu:         reluAVX2,
-	reluBackward: reluBackwardAVX2,
-	sum:          sumAVX2,
-	max:          maxAVX2,
-	scaleShift:   scaleShiftAVX2,
+	name:              "avx2",
+	mr:                6,
+	nr:                16,
+	gemmKernel:        gemmKernelAVX2,
+	gemmKernelStrided: gemmKernelStridedAVX2,
+	axpy:              axpyAVX2,
+	dot:               dotAVX2,
+	scale:             scaleAVX2,
+	add:               addAVX2,
+	mul:               mulAVX2,
+	relu:              reluAVX2,
+	reluBackward:      reluBackwardAVX2,
+	sum:               sumAVX2,
+	max:               maxAVX2,
+	scaleShift:        scaleShiftAVX2,
 }
 
 func init() {

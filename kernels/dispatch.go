@@ -24,6 +24,10 @@ type impl struct {
 	mr, nr     int
 	gemmKernel func(k int, a, b, c []float32, ldc int, alpha, beta float32)
 
+	// gemmKernelStrided, if not nil, is gemmKernel with row p of the B
+	// micro-panel at b[p*ldb:], so B can be read in place instead of packed.
+	gemmKernelStrided func(k int, a, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)
+
 	axpy         func(alpha float32, x, y []float32)
 	dot          func(x, y []float32) float32
 	scale        func(alpha float32, x []float32)

@@ -1,9 +1,6 @@
 package kernels
 
-import (
-	"fmt"
-	"sync"
-)
+import "fmt"
 
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major float32
 // matrices, where op(X) is X or Xᵀ as transA/transB say, op(A) is m×k,
@@ -36,7 +33,7 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		scaleMatrix(m, n, beta, c, ldc)
 		return
 	}
-	j := jobPool.Get().(*gemmJob)
+	j := jobs.get()
 	*j = gemmJob{
 		transA: transA, transB: transB, m: m, n: n, k: k,
 		alpha: alpha, beta: beta, a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc,
@@ -45,7 +42,7 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	parts := j.split(Threads())
 	Run(j, parts)
 	*j = gemmJob{}
-	jobPool.Put(j)
+	jobs.put(j)
 }
 
 // checkGemm panics with a message naming the first invalid argument.
@@ -105,7 +102,7 @@ type gemmJob struct {
 	perPart   int  // rows or columns per part, a multiple of the tile
 }
 
-var jobPool = sync.Pool{New: func() any { return new(gemmJob) }}
+var jobs freeList[gemmJob]
 
 // minParallelFlops is the size below which a product runs on one thread:
 // there the hand-off costs more than it saves.
@@ -141,48 +138,67 @@ func (j *gemmJob) RunPart(p int) {
 	}
 }
 
+// directBMaxRows is the largest m for which B is read in place rather than
+// packed (when the microkernel supports it and B is not transposed): with
+// few row tiles, each B micro-panel is used too few times to repay packing.
+const directBMaxRows = 96
+
 // compute does C[i0:i1, j0:j1] with the BLIS loop nest.
 func (j *gemmJob) compute(i0, i1, j0, j1 int) {
 	buf := getBuffers(j.im, j.blk)
-	defer putBuffers(buf)
-	mr, nr := j.im.mr, j.im.nr
+	defer buffers.put(buf)
+	direct := j.im.gemmKernelStrided != nil && !j.transB && j.m <= directBMaxRows
 	for jc := j0; jc < j1; jc += j.blk.NC {
 		nc := min(j.blk.NC, j1-jc)
 		for pc := 0; pc < j.k; pc += j.blk.KC {
 			kc := min(j.blk.KC, j.k-pc)
-			packB(buf.b, j.b, j.ldb, j.transB, pc, kc, jc, nc, nr)
+			if !direct {
+				packB(buf.b, j.b, j.ldb, j.transB, pc, kc, jc, nc, j.im.nr)
+			}
 			beta := j.beta
 			if pc > 0 {
 				beta = 1
 			}
 			for ic := i0; ic < i1; ic += j.blk.MC {
 				mc := min(j.blk.MC, i1-ic)
-				packA(buf.a, j.a, j.lda, j.transA, ic, mc, pc, kc, mr)
-				j.macroKernel(buf, ic, mc, jc, nc, kc, beta)
+				packA(buf.a, j.a, j.lda, j.transA, ic, mc, pc, kc, j.im.mr)
+				j.macroKernel(buf, ic, mc, jc, nc, pc, kc, beta, direct)
 			}
 		}
 	}
 }
 
-// macroKernel runs the microkernel over every tile of an mc×nc block of C
-// whose packed operands are in buf.
-func (j *gemmJob) macroKernel(buf *gemmBuffers, ic, mc, jc, nc, kc int, beta float32) {
-	mr, nr, kern := j.im.mr, j.im.nr, j.im.gemmKernel
+// macroKernel runs the microkernel over every tile of an mc×nc block of C.
+// A is packed in buf.a; B is packed in buf.b, or read in place if direct
+// (except a partial last panel, which is packed so no read passes the end
+// of a row).
+func (j *gemmJob) macroKernel(buf *gemmBuffers, ic, mc, jc, nc, pc, kc int, beta float32, direct bool) {
+	mr, nr := j.im.mr, j.im.nr
 	c, ldc := j.c, j.ldc
 	for jr := 0; jr < nc; jr += nr {
-		bp := buf.b[jr*kc : (jr+nr)*kc]
 		cols := min(nr, nc-jr)
+		var bp []float32
+		ldb := nr
+		switch {
+		case !direct:
+			bp = buf.b[jr*kc : (jr+nr)*kc]
+		case cols == nr:
+			bp, ldb = j.b[pc*j.ldb+jc+jr:], j.ldb
+		default:
+			bp = buf.b[:nr*kc]
+			packB(bp, j.b, j.ldb, false, pc, kc, jc+jr, cols, nr)
+		}
 		for ir := 0; ir < mc; ir += mr {
 			ap := buf.a[ir*kc : (ir+mr)*kc]
 			rows := min(mr, mc-ir)
 			off := (ic+ir)*ldc + jc + jr
 			if rows == mr && cols == nr {
-				kern(kc, ap, bp, c[off:], ldc, j.alpha, beta)
+				j.kernel(kc, ap, bp, ldb, c[off:], ldc, beta)
 				continue
 			}
 			// Edge tile: compute the full tile into scratch, then merge
 			// only the valid part, so nothing outside C is touched.
-			kern(kc, ap, bp, buf.tile, nr, j.alpha, 0)
+			j.kernel(kc, ap, bp, ldb, buf.tile, nr, 0)
 			for r := range rows {
 				dst := c[off+r*ldc : off+r*ldc+cols]
 				src := buf.tile[r*nr : r*nr+cols]
@@ -195,5 +211,14 @@ func (j *gemmJob) macroKernel(buf *gemmBuffers, ic, mc, jc, nc, kc int, beta flo
 				}
 			}
 		}
+	}
+}
+
+// kernel calls the packed or the strided microkernel, as ldb says.
+func (j *gemmJob) kernel(kc int, a, b []float32, ldb int, c []float32, ldc int, beta float32) {
+	if ldb == j.im.nr {
+		j.im.gemmKernel(kc, a, b, c, ldc, j.alpha, beta)
+	} else {
+		j.im.gemmKernelStrided(kc, a, b, ldb, c, ldc, j.alpha, beta)
 	}
 }

@@ -2,31 +2,26 @@
 
 package kernels
 
-// gemmKernelAVX2 is the 6×16 AVX2+FMA microkernel; see impl.gemmKernel for
-// the loop it computes. The slices are trusted to be long enough: the
-// driver checks the tile lies inside C.
+import "unsafe"
+
+// gemmKernelAVX2 is the 6×16 AVX2+FMA microkernel on packed panels; see
+// impl.gemmKernel for the loop it computes.
 func gemmKernelAVX2(k int, a, b, c []float32, ldc int, alpha, beta float32) {
-	gemmKernelGeneric6x16(k, a, b, c, ldc, alpha, beta)
+	gemmKernelStridedAVX2(k, a, b, 16, c, ldc, alpha, beta)
 }
 
-// gemmKernelGeneric6x16 is a temporary Go reference with the AVX2 tile.
-func gemmKernelGeneric6x16(k int, a, b, c []float32, ldc int, alpha, beta float32) {
-	var acc [6 * 16]float32
-	for p := 0; p < k; p++ {
-		for i := 0; i < 6; i++ {
-			av := a[p*6+i]
-			for j := 0; j < 16; j++ {
-				acc[i*16+j] += av * b[p*16+j]
-			}
-		}
-	}
-	for i := 0; i < 6; i++ {
-		for j := 0; j < 16; j++ {
-			if beta == 0 {
-				c[i*ldc+j] = alpha * acc[i*16+j]
-			} else {
-				c[i*ldc+j] = alpha*acc[i*16+j] + beta*c[i*ldc+j]
-			}
-		}
-	}
+// gemmKernelStridedAVX2 is gemmKernelAVX2 with B rows ldb apart. The
+// driver guarantees that a holds 6·k values, that b holds k rows of 16 at
+// stride ldb and that the 6×16 tile at c with stride ldc lies inside C, so
+// the assembly does no bounds checks.
+func gemmKernelStridedAVX2(k int, a, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
+	gemm6x16AVX2(k, unsafe.SliceData(a), unsafe.SliceData(b), ldb, unsafe.SliceData(c), ldc, alpha, beta)
 }
+
+// gemm6x16AVX2 computes, for i < 6 and j < 16,
+//
+//	s := sum over p < k of a[p*6+i] * b[p*ldb+j]
+//	c[i*ldc+j] = alpha*s + beta*c[i*ldc+j]   (alpha*s when beta == 0)
+//
+//go:noescape
+func gemm6x16AVX2(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)

@@ -1,40 +1,21 @@
 package kernels
 
-import "sync"
-
 // gemmBuffers is one thread's packing scratch.
 type gemmBuffers struct {
 	a, b, tile []float32
 }
 
-// bufferStack keeps packing buffers for reuse. Unlike sync.Pool it never
-// drops them at a GC, so a steady stream of Sgemm calls allocates nothing.
-var bufferStack struct {
-	sync.Mutex
-	free []*gemmBuffers
-}
+// buffers keeps packing scratch for reuse across calls.
+var buffers freeList[gemmBuffers]
 
+// getBuffers returns scratch large enough for one thread's share of a
+// product with the given tile and blocking.
 func getBuffers(im *impl, blk Blocking) *gemmBuffers {
-	bufferStack.Lock()
-	var g *gemmBuffers
-	if n := len(bufferStack.free); n > 0 {
-		g = bufferStack.free[n-1]
-		bufferStack.free = bufferStack.free[:n-1]
-	}
-	bufferStack.Unlock()
-	if g == nil {
-		g = new(gemmBuffers)
-	}
+	g := buffers.get()
 	g.a = grow(g.a, (blk.MC+im.mr)*blk.KC)
 	g.b = grow(g.b, (blk.NC+im.nr)*blk.KC)
 	g.tile = grow(g.tile, im.mr*im.nr)
 	return g
-}
-
-func putBuffers(g *gemmBuffers) {
-	bufferStack.Lock()
-	bufferStack.free = append(bufferStack.free, g)
-	bufferStack.Unlock()
 }
 
 func grow(s []float32, n int) []float32 {
@@ -82,6 +63,13 @@ func packB(dst, b []float32, ldb int, trans bool, p0, kc, j0, nc, nr int) {
 	for t := 0; t < nc; t += nr {
 		panel := dst[t*kc : (t+nr)*kc]
 		cols := min(nr, nc-t)
+		if !trans && nr == 16 && cols == 16 {
+			// The common full AVX2 panel: fixed-size copies, no memmove calls.
+			for p := range kc {
+				*(*[16]float32)(panel[p*16:]) = *(*[16]float32)(b[(p0+p)*ldb+j0+t:])
+			}
+			continue
+		}
 		if !trans {
 			for p := range kc {
 				src := b[(p0+p)*ldb+j0+t:]

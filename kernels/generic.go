@@ -5,31 +5,36 @@ import "math"
 // genericImpl is the portable pure-Go implementation. It is always
 // available, and it is the only one under the purego build tag.
 var genericImpl = impl{
-	name:         "generic",
-	mr:           4,
-	nr:           4,
-	gemmKernel:   gemmKernelGeneric,
-	axpy:         axpyGeneric,
-	dot:          dotGeneric,
-	scale:        scaleGeneric,
-	add:          addGeneric,
-	mul:          mulGeneric,
-	relu:         reluGeneric,
-	reluBackward: reluBackwardGeneric,
-	sum:          sumGeneric,
-	max:          maxGeneric,
-	scaleShift:   scaleShiftGeneric,
+	name:              "generic",
+	mr:                4,
+	nr:                4,
+	gemmKernel:        gemmKernelGeneric,
+	gemmKernelStrided: gemmKernelStridedGeneric,
+	axpy:              axpyGeneric,
+	dot:               dotGeneric,
+	scale:             scaleGeneric,
+	add:               addGeneric,
+	mul:               mulGeneric,
+	relu:              reluGeneric,
+	reluBackward:      reluBackwardGeneric,
+	sum:               sumGeneric,
+	max:               maxGeneric,
+	scaleShift:        scaleShiftGeneric,
 }
 
 // gemmKernelGeneric is the 4×4 microkernel in plain Go; see impl.gemmKernel.
 func gemmKernelGeneric(k int, a, b, c []float32, ldc int, alpha, beta float32) {
+	gemmKernelStridedGeneric(k, a, b, 4, c, ldc, alpha, beta)
+}
+
+// gemmKernelStridedGeneric is gemmKernelGeneric with B rows ldb apart.
+func gemmKernelStridedGeneric(k int, a, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
 	var c00, c01, c02, c03, c10, c11, c12, c13 float32
 	var c20, c21, c22, c23, c30, c31, c32, c33 float32
 	a = a[:4*k]
-	b = b[:4*k]
 	for p := 0; p < k; p++ {
 		ap := a[4*p : 4*p+4 : 4*p+4]
-		bp := b[4*p : 4*p+4 : 4*p+4]
+		bp := b[ldb*p : ldb*p+4 : ldb*p+4]
 		a0, a1, a2, a3 := ap[0], ap[1], ap[2], ap[3]
 		b0, b1, b2, b3 := bp[0], bp[1], bp[2], bp[3]
 		c00 += a0 * b0

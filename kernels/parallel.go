@@ -13,17 +13,22 @@ type Runner interface {
 	RunPart(part int)
 }
 
-// The worker pool: goroutines started once that wait for batches. A batch
-// is handed to up to threads-1 idle workers; the caller claims parts too,
-// so a batch always finishes even if no worker is free (or the caller is a
-// worker running a nested batch). Parts are claimed with an atomic counter
-// and the waiting goroutine only waits for parts already being executed,
-// so nesting cannot deadlock.
+// The worker pool: goroutines started once, each idle until handed a
+// batch through its own mailbox. A call claims idle workers (at most
+// Threads()-1) and works on the batch itself too; parts are claimed with an
+// atomic counter, so a batch always finishes even if no worker is free or
+// none gets scheduled, and the waiting goroutine only waits for parts that
+// are already running, so nested calls cannot deadlock. A claimed worker
+// that wakes after all parts are taken just lets the batch go.
 var pool struct {
 	mu      sync.Mutex
-	threads atomic.Int32 // participants per batch, including the caller
-	started int          // worker goroutines running
-	queue   chan *batch
+	threads atomic.Int32                  // participants per batch, including the caller
+	workers atomic.Pointer[[]*poolWorker] // append-only under mu
+}
+
+type poolWorker struct {
+	idle atomic.Bool
+	mail chan *batch
 }
 
 type batch struct {
@@ -31,40 +36,45 @@ type batch struct {
 	parts int64
 	next  atomic.Int64
 	wg    sync.WaitGroup
-	refs  atomic.Int32 // holders: the caller plus workers notified
+	refs  atomic.Int32 // holders: the caller plus the workers handed it
 }
 
-var batchPool = sync.Pool{New: func() any { return new(batch) }}
+var batches freeList[batch]
 
 func init() {
-	pool.queue = make(chan *batch, 256)
+	pool.workers.Store(new([]*poolWorker))
 	SetThreads(runtime.GOMAXPROCS(0))
 }
 
 // SetThreads sets how many threads a kernel call may use (the caller plus
 // n-1 pooled workers); n < 1 means GOMAXPROCS. It returns the previous value.
-// The thread count is part of what makes results reproducible: a parallel
-// reduction splits its work by it.
+// The thread count is part of what makes results reproducible: work is
+// split by it.
 func SetThreads(n int) int {
 	if n < 1 {
 		n = runtime.GOMAXPROCS(0)
 	}
 	pool.mu.Lock()
 	defer pool.mu.Unlock()
-	for pool.started < n-1 {
-		pool.started++
-		go worker()
+	ws := *pool.workers.Load()
+	for len(ws) < n-1 {
+		w := &poolWorker{mail: make(chan *batch, 1)}
+		w.idle.Store(true)
+		go w.loop()
+		ws = append(ws[:len(ws):len(ws)], w)
 	}
+	pool.workers.Store(&ws)
 	return int(pool.threads.Swap(int32(n)))
 }
 
 // Threads returns the thread count set by SetThreads.
 func Threads() int { return int(pool.threads.Load()) }
 
-func worker() {
-	for b := range pool.queue {
+func (w *poolWorker) loop() {
+	for b := range w.mail {
 		b.work()
 		b.release()
+		w.idle.Store(true)
 	}
 }
 
@@ -82,7 +92,7 @@ func (b *batch) work() {
 func (b *batch) release() {
 	if b.refs.Add(-1) == 0 {
 		b.r = nil
-		batchPool.Put(b)
+		batches.put(b)
 	}
 }
 
@@ -100,18 +110,20 @@ func Run(r Runner, parts int) {
 		}
 		return
 	}
-	b := batchPool.Get().(*batch)
+	b := batches.get()
 	b.r = r
 	b.parts = int64(parts)
 	b.next.Store(0)
 	b.refs.Store(1)
 	b.wg.Add(parts)
-	for range helpers {
-		b.refs.Add(1)
-		select {
-		case pool.queue <- b:
-		default:
-			b.refs.Add(-1)
+	for _, w := range *pool.workers.Load() {
+		if helpers == 0 {
+			break
+		}
+		if w.idle.CompareAndSwap(true, false) {
+			b.refs.Add(1)
+			w.mail <- b
+			helpers--
 		}
 	}
 	b.work()
