@@ -8,10 +8,12 @@ import "golang.org/x/sys/cpu"
 // microkernel (12 YMM accumulators) and 8-wide vector kernels.
 var avx2Impl = impl{
 	name:              "avx2",
+	rank:              20,
 	mr:                6,
 	nr:                16,
 	gemmKernel:        gemmKernelAVX2,
 	gemmKernelStrided: gemmKernelStridedAVX2,
+	packBRow:          packBRowAVX2,
 	axpy:              axpyAVX2,
 	dot:               dotAVX2,
 	scale:             scaleAVX2,

@@ -2,12 +2,16 @@ package kernels
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
 // impl is one complete set of kernels for an instruction set.
 type impl struct {
 	name string
+	// rank orders implementations: the highest-ranked one the CPU supports
+	// is the default. It reflects measured speed, not instruction-set age.
+	rank int
 
 	// GEMM microkernel geometry and entry point. gemmKernel computes, for
 	// the packed micro-panels a (k×mr, column-major by p) and b (k×nr),
@@ -28,6 +32,10 @@ type impl struct {
 	// micro-panel at b[p*ldb:], so B can be read in place instead of packed.
 	gemmKernelStrided func(k int, a, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)
 
+	// packBRow copies the nr-float chunks of src to dst, stride floats
+	// apart (see packBRowGeneric): the inner loop of packing B.
+	packBRow func(dst []float32, stride int, src []float32, nr int)
+
 	axpy         func(alpha float32, x, y []float32)
 	dot          func(x, y []float32) float32
 	scale        func(alpha float32, x []float32)
@@ -40,20 +48,21 @@ type impl struct {
 	scaleShift   func(dst, x []float32, a, b float32)
 }
 
-// impls lists the implementations this CPU supports, fastest first. The
-// generic implementation is always last. Per-ISA files append to it in init.
+// impls lists the implementations this CPU supports, highest rank first.
+// Per-ISA files add to it in init through registerImpl.
 var impls = []*impl{&genericImpl}
 
 // active is the implementation in use.
 var active = &genericImpl
 
 func registerImpl(im *impl) {
-	impls = append([]*impl{im}, impls...)
+	impls = append(impls, im)
+	slices.SortStableFunc(impls, func(a, b *impl) int { return b.rank - a.rank })
 	active = impls[0]
 }
 
 // Implementations returns the names of the kernel implementations this CPU
-// supports, fastest first; "generic" (pure Go) is always present and last.
+// supports, the default first; "generic" (pure Go) is always present.
 func Implementations() []string {
 	names := make([]string, len(impls))
 	for i, im := range impls {

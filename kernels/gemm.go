@@ -138,22 +138,25 @@ func (j *gemmJob) RunPart(p int) {
 	}
 }
 
-// directBMaxRows is the largest m for which B is read in place rather than
-// packed (when the microkernel supports it and B is not transposed): with
-// few row tiles, each B micro-panel is used too few times to repay packing.
+// directBMaxRows is the largest m for which B may be read in place rather
+// than packed (when the microkernel supports it and B is not transposed):
+// with few row tiles, each B micro-panel is used too few times to repay
+// packing. In-place reads walk k rows at once, which is fast from cache but
+// slow from DRAM, so B must also fit in half of L3 (j.directB).
 const directBMaxRows = 96
 
 // compute does C[i0:i1, j0:j1] with the BLIS loop nest.
 func (j *gemmJob) compute(i0, i1, j0, j1 int) {
 	buf := getBuffers(j.im, j.blk)
 	defer buffers.put(buf)
-	direct := j.im.gemmKernelStrided != nil && !j.transB && j.m <= directBMaxRows
+	direct := j.im.gemmKernelStrided != nil && !j.transB && j.m <= directBMaxRows &&
+		4*j.k*j.n <= Caches().L3/2
 	for jc := j0; jc < j1; jc += j.blk.NC {
 		nc := min(j.blk.NC, j1-jc)
 		for pc := 0; pc < j.k; pc += j.blk.KC {
 			kc := min(j.blk.KC, j.k-pc)
 			if !direct {
-				packB(buf.b, j.b, j.ldb, j.transB, pc, kc, jc, nc, j.im.nr)
+				packB(j.im, buf.b, j.b, j.ldb, j.transB, pc, kc, jc, nc)
 			}
 			beta := j.beta
 			if pc > 0 {
@@ -186,7 +189,7 @@ func (j *gemmJob) macroKernel(buf *gemmBuffers, ic, mc, jc, nc, pc, kc int, beta
 			bp, ldb = j.b[pc*j.ldb+jc+jr:], j.ldb
 		default:
 			bp = buf.b[:nr*kc]
-			packB(bp, j.b, j.ldb, false, pc, kc, jc+jr, cols, nr)
+			packB(j.im, bp, j.b, j.ldb, false, pc, kc, jc+jr, cols)
 		}
 		for ir := 0; ir < mc; ir += mr {
 			ap := buf.a[ir*kc : (ir+mr)*kc]

@@ -25,3 +25,19 @@ func gemmKernelStridedAVX2(k int, a, b []float32, ldb int, c []float32, ldc int,
 //
 //go:noescape
 func gemm6x16AVX2(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// packBRowAVX2 is packBRowGeneric for nr = 16.
+func packBRowAVX2(dst []float32, stride int, src []float32, nr int) {
+	panels := len(src) / 16
+	if nr != 16 || (panels-1)*stride+16 > len(dst) {
+		panic("kernels: packBRowAVX2 misuse")
+	}
+	packRow16AVX2(unsafe.SliceData(dst), stride, unsafe.SliceData(src), panels)
+}
+
+// packRow16AVX2 computes, for t < panels,
+//
+//	copy(dst[t*stride:t*stride+16], src[t*16:t*16+16])
+//
+//go:noescape
+func packRow16AVX2(dst *float32, stride int, src *float32, panels int)

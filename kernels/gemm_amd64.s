@@ -58,6 +58,7 @@ TEXT ·gemm6x16AVX2(SB), NOSPLIT, $0-56
 	JLT tail
 
 loop4:
+	PREFETCHT0 64(DI)
 	VMOVUPS (DI), Y12
 	VMOVUPS 32(DI), Y13
 	VBROADCASTSS 0(SI), Y14
@@ -78,6 +79,7 @@ loop4:
 	VBROADCASTSS 20(SI), Y15
 	VFMADD231PS Y12, Y15, Y10
 	VFMADD231PS Y13, Y15, Y11
+	PREFETCHT0 64(DI)(R10*1)
 	VMOVUPS (DI)(R10*1), Y12
 	VMOVUPS 32(DI)(R10*1), Y13
 	VBROADCASTSS 24(SI), Y14
@@ -98,6 +100,7 @@ loop4:
 	VBROADCASTSS 44(SI), Y15
 	VFMADD231PS Y12, Y15, Y10
 	VFMADD231PS Y13, Y15, Y11
+	PREFETCHT0 64(DI)(R10*2)
 	VMOVUPS (DI)(R10*2), Y12
 	VMOVUPS 32(DI)(R10*2), Y13
 	VBROADCASTSS 48(SI), Y14
@@ -118,6 +121,7 @@ loop4:
 	VBROADCASTSS 68(SI), Y15
 	VFMADD231PS Y12, Y15, Y10
 	VFMADD231PS Y13, Y15, Y11
+	PREFETCHT0 64(DI)(R11*1)
 	VMOVUPS (DI)(R11*1), Y12
 	VMOVUPS 32(DI)(R11*1), Y13
 	VBROADCASTSS 72(SI), Y14
@@ -149,6 +153,7 @@ tail:
 	JEQ store
 
 loop1:
+	PREFETCHT0 64(DI)
 	VMOVUPS (DI), Y12
 	VMOVUPS 32(DI), Y13
 	VBROADCASTSS 0(SI), Y14
@@ -257,5 +262,32 @@ storeNoBeta:
 	VMULPS Y14, Y11, Y11
 	VMOVUPS Y10, (DX)
 	VMOVUPS Y11, 32(DX)
+	VZEROUPPER
+	RET
+
+// func packRow16AVX2(dst *float32, stride int, src *float32, panels int)
+//
+// Scatters panels consecutive 16-float chunks of src to dst, stride floats
+// apart: one row of a non-transposed B into its packed micro-panels.
+TEXT ·packRow16AVX2(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ stride+8(FP), DX
+	SHLQ $2, DX
+	MOVQ src+16(FP), SI
+	MOVQ panels+24(FP), CX
+	TESTQ CX, CX
+	JEQ packdone
+
+packloop:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ $64, SI
+	ADDQ DX, DI
+	DECQ CX
+	JNE packloop
+
+packdone:
 	VZEROUPPER
 	RET

@@ -58,28 +58,29 @@ func packA(dst, a []float32, lda int, trans bool, i0, mc, p0, kc, mr int) {
 
 // packB copies the kc×nc block of op(B) at (p0, j0) into dst as NR-wide
 // micro-panels: panel t holds columns j0+t·nr.., laid out p-major
-// (dst[t·nr·kc + p·nr + q]), with columns past nc zero-filled.
-func packB(dst, b []float32, ldb int, trans bool, p0, kc, j0, nc, nr int) {
+// (dst[t·nr·kc + p·nr + q]), with columns past nc zero-filled. Rows of a
+// non-transposed B are read front to back, so the hardware prefetcher can
+// stream B from memory.
+func packB(im *impl, dst, b []float32, ldb int, trans bool, p0, kc, j0, nc int) {
+	nr := im.nr
+	full := nc / nr * nr // columns in full panels
+	if !trans {
+		for p := range kc {
+			row := b[(p0+p)*ldb+j0 : (p0+p)*ldb+j0+nc]
+			if full > 0 {
+				im.packBRow(dst[p*nr:], kc*nr, row[:full], nr)
+			}
+			if full < nc {
+				d := dst[full*kc+p*nr : full*kc+p*nr+nr]
+				clear(d[copy(d, row[full:]):])
+			}
+		}
+		return
+	}
+	// B is stored n×k: column j of op(B) is row j of B.
 	for t := 0; t < nc; t += nr {
 		panel := dst[t*kc : (t+nr)*kc]
 		cols := min(nr, nc-t)
-		if !trans && nr == 16 && cols == 16 {
-			// The common full AVX2 panel: fixed-size copies, no memmove calls.
-			for p := range kc {
-				*(*[16]float32)(panel[p*16:]) = *(*[16]float32)(b[(p0+p)*ldb+j0+t:])
-			}
-			continue
-		}
-		if !trans {
-			for p := range kc {
-				src := b[(p0+p)*ldb+j0+t:]
-				d := panel[p*nr : p*nr+nr]
-				copy(d, src[:cols])
-				clear(d[cols:])
-			}
-			continue
-		}
-		// B is stored n×k: column j of op(B) is row j of B.
 		for q := range cols {
 			src := b[(j0+t+q)*ldb+p0 : (j0+t+q)*ldb+p0+kc]
 			for p, v := range src {
@@ -91,5 +92,14 @@ func packB(dst, b []float32, ldb int, trans bool, p0, kc, j0, nc, nr int) {
 				panel[p*nr+q] = 0
 			}
 		}
+	}
+}
+
+// packBRowGeneric copies the nr-float chunks of src to dst, stride floats
+// apart: dst[t*stride+q] = src[t*nr+q]. It spreads one row of B over its
+// packed micro-panels.
+func packBRowGeneric(dst []float32, stride int, src []float32, nr int) {
+	for t := 0; t*nr < len(src); t++ {
+		copy(dst[t*stride:t*stride+nr], src[t*nr:t*nr+nr])
 	}
 }

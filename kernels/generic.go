@@ -6,10 +6,12 @@ import "math"
 // available, and it is the only one under the purego build tag.
 var genericImpl = impl{
 	name:              "generic",
+	rank:              0,
 	mr:                4,
 	nr:                4,
 	gemmKernel:        gemmKernelGeneric,
 	gemmKernelStrided: gemmKernelStridedGeneric,
+	packBRow:          packBRowGeneric,
 	axpy:              axpyGeneric,
 	dot:               dotGeneric,
 	scale:             scaleGeneric,

@@ -190,6 +190,9 @@ func validRange(xoff, stride, w, ow int) (lo, hi int) {
 func gatherRow(seg, src []float32, lo, hi, stride, xoff int) {
 	clear(seg[:lo])
 	clear(seg[hi:])
+	if lo >= hi {
+		return
+	}
 	if stride == 1 {
 		copy(seg[lo:hi], src[lo+xoff:hi+xoff])
 		return

@@ -111,3 +111,17 @@ func (t *Tensor) String() string { return fmt.Sprintf("Tensor%v", t.shape) }
 
 // SameShape reports whether a and b have identical shapes.
 func SameShape(a, b *Tensor) bool { return slices.Equal(a.shape, b.shape) }
+
+// Fill sets every element to v and returns t.
+func (t *Tensor) Fill(v float32) *Tensor {
+	for i := range t.data {
+		t.data[i] = v
+	}
+	return t
+}
+
+// Zero sets every element to 0 and returns t, as when clearing gradients.
+func (t *Tensor) Zero() *Tensor {
+	clear(t.data)
+	return t
+}
