@@ -16,23 +16,19 @@ import (
 // 12-row tile wastes more. On CPUs with two full-width 512-bit FMA units it
 // should double the GEMM peak; select it with Use("avx512") there.
 var avx512Impl = impl{
-	name:              "avx512",
-	rank:              10,
-	mr:                12,
-	nr:                32,
-	gemmKernel:        gemmKernelAVX512,
-	gemmKernelStrided: gemmKernelStridedAVX512,
-	packBRow:          packBRowAVX512,
-	axpy:              axpyAVX2,
-	dot:               dotAVX2,
-	scale:             scaleAVX2,
-	add:               addAVX2,
-	mul:               mulAVX2,
-	relu:              reluAVX2,
-	reluBackward:      reluBackwardAVX2,
-	sum:               sumAVX2,
-	max:               maxAVX2,
-	scaleShift:        scaleShiftAVX2,
+	name:         "avx512",
+	rank:         10,
+	gemm:         &gemmKernel{name: "12x32", mr: 12, nr: 32, kernel: gemmKernel12x32AVX512, packBRow: packBRow32AVX512},
+	axpy:         axpyAVX2,
+	dot:          dotAVX2,
+	scale:        scaleAVX2,
+	add:          addAVX2,
+	mul:          mulAVX2,
+	relu:         reluAVX2,
+	reluBackward: reluBackwardAVX2,
+	sum:          sumAVX2,
+	max:          maxAVX2,
+	scaleShift:   scaleShiftAVX2,
 }
 
 func init() {
@@ -41,26 +37,14 @@ func init() {
 	}
 }
 
-// gemmKernelAVX512 is the 12×32 microkernel on packed panels; see
-// impl.gemmKernel for the loop it computes.
-func gemmKernelAVX512(k int, a, b, c []float32, ldc int, alpha, beta float32) {
-	gemmKernelStridedAVX512(k, a, b, 32, c, ldc, alpha, beta)
-}
-
-// gemmKernelStridedAVX512 is gemmKernelAVX512 with B rows ldb apart. The
-// driver guarantees that a holds 12·k values, that b holds k rows of 32 at
-// stride ldb and that the 12×32 tile at c with stride ldc lies inside C.
-func gemmKernelStridedAVX512(k int, a, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
+// gemmKernel12x32AVX512 adapts gemm12x32AVX512 to gemmKernel.kernel.
+func gemmKernel12x32AVX512(k int, a, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
 	gemm12x32AVX512(k, unsafe.SliceData(a), unsafe.SliceData(b), ldb, unsafe.SliceData(c), ldc, alpha, beta)
 }
 
-// packBRowAVX512 is packBRowGeneric for nr = 32.
-func packBRowAVX512(dst []float32, stride int, src []float32, nr int) {
-	panels := len(src) / 32
-	if nr != 32 || (panels-1)*stride+32 > len(dst) {
-		panic("kernels: packBRowAVX512 misuse")
-	}
-	packRow32AVX512(unsafe.SliceData(dst), stride, unsafe.SliceData(src), panels)
+// packBRow32AVX512 is packBRowGeneric(32) in assembly.
+func packBRow32AVX512(dst []float32, stride int, src []float32) {
+	packRowChecked(packRow32AVX512, 32, dst, stride, src)
 }
 
 // gemm12x32AVX512 computes, for i < 12 and j < 32,

@@ -52,15 +52,15 @@ func SetBlocking(b *Blocking) Blocking {
 		blockingOverride.b = &cp
 	}
 	blockingOverride.Unlock()
-	return blockingFor(active)
+	return blockingFor(active.gemm)
 }
 
-// CurrentBlocking returns the block sizes the active implementation uses.
-func CurrentBlocking() Blocking { return blockingFor(active) }
+// CurrentBlocking returns the block sizes of the active microkernel.
+func CurrentBlocking() Blocking { return blockingFor(active.gemm) }
 
-// blockingFor derives the block sizes for an implementation's tile from the
+// blockingFor derives the block sizes for a microkernel's tile from the
 // cache sizes, unless overridden.
-func blockingFor(im *impl) Blocking {
+func blockingFor(im *gemmKernel) Blocking {
 	blockingOverride.Lock()
 	o := blockingOverride.b
 	blockingOverride.Unlock()
@@ -75,11 +75,13 @@ func blockingFor(im *impl) Blocking {
 		b.KC = c.L1D / (im.nr * 4)
 		// A's block takes about a quarter of L2.
 		b.MC = c.L2 / 4 / (b.KC * 4)
-		// B's block takes a quarter of the shared L3.
-		b.NC = c.L3 / 4 / (b.KC * 4)
+		// B's block takes half of the shared L3: long row segments let the
+		// prefetcher stream B when packing it (measured: skinny products
+		// gain 10% from NC 4096 to 8192 on Zen 4, square ones are flat).
+		b.NC = c.L3 / 2 / (b.KC * 4)
 		b.KC = clamp(b.KC, 64, 512)
 		b.MC = clamp(b.MC, 4*im.mr, 1024)
-		b.NC = clamp(b.NC, 16*im.nr, 4096)
+		b.NC = clamp(b.NC, 16*im.nr, 8192)
 	}
 	b.MC = max(im.mr, b.MC/im.mr*im.mr)
 	b.NC = max(im.nr, b.NC/im.nr*im.nr)

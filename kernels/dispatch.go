@@ -13,28 +13,8 @@ type impl struct {
 	// is the default. It reflects measured speed, not instruction-set age.
 	rank int
 
-	// GEMM microkernel geometry and entry point. gemmKernel computes, for
-	// the packed micro-panels a (k×mr, column-major by p) and b (k×nr),
-	//
-	//	for i := 0; i < mr; i++ {
-	//		for j := 0; j < nr; j++ {
-	//			var s float32
-	//			for p := 0; p < k; p++ { s += a[p*mr+i] * b[p*nr+j] }
-	//			if beta == 0 { c[i*ldc+j] = alpha * s } else { c[i*ldc+j] = alpha*s + beta*c[i*ldc+j] }
-	//		}
-	//	}
-	//
-	// When beta is 0, c is not read, so NaNs in c do not propagate.
-	mr, nr     int
-	gemmKernel func(k int, a, b, c []float32, ldc int, alpha, beta float32)
-
-	// gemmKernelStrided, if not nil, is gemmKernel with row p of the B
-	// micro-panel at b[p*ldb:], so B can be read in place instead of packed.
-	gemmKernelStrided func(k int, a, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)
-
-	// packBRow copies the nr-float chunks of src to dst, stride floats
-	// apart (see packBRowGeneric): the inner loop of packing B.
-	packBRow func(dst []float32, stride int, src []float32, nr int)
+	// gemm is the GEMM microkernel.
+	gemm *gemmKernel
 
 	axpy         func(alpha float32, x, y []float32)
 	dot          func(x, y []float32) float32
@@ -89,6 +69,29 @@ func Use(name string) (restore func(), err error) {
 		name, strings.Join(Implementations(), ", "))
 }
 
+// gemmKernel is one register-tiled GEMM microkernel. kernel computes, for a
+// packed A micro-panel a (k×mr, p-major) and k rows of B of nr values each,
+// ldb apart (ldb = nr for a packed B micro-panel),
+//
+//	for i := 0; i < mr; i++ {
+//		for j := 0; j < nr; j++ {
+//			var s float32
+//			for p := 0; p < k; p++ { s += a[p*mr+i] * b[p*ldb+j] }
+//			if beta == 0 { c[i*ldc+j] = alpha * s } else { c[i*ldc+j] = alpha*s + beta*c[i*ldc+j] }
+//		}
+//	}
+//
+// When beta is 0, c is not read, so NaNs in c do not propagate. The driver
+// guarantees the slices are long enough; assembly kernels do not check.
+type gemmKernel struct {
+	name   string // the tile, e.g. "6x16"
+	mr, nr int
+	kernel func(k int, a, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)
+	// packBRow copies the nr-float chunks of src to dst, stride floats
+	// apart (see packBRowGeneric): the inner loop of packing B.
+	packBRow func(dst []float32, stride int, src []float32)
+}
+
 // TileSize returns the register tile (rows × columns of C) of the active
 // GEMM microkernel.
-func TileSize() (mr, nr int) { return active.mr, active.nr }
+func TileSize() (mr, nr int) { return active.gemm.mr, active.gemm.nr }

@@ -37,8 +37,9 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	*j = gemmJob{
 		transA: transA, transB: transB, m: m, n: n, k: k,
 		alpha: alpha, beta: beta, a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc,
-		im: active, blk: blockingFor(active),
 	}
+	j.gk = active.gemm
+	j.blk = blockingFor(j.gk)
 	parts := j.split(Threads())
 	Run(j, parts)
 	*j = gemmJob{}
@@ -95,7 +96,7 @@ type gemmJob struct {
 	alpha, beta    float32
 	a, b, c        []float32
 	lda, ldb, ldc  int
-	im             *impl
+	gk             *gemmKernel
 	blk            Blocking
 
 	splitCols bool // parts are column ranges (else row ranges)
@@ -111,7 +112,7 @@ const minParallelFlops = 1 << 21
 // split decides how to spread the job over up to threads parts and returns
 // the number of parts. The split depends only on the shape and threads.
 func (j *gemmJob) split(threads int) int {
-	mr, nr := j.im.mr, j.im.nr
+	mr, nr := j.gk.mr, j.gk.nr
 	tilesM, tilesN := (j.m+mr-1)/mr, (j.n+nr-1)/nr
 	if threads <= 1 || 2*j.m*j.n*j.k < minParallelFlops {
 		j.splitCols, j.perPart = true, j.n
@@ -147,16 +148,19 @@ const directBMaxRows = 96
 
 // compute does C[i0:i1, j0:j1] with the BLIS loop nest.
 func (j *gemmJob) compute(i0, i1, j0, j1 int) {
-	buf := getBuffers(j.im, j.blk)
+	buf := getBuffers(j.gk, j.blk, i1-i0, j1-j0, j.k)
 	defer buffers.put(buf)
-	direct := j.im.gemmKernelStrided != nil && !j.transB && j.m <= directBMaxRows &&
+	direct := !j.transB && j.m <= directBMaxRows &&
 		4*j.k*j.n <= Caches().L3/2
+	// K is cut into equal blocks no larger than KC, so that k just above
+	// KC does not leave a thin last block that pays a full pass over C.
+	kcMax := evenSplit(j.k, j.blk.KC, 1)
 	for jc := j0; jc < j1; jc += j.blk.NC {
 		nc := min(j.blk.NC, j1-jc)
-		for pc := 0; pc < j.k; pc += j.blk.KC {
-			kc := min(j.blk.KC, j.k-pc)
+		for pc := 0; pc < j.k; pc += kcMax {
+			kc := min(kcMax, j.k-pc)
 			if !direct {
-				packB(j.im, buf.b, j.b, j.ldb, j.transB, pc, kc, jc, nc)
+				packB(j.gk, buf.b, j.b, j.ldb, j.transB, pc, kc, jc, nc)
 			}
 			beta := j.beta
 			if pc > 0 {
@@ -164,7 +168,7 @@ func (j *gemmJob) compute(i0, i1, j0, j1 int) {
 			}
 			for ic := i0; ic < i1; ic += j.blk.MC {
 				mc := min(j.blk.MC, i1-ic)
-				packA(buf.a, j.a, j.lda, j.transA, ic, mc, pc, kc, j.im.mr)
+				packA(buf.a, j.a, j.lda, j.transA, ic, mc, pc, kc, j.gk.mr)
 				j.macroKernel(buf, ic, mc, jc, nc, pc, kc, beta, direct)
 			}
 		}
@@ -176,7 +180,7 @@ func (j *gemmJob) compute(i0, i1, j0, j1 int) {
 // (except a partial last panel, which is packed so no read passes the end
 // of a row).
 func (j *gemmJob) macroKernel(buf *gemmBuffers, ic, mc, jc, nc, pc, kc int, beta float32, direct bool) {
-	mr, nr := j.im.mr, j.im.nr
+	mr, nr, kern := j.gk.mr, j.gk.nr, j.gk.kernel
 	c, ldc := j.c, j.ldc
 	for jr := 0; jr < nc; jr += nr {
 		cols := min(nr, nc-jr)
@@ -189,19 +193,19 @@ func (j *gemmJob) macroKernel(buf *gemmBuffers, ic, mc, jc, nc, pc, kc int, beta
 			bp, ldb = j.b[pc*j.ldb+jc+jr:], j.ldb
 		default:
 			bp = buf.b[:nr*kc]
-			packB(j.im, bp, j.b, j.ldb, false, pc, kc, jc+jr, cols)
+			packB(j.gk, bp, j.b, j.ldb, false, pc, kc, jc+jr, cols)
 		}
 		for ir := 0; ir < mc; ir += mr {
 			ap := buf.a[ir*kc : (ir+mr)*kc]
 			rows := min(mr, mc-ir)
 			off := (ic+ir)*ldc + jc + jr
 			if rows == mr && cols == nr {
-				j.kernel(kc, ap, bp, ldb, c[off:], ldc, beta)
+				kern(kc, ap, bp, ldb, c[off:], ldc, j.alpha, beta)
 				continue
 			}
 			// Edge tile: compute the full tile into scratch, then merge
 			// only the valid part, so nothing outside C is touched.
-			j.kernel(kc, ap, bp, ldb, buf.tile, nr, 0)
+			kern(kc, ap, bp, ldb, buf.tile, nr, j.alpha, 0)
 			for r := range rows {
 				dst := c[off+r*ldc : off+r*ldc+cols]
 				src := buf.tile[r*nr : r*nr+cols]
@@ -217,11 +221,9 @@ func (j *gemmJob) macroKernel(buf *gemmBuffers, ic, mc, jc, nc, pc, kc int, beta
 	}
 }
 
-// kernel calls the packed or the strided microkernel, as ldb says.
-func (j *gemmJob) kernel(kc int, a, b []float32, ldb int, c []float32, ldc int, beta float32) {
-	if ldb == j.im.nr {
-		j.im.gemmKernel(kc, a, b, c, ldc, j.alpha, beta)
-	} else {
-		j.im.gemmKernelStrided(kc, a, b, ldb, c, ldc, j.alpha, beta)
-	}
+// evenSplit returns the block size that cuts n into the fewest blocks of
+// at most limit, as equal as possible, rounded up to a multiple of unit.
+func evenSplit(n, limit, unit int) int {
+	blocks := (n + limit - 1) / limit
+	return roundUp((n+blocks-1)/blocks, unit)
 }

@@ -1,5 +1,7 @@
 package kernels
 
+import "unsafe"
+
 // gemmBuffers is one thread's packing scratch.
 type gemmBuffers struct {
 	a, b, tile []float32
@@ -8,16 +10,21 @@ type gemmBuffers struct {
 // buffers keeps packing scratch for reuse across calls.
 var buffers freeList[gemmBuffers]
 
-// getBuffers returns scratch large enough for one thread's share of a
-// product with the given tile and blocking.
-func getBuffers(im *impl, blk Blocking) *gemmBuffers {
+// getBuffers returns packing scratch for one thread computing an m×n block
+// of C with inner dimension k: no larger than the blocking needs, and no
+// larger than the block itself.
+func getBuffers(gk *gemmKernel, blk Blocking, m, n, k int) *gemmBuffers {
 	g := buffers.get()
-	g.a = grow(g.a, (blk.MC+im.mr)*blk.KC)
-	g.b = grow(g.b, (blk.NC+im.nr)*blk.KC)
-	g.tile = grow(g.tile, im.mr*im.nr)
+	kc := min(blk.KC, k)
+	g.a = grow(g.a, roundUp(min(blk.MC, m), gk.mr)*kc)
+	g.b = grow(g.b, roundUp(min(blk.NC, n), gk.nr)*kc)
+	g.tile = grow(g.tile, gk.mr*gk.nr)
 	return g
 }
 
+func roundUp(x, multiple int) int { return (x + multiple - 1) / multiple * multiple }
+
+// grow returns s resized to n, reallocating only when its capacity is short.
 func grow(s []float32, n int) []float32 {
 	if cap(s) < n {
 		return make([]float32, n)
@@ -61,14 +68,14 @@ func packA(dst, a []float32, lda int, trans bool, i0, mc, p0, kc, mr int) {
 // (dst[t·nr·kc + p·nr + q]), with columns past nc zero-filled. Rows of a
 // non-transposed B are read front to back, so the hardware prefetcher can
 // stream B from memory.
-func packB(im *impl, dst, b []float32, ldb int, trans bool, p0, kc, j0, nc int) {
-	nr := im.nr
+func packB(gk *gemmKernel, dst, b []float32, ldb int, trans bool, p0, kc, j0, nc int) {
+	nr := gk.nr
 	full := nc / nr * nr // columns in full panels
 	if !trans {
 		for p := range kc {
 			row := b[(p0+p)*ldb+j0 : (p0+p)*ldb+j0+nc]
 			if full > 0 {
-				im.packBRow(dst[p*nr:], kc*nr, row[:full], nr)
+				gk.packBRow(dst[p*nr:], kc*nr, row[:full])
 			}
 			if full < nc {
 				d := dst[full*kc+p*nr : full*kc+p*nr+nr]
@@ -95,11 +102,26 @@ func packB(im *impl, dst, b []float32, ldb int, trans bool, p0, kc, j0, nc int) 
 	}
 }
 
-// packBRowGeneric copies the nr-float chunks of src to dst, stride floats
-// apart: dst[t*stride+q] = src[t*nr+q]. It spreads one row of B over its
-// packed micro-panels.
-func packBRowGeneric(dst []float32, stride int, src []float32, nr int) {
-	for t := 0; t*nr < len(src); t++ {
-		copy(dst[t*stride:t*stride+nr], src[t*nr:t*nr+nr])
+// packBRowGeneric returns the function that copies the nr-float chunks of
+// src to dst, stride floats apart: dst[t*stride+q] = src[t*nr+q]. It spreads
+// one row of B over its packed micro-panels.
+func packBRowGeneric(nr int) func(dst []float32, stride int, src []float32) {
+	return func(dst []float32, stride int, src []float32) {
+		for t := 0; t*nr < len(src); t++ {
+			copy(dst[t*stride:t*stride+nr], src[t*nr:t*nr+nr])
+		}
 	}
+}
+
+// packRowChecked runs an assembly row scatter of nr-float chunks after
+// checking that dst is long enough, since the assembly cannot.
+func packRowChecked(asm func(dst *float32, stride int, src *float32, panels int), nr int, dst []float32, stride int, src []float32) {
+	panels := len(src) / nr
+	if panels == 0 {
+		return
+	}
+	if (panels-1)*stride+nr > len(dst) {
+		panic("kernels: packed-B row scatter past the end of the buffer")
+	}
+	asm(unsafe.SliceData(dst), stride, unsafe.SliceData(src), panels)
 }

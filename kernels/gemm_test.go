@@ -242,12 +242,10 @@ func FuzzSgemm(f *testing.F) {
 	f.Fuzz(func(t *testing.T, m, n, k, trans, padA, padB, padC uint8, seed uint64) {
 		rng := rand.New(rand.NewPCG(seed, 99))
 		s := gemmScalars[seed%uint64(len(gemmScalars))]
-		for _, name := range Implementations() {
-			restore, _ := Use(name)
+		forEachImpl(t, func(t *testing.T) {
 			runGemmCase(t, rng, gemmCase{transA: trans&1 != 0, transB: trans&2 != 0,
 				m: int(m), n: int(n), k: int(k), padA: int(padA % 9), padB: int(padB % 9), padC: int(padC % 9),
 				alpha: s[0], beta: s[1]})
-			restore()
-		}
+		})
 	})
 }

@@ -5,32 +5,23 @@ import "math"
 // genericImpl is the portable pure-Go implementation. It is always
 // available, and it is the only one under the purego build tag.
 var genericImpl = impl{
-	name:              "generic",
-	rank:              0,
-	mr:                4,
-	nr:                4,
-	gemmKernel:        gemmKernelGeneric,
-	gemmKernelStrided: gemmKernelStridedGeneric,
-	packBRow:          packBRowGeneric,
-	axpy:              axpyGeneric,
-	dot:               dotGeneric,
-	scale:             scaleGeneric,
-	add:               addGeneric,
-	mul:               mulGeneric,
-	relu:              reluGeneric,
-	reluBackward:      reluBackwardGeneric,
-	sum:               sumGeneric,
-	max:               maxGeneric,
-	scaleShift:        scaleShiftGeneric,
+	name:         "generic",
+	rank:         0,
+	gemm:         &gemmKernel{name: "4x4", mr: 4, nr: 4, kernel: gemmKernel4x4Generic, packBRow: packBRowGeneric(4)},
+	axpy:         axpyGeneric,
+	dot:          dotGeneric,
+	scale:        scaleGeneric,
+	add:          addGeneric,
+	mul:          mulGeneric,
+	relu:         reluGeneric,
+	reluBackward: reluBackwardGeneric,
+	sum:          sumGeneric,
+	max:          maxGeneric,
+	scaleShift:   scaleShiftGeneric,
 }
 
-// gemmKernelGeneric is the 4×4 microkernel in plain Go; see impl.gemmKernel.
-func gemmKernelGeneric(k int, a, b, c []float32, ldc int, alpha, beta float32) {
-	gemmKernelStridedGeneric(k, a, b, 4, c, ldc, alpha, beta)
-}
-
-// gemmKernelStridedGeneric is gemmKernelGeneric with B rows ldb apart.
-func gemmKernelStridedGeneric(k int, a, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
+// gemmKernel4x4Generic is the 4×4 microkernel in plain Go; see gemmKernel.
+func gemmKernel4x4Generic(k int, a, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
 	var c00, c01, c02, c03, c10, c11, c12, c13 float32
 	var c20, c21, c22, c23, c30, c31, c32, c33 float32
 	a = a[:4*k]

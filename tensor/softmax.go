@@ -1,0 +1,144 @@
+package tensor
+
+import (
+	"math"
+	"sync"
+
+	"github.com/bulwark-ml/bulwark/kernels"
+)
+
+// axisView describes a tensor as [outer, n, inner] around one axis: the
+// vectors along the axis have n elements at stride inner, and vector u
+// (u < outer·inner) starts at (u/inner)·n·inner + u%inner.
+type axisView struct{ outer, n, inner int }
+
+// viewAxis splits shape around axis (negative counts from the end),
+// panicking, naming op and shape, if the axis is out of range.
+func viewAxis(op string, shape []int, axis int) axisView {
+	axis = normAxis(op, axis, shape)
+	v := axisView{outer: 1, n: shape[axis], inner: 1}
+	for _, d := range shape[:axis] {
+		v.outer *= d
+	}
+	for _, d := range shape[axis+1:] {
+		v.inner *= d
+	}
+	return v
+}
+
+// start returns the offset of the first element of vector u.
+func (v axisView) start(u int) int { return u/v.inner*v.n*v.inner + u%v.inner }
+
+// Argmax returns, for every vector along axis, the index of its largest
+// element (the first one on ties; the first NaN if there is one). The
+// result lists the vectors in row-major order of the other axes, so for
+// logits [N, classes] and axis -1 it holds the N predicted classes. out,
+// if not nil, must have that length. It panics if the axis is empty.
+func Argmax(out []int, a *Tensor, axis int) []int {
+	v := viewAxis("Argmax", a.shape, axis)
+	units := v.outer * v.inner
+	if v.n == 0 && units > 0 {
+		panicf("Argmax", "axis %d is empty in shape %s", axis, fmtShape(a.shape))
+	}
+	if out == nil {
+		out = make([]int, units)
+	} else if len(out) != units {
+		panicf("Argmax", "len(out) = %d, want %d for shape %s and axis %d", len(out), units, fmtShape(a.shape), axis)
+	}
+	for u := range units {
+		base := v.start(u)
+		best, bi := a.data[base], 0
+		for k := 1; k < v.n && best == best; k++ {
+			if x := a.data[base+k*v.inner]; x > best || x != x {
+				best, bi = x, k
+			}
+		}
+		out[u] = bi
+	}
+	return out
+}
+
+// Softmax returns exp(a) normalized to sum to 1 along axis (negative counts
+// from the end). It subtracts each vector's maximum first, so large inputs
+// do not overflow. out may be a.
+func Softmax(out, a *Tensor, axis int) *Tensor {
+	return softmax("Softmax", false, out, a, axis)
+}
+
+// LogSoftmax returns log(Softmax(a)) along axis, computed stably as
+// a - max - log(Σ exp(a - max)), so it stays finite where Softmax
+// underflows to 0. out may be a.
+func LogSoftmax(out, a *Tensor, axis int) *Tensor {
+	return softmax("LogSoftmax", true, out, a, axis)
+}
+
+// softmaxJob normalizes vectors along one axis; a unit is one vector.
+type softmaxJob struct {
+	log    bool
+	dst, x []float32
+	v      axisView
+}
+
+var softmaxPool sync.Pool
+
+// softmax is the shared body of Softmax and LogSoftmax.
+func softmax(op string, log bool, out, a *Tensor, axis int) *Tensor {
+	v := viewAxis(op, a.shape, axis)
+	out = output(op, out, a.shape)
+	if v.n == 0 {
+		return out
+	}
+	j := softmaxJob{log: log, dst: out.data, x: a.data, v: v}
+	units := v.outer * v.inner
+	if parts := numParts(units, (parallelGrain+v.n-1)/v.n); parts > 1 {
+		runChunked[softmaxJob](&softmaxPool, j, units, parts)
+	} else {
+		j.runRange(0, units)
+	}
+	return out
+}
+
+// runRange normalizes vectors [lo, hi). Each vector is read fully before
+// its outputs are written element by element, so dst may alias x. Vectors
+// along the last axis are contiguous and use the SIMD max and scale.
+func (j *softmaxJob) runRange(lo, hi int) {
+	n, st := j.v.n, j.v.inner
+	for u := lo; u < hi; u++ {
+		base := j.v.start(u)
+		x := j.x[base : base+(n-1)*st+1]
+		dst := j.dst[base : base+(n-1)*st+1]
+		var m float32
+		if st == 1 {
+			m = kernels.Max(x)
+		} else {
+			m = float32(reduceMax.identity())
+			for k := 0; k < len(x); k += st {
+				m = max(m, x[k])
+			}
+		}
+		var s float64
+		if j.log {
+			for k := 0; k < len(x); k += st {
+				s += math.Exp(float64(x[k]) - float64(m))
+			}
+			shift := float64(m) + math.Log(s)
+			for k := 0; k < len(x); k += st {
+				dst[k] = float32(float64(x[k]) - shift)
+			}
+			continue
+		}
+		for k := 0; k < len(x); k += st {
+			e := float32(math.Exp(float64(x[k]) - float64(m)))
+			dst[k] = e
+			s += float64(e)
+		}
+		r := float32(1 / s)
+		if st == 1 {
+			kernels.Scale(r, dst)
+			continue
+		}
+		for k := 0; k < len(dst); k += st {
+			dst[k] *= r
+		}
+	}
+}
