@@ -61,15 +61,6 @@ func checkClose(t *testing.T, what string, got []float32, want, scale []float64,
 	}
 }
 
-// widen returns t's data as float64.
-func widen(t *Tensor) []float64 {
-	d := make([]float64, len(t.data))
-	for i, v := range t.data {
-		d[i] = float64(v)
-	}
-	return d
-}
-
 // numel returns the element count of shape.
 func numel(shape []int) int {
 	n := 1
