@@ -19,6 +19,10 @@
 //     broadcasting op).
 //   - Products: MatMul (2-D, optionally transposed operands) and
 //     BatchedMatMul (3-D, or 3-D by a shared 2-D matrix).
+//   - Convolution (NCHW, via im2col and Sgemm): Conv2d with stride,
+//     padding, dilation and groups, and its gradients Conv2dBackwardInput,
+//     Conv2dBackwardWeight (or ...Acc to accumulate) and Conv2dBackwardBias.
+//   - Pooling: MaxPool2d, AvgPool2d, GlobalAvgPool2d and their backwards.
 //   - Along an axis: Softmax, LogSoftmax (both stable for large inputs)
 //     and Argmax.
 //   - Random numbers: RNG, a seedable generator whose state can be saved,
@@ -47,8 +51,8 @@
 //
 //   - Elementwise ops and Softmax/LogSoftmax: out may be an input tensor,
 //     or share exactly its storage (a Reshape view of it).
-//   - Reductions, SumTo, MatMul and BatchedMatMul: out must not share
-//     storage with an input.
+//   - Reductions, SumTo, MatMul, BatchedMatMul, convolutions and pooling:
+//     out must not share storage with an input.
 //
 // Storage that overlaps an input only partly is never supported.
 //
