@@ -87,6 +87,9 @@ type gemmKernel struct {
 	name   string // the tile, e.g. "6x16"
 	mr, nr int
 	kernel func(k int, a, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)
+	// strided is kernel tuned for B read in place, far from a packed panel
+	// (for example with different prefetching); nil means use kernel.
+	strided func(k int, a, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)
 	// packBRow copies the nr-float chunks of src to dst, stride floats
 	// apart (see packBRowGeneric): the inner loop of packing B.
 	packBRow func(dst []float32, stride int, src []float32)

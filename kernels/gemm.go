@@ -180,17 +180,20 @@ func (j *gemmJob) compute(i0, i1, j0, j1 int) {
 // (except a partial last panel, which is packed so no read passes the end
 // of a row).
 func (j *gemmJob) macroKernel(buf *gemmBuffers, ic, mc, jc, nc, pc, kc int, beta float32, direct bool) {
-	mr, nr, kern := j.gk.mr, j.gk.nr, j.gk.kernel
+	mr, nr := j.gk.mr, j.gk.nr
 	c, ldc := j.c, j.ldc
 	for jr := 0; jr < nc; jr += nr {
 		cols := min(nr, nc-jr)
 		var bp []float32
-		ldb := nr
+		ldb, kern := nr, j.gk.kernel
 		switch {
 		case !direct:
 			bp = buf.b[jr*kc : (jr+nr)*kc]
 		case cols == nr:
 			bp, ldb = j.b[pc*j.ldb+jc+jr:], j.ldb
+			if j.gk.strided != nil {
+				kern = j.gk.strided
+			}
 		default:
 			bp = buf.b[:nr*kc]
 			packB(j.gk, bp, j.b, j.ldb, false, pc, kc, jc+jr, cols)

@@ -9,6 +9,11 @@ func gemmKernel6x16AVX2(k int, a, b []float32, ldb int, c []float32, ldc int, al
 	gemm6x16AVX2(k, unsafe.SliceData(a), unsafe.SliceData(b), ldb, unsafe.SliceData(c), ldc, alpha, beta)
 }
 
+// gemmKernel6x16StridedAVX2 adapts gemm6x16StridedAVX2 to gemmKernel.strided.
+func gemmKernel6x16StridedAVX2(k int, a, b []float32, ldb int, c []float32, ldc int, alpha, beta float32) {
+	gemm6x16StridedAVX2(k, unsafe.SliceData(a), unsafe.SliceData(b), ldb, unsafe.SliceData(c), ldc, alpha, beta)
+}
+
 // packBRow16AVX2 is packBRowGeneric(16) in assembly.
 func packBRow16AVX2(dst []float32, stride int, src []float32) {
 	packRowChecked(packRow16AVX2, 16, dst, stride, src)
@@ -19,8 +24,15 @@ func packBRow16AVX2(dst []float32, stride int, src []float32) {
 //	s := sum over p < k of a[p*6+i] * b[p*ldb+j]
 //	c[i*ldc+j] = alpha*s + beta*c[i*ldc+j]   (alpha*s when beta == 0)
 //
+// It prefetches for a packed B (ldb = 16).
+//
 //go:noescape
 func gemm6x16AVX2(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// gemm6x16StridedAVX2 is gemm6x16AVX2 prefetching for B read in place.
+//
+//go:noescape
+func gemm6x16StridedAVX2(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
 
 // packRow16AVX2 computes, for t < panels,
 //
