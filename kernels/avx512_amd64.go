@@ -15,21 +15,12 @@ import (
 // it is no faster on square products and slower on skinny ones, where its
 // 12-row tile wastes more. On CPUs with two full-width 512-bit FMA units it
 // should double the GEMM peak; select it with Use("avx512") there.
-var avx512Impl = impl{
-	name:         "avx512",
-	rank:         10,
-	gemm:         &gemmKernel{name: "12x32", mr: 12, nr: 32, kernel: gemmKernel12x32AVX512, packBRow: packBRow32AVX512},
-	axpy:         axpyAVX2,
-	dot:          dotAVX2,
-	scale:        scaleAVX2,
-	add:          addAVX2,
-	mul:          mulAVX2,
-	relu:         reluAVX2,
-	reluBackward: reluBackwardAVX2,
-	sum:          sumAVX2,
-	max:          maxAVX2,
-	scaleShift:   scaleShiftAVX2,
-}
+var avx512Impl = func() impl {
+	im := avx2Impl
+	im.name, im.rank = "avx512", 10
+	im.gemm = &gemmKernel{name: "12x32", mr: 12, nr: 32, kernel: gemmKernel12x32AVX512, packBRow: packBRow32AVX512}
+	return im
+}()
 
 func init() {
 	if cpu.X86.HasAVX512F && cpu.X86.HasAVX2 && cpu.X86.HasFMA {

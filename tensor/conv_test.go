@@ -5,7 +5,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime/debug"
-	"strings"
 	"testing"
 
 	"github.com/bulwark-ml/bulwark/kernels"
@@ -29,42 +28,6 @@ func cvWiden(t *Tensor) []float64 {
 	return out
 }
 
-// cvMustPanic checks that f panics with a message containing every want.
-func cvMustPanic(t *testing.T, f func(), want ...string) {
-	t.Helper()
-	defer func() {
-		t.Helper()
-		r := recover()
-		if r == nil {
-			t.Fatalf("no panic; want one mentioning %q", want)
-		}
-		msg := fmt.Sprint(r)
-		for _, w := range want {
-			if !strings.Contains(msg, w) {
-				t.Fatalf("panic %q does not mention %q", msg, w)
-			}
-		}
-	}()
-	f()
-}
-
-// cvCompare checks got against want within tol·(1 + scale[i]), where
-// scale (nil: |want|) bounds the magnitude of the summed terms.
-func cvCompare(t *testing.T, what string, got []float32, want, scale []float64, tol float64) {
-	t.Helper()
-	if len(got) != len(want) {
-		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
-	}
-	for i := range want {
-		s := math.Abs(want[i])
-		if scale != nil {
-			s = scale[i]
-		}
-		if d := math.Abs(float64(got[i]) - want[i]); !(d <= tol*(1+s)) {
-			t.Fatalf("%s: [%d] = %v, want %v (|diff| %.3g)", what, i, got[i], want[i], d)
-		}
-	}
-}
 
 // cvCheckGrad compares analytic gradients with central differences of the
 // float64 loss f at the coordinates idx of x (all of them if idx is nil).
@@ -213,7 +176,7 @@ func TestConv2dForward(t *testing.T) {
 		}
 		want, scale := refConv2d(cvWiden(x), cvWiden(w), b64, x.shape, w.shape, tc.p)
 		got := Conv2d(nil, x, w, b, tc.p)
-		cvCompare(t, "Conv2d", got.data, want, scale, 1e-5)
+		checkClose(t, "Conv2d", got.data, want, scale, 1e-5)
 		// A caller-provided output full of NaNs is fully overwritten.
 		out := New(got.shape...)
 		for i := range out.data {
@@ -222,7 +185,7 @@ func TestConv2dForward(t *testing.T) {
 		if Conv2d(out, x, w, b, tc.p) != out {
 			t.Fatal("Conv2d did not return the provided output")
 		}
-		cvCompare(t, "Conv2d(out)", out.data, want, scale, 1e-5)
+		checkClose(t, "Conv2d(out)", out.data, want, scale, 1e-5)
 	})
 }
 
@@ -280,7 +243,7 @@ func TestConv2dBackward(t *testing.T) {
 			want[i] += float64(dw.data[i])
 		}
 		Conv2dBackwardWeightAcc(acc, r, x, tc.p)
-		cvCompare(t, "Conv2dBackwardWeightAcc", acc.data, want, nil, 1e-5)
+		checkClose(t, "Conv2dBackwardWeightAcc", acc.data, want, nil, 1e-5)
 	})
 }
 
@@ -301,21 +264,21 @@ func TestConv2dEmptyBatch(t *testing.T) {
 func TestConv2dMisuse(t *testing.T) {
 	x, w := New(2, 3, 8, 8), New(4, 3, 3, 3)
 	p := ConvParams{PadH: 1, PadW: 1}
-	cvMustPanic(t, func() { Conv2d(nil, x, New(4, 5, 3, 3), nil, p) },
+	checkPanic(t, func() { Conv2d(nil, x, New(4, 5, 3, 3), nil, p) },
 		"tensor.Conv2d", "[2 3 8 8]", "[4 5 3 3]", "channels 3 != 5")
-	cvMustPanic(t, func() { Conv2d(New(2, 4, 7, 8), x, w, nil, p) }, "tensor.Conv2d", "[2 4 7 8]", "[2 4 8 8]")
-	cvMustPanic(t, func() { Conv2d(nil, x, w, New(5), p) }, "tensor.Conv2d", "bias [5]")
-	cvMustPanic(t, func() { Conv2d(nil, x, w, nil, ConvParams{StrideH: -1}) }, "tensor.Conv2d", "invalid params")
-	cvMustPanic(t, func() { Conv2d(nil, x, New(4, 1, 3, 3), nil, ConvParams{Groups: 2}) }, "tensor.Conv2d", "groups 2")
-	cvMustPanic(t, func() { Conv2d(nil, x, New(4, 3, 9, 9), nil, ConvParams{}) }, "tensor.Conv2d", "larger than padded input")
-	cvMustPanic(t, func() { Conv2d(nil, New(3, 8, 8), w, nil, p) }, "tensor.Conv2d", "rank-4")
-	cvMustPanic(t, func() { Conv2dBackwardInput(nil, New(2, 4, 4, 4), w, x.shape, p) },
+	checkPanic(t, func() { Conv2d(New(2, 4, 7, 8), x, w, nil, p) }, "tensor.Conv2d", "[2 4 7 8]", "[2 4 8 8]")
+	checkPanic(t, func() { Conv2d(nil, x, w, New(5), p) }, "tensor.Conv2d", "bias [5]")
+	checkPanic(t, func() { Conv2d(nil, x, w, nil, ConvParams{StrideH: -1}) }, "tensor.Conv2d", "invalid params")
+	checkPanic(t, func() { Conv2d(nil, x, New(4, 1, 3, 3), nil, ConvParams{Groups: 2}) }, "tensor.Conv2d", "groups 2")
+	checkPanic(t, func() { Conv2d(nil, x, New(4, 3, 9, 9), nil, ConvParams{}) }, "tensor.Conv2d", "larger than padded input")
+	checkPanic(t, func() { Conv2d(nil, New(3, 8, 8), w, nil, p) }, "tensor.Conv2d", "rank-4")
+	checkPanic(t, func() { Conv2dBackwardInput(nil, New(2, 4, 4, 4), w, x.shape, p) },
 		"tensor.Conv2dBackwardInput", "dy has shape [2 4 4 4], want [2 4 8 8]")
-	cvMustPanic(t, func() { Conv2dBackwardWeight(nil, New(2, 4, 8, 8), x, []int{4, 2, 3, 3}, p) },
+	checkPanic(t, func() { Conv2dBackwardWeight(nil, New(2, 4, 8, 8), x, []int{4, 2, 3, 3}, p) },
 		"tensor.Conv2dBackwardWeight", "channels 3 != 2")
-	cvMustPanic(t, func() { Conv2dBackwardWeight(New(4, 3, 1, 1), New(2, 4, 8, 8), x, w.shape, p) },
+	checkPanic(t, func() { Conv2dBackwardWeight(New(4, 3, 1, 1), New(2, 4, 8, 8), x, w.shape, p) },
 		"tensor.Conv2dBackwardWeight", "out has shape [4 3 1 1]")
-	cvMustPanic(t, func() { Conv2dBackwardBias(New(3), New(2, 4, 8, 8)) }, "tensor.Conv2dBackwardBias", "[3]", "[4]")
+	checkPanic(t, func() { Conv2dBackwardBias(New(3), New(2, 4, 8, 8)) }, "tensor.Conv2dBackwardBias", "[3]", "[4]")
 }
 
 // TestConv2dNoAlloc checks that steady-state calls with provided outputs

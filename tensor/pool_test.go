@@ -92,7 +92,7 @@ func TestPool2d(t *testing.T) {
 						}
 					}
 				}
-				cvCompare(t, fmt.Sprintf("pool avg=%v", avg), y.data, want, nil, 1e-6)
+				checkClose(t, fmt.Sprintf("pool avg=%v", avg), y.data, want, nil, 1e-6)
 
 				r := cvRand(rng, y.shape...)
 				r64 := cvWiden(r)
@@ -133,7 +133,7 @@ func TestGlobalAvgPool2d(t *testing.T) {
 	if !SameShape(y, New(3, 5)) {
 		t.Fatalf("GlobalAvgPool2d shape %v, want [3 5]", y.shape)
 	}
-	cvCompare(t, "GlobalAvgPool2d", y.data, mean(), nil, 1e-6)
+	checkClose(t, "GlobalAvgPool2d", y.data, mean(), nil, 1e-6)
 	r := cvRand(rng, 3, 5)
 	loss := func() float64 {
 		var s float64
@@ -158,16 +158,16 @@ func TestMaxPool2dNaN(t *testing.T) {
 func TestPoolMisuse(t *testing.T) {
 	x := New(2, 3, 8, 8)
 	p := PoolParams{KernelH: 2, KernelW: 2}
-	cvMustPanic(t, func() { MaxPool2d(nil, nil, New(3, 8, 8), p) }, "tensor.MaxPool2d", "[3 8 8]")
-	cvMustPanic(t, func() { MaxPool2d(New(2, 3, 3, 3), nil, x, p) }, "tensor.MaxPool2d", "[2 3 3 3]", "[2 3 4 4]")
-	cvMustPanic(t, func() { MaxPool2d(nil, make([]int32, 5), x, p) }, "tensor.MaxPool2d", "len(idx) = 5")
-	cvMustPanic(t, func() { MaxPool2d(nil, nil, x, PoolParams{KernelH: 2, KernelW: 2, PadH: 2}) }, "tensor.MaxPool2d", "invalid params")
-	cvMustPanic(t, func() { AvgPool2d(nil, x, PoolParams{}) }, "tensor.AvgPool2d", "invalid params")
-	cvMustPanic(t, func() { AvgPool2d(nil, x, PoolParams{KernelH: 9, KernelW: 9}) }, "tensor.AvgPool2d", "smaller than")
-	cvMustPanic(t, func() { AvgPool2dBackward(nil, New(2, 3, 5, 4), x.shape, p) }, "tensor.AvgPool2dBackward", "[2 3 5 4]")
-	cvMustPanic(t, func() { MaxPool2dBackward(nil, New(2, 4, 4, 4), nil, x.shape) }, "tensor.MaxPool2dBackward", "[2 4 4 4]")
-	cvMustPanic(t, func() { GlobalAvgPool2d(New(2, 4), x) }, "tensor.GlobalAvgPool2d", "[2 4]", "[2 3]")
-	cvMustPanic(t, func() { GlobalAvgPool2dBackward(nil, New(2, 4), x.shape) }, "tensor.GlobalAvgPool2dBackward", "[2 4]")
+	checkPanic(t, func() { MaxPool2d(nil, nil, New(3, 8, 8), p) }, "tensor.MaxPool2d", "[3 8 8]")
+	checkPanic(t, func() { MaxPool2d(New(2, 3, 3, 3), nil, x, p) }, "tensor.MaxPool2d", "[2 3 3 3]", "[2 3 4 4]")
+	checkPanic(t, func() { MaxPool2d(nil, make([]int32, 5), x, p) }, "tensor.MaxPool2d", "len(idx) = 5")
+	checkPanic(t, func() { MaxPool2d(nil, nil, x, PoolParams{KernelH: 2, KernelW: 2, PadH: 2}) }, "tensor.MaxPool2d", "invalid params")
+	checkPanic(t, func() { AvgPool2d(nil, x, PoolParams{}) }, "tensor.AvgPool2d", "invalid params")
+	checkPanic(t, func() { AvgPool2d(nil, x, PoolParams{KernelH: 9, KernelW: 9}) }, "tensor.AvgPool2d", "smaller than")
+	checkPanic(t, func() { AvgPool2dBackward(nil, New(2, 3, 5, 4), x.shape, p) }, "tensor.AvgPool2dBackward", "[2 3 5 4]")
+	checkPanic(t, func() { MaxPool2dBackward(nil, New(2, 4, 4, 4), nil, x.shape) }, "tensor.MaxPool2dBackward", "[2 4 4 4]")
+	checkPanic(t, func() { GlobalAvgPool2d(New(2, 4), x) }, "tensor.GlobalAvgPool2d", "[2 4]", "[2 3]")
+	checkPanic(t, func() { GlobalAvgPool2dBackward(nil, New(2, 4), x.shape) }, "tensor.GlobalAvgPool2dBackward", "[2 4]")
 }
 
 func TestPoolNoAlloc(t *testing.T) {
