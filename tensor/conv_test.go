@@ -28,7 +28,6 @@ func cvWiden(t *Tensor) []float64 {
 	return out
 }
 
-
 // cvCheckGrad compares analytic gradients with central differences of the
 // float64 loss f at the coordinates idx of x (all of them if idx is nil).
 func cvCheckGrad(t *testing.T, what string, analytic []float32, x []float64, f func() float64, idx []int) {
