@@ -22,6 +22,7 @@ var avx2Impl = impl{
 	sum:          sumAVX2,
 	max:          maxAVX2,
 	scaleShift:   scaleShiftAVX2,
+	im2colRowsS1: im2colRowsS1AVX2,
 }
 
 func init() {

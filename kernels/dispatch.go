@@ -26,6 +26,10 @@ type impl struct {
 	sum          func(x []float32) float32
 	max          func(x []float32) float32
 	scaleShift   func(dst, x []float32, a, b float32)
+
+	// im2colRowsS1 is the inner loop of Im2col for horizontal stride 1;
+	// see im2colRowsS1Go.
+	im2colRowsS1 func(dst, src []float32, w, h, oh, ow, iy0, sh, lo, hi, xoff int)
 }
 
 // impls lists the implementations this CPU supports, highest rank first.

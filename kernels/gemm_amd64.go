@@ -40,3 +40,15 @@ func gemm6x16StridedAVX2(k int, a, b *float32, ldb int, c *float32, ldc int, alp
 //
 //go:noescape
 func packRow16AVX2(dst *float32, stride int, src *float32, panels int)
+
+// im2colRowsS1AVX2 is im2colRowsS1Go in assembly. The caller (Im2col's
+// walk) has checked the geometry against the slices.
+func im2colRowsS1AVX2(dst, src []float32, w, h, oh, ow, iy0, sh, lo, hi, xoff int) {
+	_ = dst[oh*ow-1]
+	im2colRowsS1Asm(unsafe.SliceData(dst), unsafe.SliceData(src), w, h, oh, ow, iy0, sh, lo, hi, xoff)
+}
+
+// im2colRowsS1Asm computes im2colRowsS1Go on raw pointers.
+//
+//go:noescape
+func im2colRowsS1Asm(dst, src *float32, w, h, oh, ow, iy0, sh, lo, hi, xoff int)

@@ -18,6 +18,7 @@ var genericImpl = impl{
 	sum:          sumGeneric,
 	max:          maxGeneric,
 	scaleShift:   scaleShiftGeneric,
+	im2colRowsS1: im2colRowsS1Go,
 }
 
 // gemmKernel4x4Generic is the 4×4 microkernel in plain Go; see gemmKernel.

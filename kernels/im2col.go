@@ -151,6 +151,10 @@ func (g *convGeom) walk(col []float32, ldcol int, x []float32, adjoint bool) {
 				xoff := j*g.dw - g.pw // input column of output column ox is ox*sw + xoff
 				lo, hi := validRange(xoff, g.sw, g.w, g.ow)
 				iy := i*g.dh - g.ph
+				if !adjoint && g.sw == 1 {
+					active.im2colRowsS1(row, img, g.w, g.h, g.oh, g.ow, iy, g.sh, lo, hi, xoff)
+					continue
+				}
 				for oy := 0; oy < g.oh; oy, iy = oy+1, iy+g.sh {
 					seg := row[oy*g.ow : (oy+1)*g.ow]
 					if iy < 0 || iy >= g.h {
@@ -168,6 +172,28 @@ func (g *convGeom) walk(col []float32, ldcol int, x []float32, adjoint bool) {
 				}
 			}
 		}
+	}
+}
+
+// im2colRowsS1Go fills one row of a column matrix for a tap of a
+// convolution with horizontal stride 1: for each output row oy, with
+// iy = iy0 + oy*sh,
+//
+//	seg := dst[oy*ow : (oy+1)*ow]
+//	if iy < 0 || iy >= h { clear(seg) } else {
+//		clear(seg[:lo]); clear(seg[hi:])
+//		copy(seg[lo:hi], src[iy*w+lo+xoff : iy*w+hi+xoff])
+//	}
+//
+// where [lo, hi) are the output columns whose tap lands inside the image.
+func im2colRowsS1Go(dst, src []float32, w, h, oh, ow, iy0, sh, lo, hi, xoff int) {
+	for oy, iy := 0, iy0; oy < oh; oy, iy = oy+1, iy+sh {
+		seg := dst[oy*ow : (oy+1)*ow]
+		if iy < 0 || iy >= h {
+			clear(seg)
+			continue
+		}
+		gatherRow(seg, src[iy*w:(iy+1)*w], lo, hi, 1, xoff)
 	}
 }
 

@@ -26,6 +26,7 @@ var neonImpl = impl{
 	sum:          sumNEON,
 	max:          maxNEON,
 	scaleShift:   scaleShiftNEON,
+	im2colRowsS1: im2colRowsS1Go,
 }
 
 func init() {

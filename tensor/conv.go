@@ -79,45 +79,30 @@ func (g *convGeom) yShape() dims4 { return dims4{4, [4]int{g.n, g.cout, g.oh, g.
 func (g *convGeom) wShape() dims4 { return dims4{4, [4]int{g.cout, g.cinG, g.kh, g.kw}} }
 
 // direct reports whether the convolution is a plain per-image matrix
-// product (1×1, stride 1, no padding) big enough to run well without
-// batching images into one GEMM; then im2col is skipped entirely.
+// product (1×1, stride 1, no padding), so im2col is skipped and the GEMMs
+// read and write the images in place.
 func (g *convGeom) direct() bool {
 	p := g.p
-	return g.kh == 1 && g.kw == 1 && p.StrideH == 1 && p.StrideW == 1 && p.PadH == 0 && p.PadW == 0 &&
-		g.pix >= convChunkCols/4
+	return g.kh == 1 && g.kw == 1 && p.StrideH == 1 && p.StrideW == 1 && p.PadH == 0 && p.PadW == 0
 }
 
-// Chunking: images are processed convChunkCols output pixels at a time
-// (at least one image), capped so the column buffer stays below
-// convMaxColElems floats; reductions of at most convPerImageMaxK go
-// per image (see perImage). Variables, not constants, so tests can force
-// each path and benchmarks can tune. The defaults were the fastest of
-// 1024/2048/4096 columns on the ResNet-20 layers.
-var (
-	convChunkCols    = 2048
-	convMaxColElems  = 1 << 21
-	convPerImageMaxK = 32
-)
-
-// chunk returns how many images go into one column buffer.
-func (g *convGeom) chunk() int {
+// ld is the row stride of an image's column matrix [cin*kh*kw, pix].
+func (g *convGeom) ld() int {
 	if g.direct() {
-		return max(g.n, 1) // no scratch: every image is used in place
+		return g.pix
 	}
-	nb := max(1, convChunkCols/g.pix)
-	nb = min(nb, max(1, convMaxColElems/(g.cin*g.kh*g.kw*g.pix)))
-	return min(nb, g.n)
+	return padStride(g.pix)
 }
 
-// perImage reports whether each image of a chunk gets its own GEMMs,
-// reading and writing the NCHW tensor in place, rather than one GEMM over
-// the whole chunk through a [cout, nb*pix] buffer that must be scattered
-// to (or gathered from) NCHW. Per-image wins when an image alone makes a
-// wide enough product, or when the reduction is so short (small cin*kh*kw)
-// that the extra copy would cost as much as the GEMM itself. Direct 1×1
-// convolutions are always per image.
-func (g *convGeom) perImage() bool {
-	return g.direct() || g.pix >= convChunkCols/2 || g.kG <= convPerImageMaxK
+// padStride returns a row stride for a matrix n floats wide that is not a
+// multiple of 64 floats: rows 256·k bytes apart fall into a few L1 cache
+// sets, and a GEMM walking hundreds of such rows thrashes (ResNet image
+// sizes make n = 1024, 256, 64, ... exactly that).
+func padStride(n int) int {
+	if n%64 == 0 {
+		return n + 16
+	}
+	return n
 }
 
 // dims4 is a shape of rank ≤ 4 passed by value, so checking an output
@@ -158,24 +143,21 @@ func panicDims(op, name string, have []int, want dims4) {
 	panic(fmt.Sprintf("tensor.%s: %s has shape %v, want %v", op, name, have, want.d[:want.rank]))
 }
 
-// Conv2d computes the 2-D cross-correlation of x [N, Cin, H, W] with the
-// filters w [Cout, Cin/Groups, KH, KW], plus bias [Cout] if not nil, as
-// PyTorch's conv2d does:
+// Conv2d computes the 2-D convolution of x [N, Cin, H, W] with weights w
+// [Cout, Cin/Groups, KH, KW] and optional bias [Cout]:
 //
-//	out[n, co, oy, ox] = bias[co] + Σ_{ci, i, j} w[co, ci, i, j] ·
+//	y[n, co, oy, ox] = bias[co] + Σ_{ci, i, j} w[co, ci, i, j] ·
 //		x[n, g*Cin/Groups+ci, oy*StrideH-PadH+i*DilH, ox*StrideW-PadW+j*DilW]
 //
-// where g is co's group and taps in the padding count as 0. The result
-// has shape [N, Cout, OH, OW] with OH = kernels.ConvOutSize(H, KH,
-// StrideH, PadH, DilH) (likewise OW).
+// where g = co/(Cout/Groups) and taps outside the image read zero. The
+// output is [N, Cout, OH, OW] with OH = (H+2·PadH−DilH·(KH−1)−1)/StrideH+1
+// (likewise OW).
 //
-// It runs as im2col + Sgemm over chunks of images (about convChunkCols
-// output pixels each): the chunk's column matrices sit side by side in one
-// reused scratch buffer, then either one GEMM covers the chunk (small
-// images: wide products) or one GEMM per image writes NCHW in place
-// (large images or short reductions; see perImage). 1×1 stride-1 unpadded
-// convolutions on large images skip im2col and multiply x directly. Steady-
-// state calls allocate nothing but a nil out.
+// The batch is split over the worker pool in contiguous ranges of images.
+// Each thread builds one image's column matrix (im2col) in its own scratch,
+// which stays in its L2, and multiplies it by the weights straight into the
+// NCHW output; 1×1 stride-1 unpadded convolutions multiply the image
+// itself. Steady-state calls allocate nothing but a nil out.
 func Conv2d(out, x, w, bias *Tensor, p ConvParams) *Tensor {
 	const op = "Conv2d"
 	g := newConvGeom(op, x.shape, w.shape, p)
@@ -183,25 +165,12 @@ func Conv2d(out, x, w, bias *Tensor, p ConvParams) *Tensor {
 		panic(fmt.Sprintf("tensor.%s: bias %v and weight %v: want bias [%d]", op, bias.shape, w.shape, g.cout))
 	}
 	out = outputDims(op, out, g.yShape())
-	var b []float32
+	r := startConv(&g, convForward)
+	r.x, r.y, r.w = x.data, out.data, w.data
 	if bias != nil {
-		b = bias.data
+		r.bias = bias.data
 	}
-	c := getConvWork(&g)
-	defer putConvWork(c)
-	c.x, c.y, c.bias = x.data, out.data, b
-	for b0 := 0; b0 < g.n; b0 += c.nb {
-		nb := c.setChunk(b0)
-		c.parallel(convIm2col, nb)
-		for u := range c.units() {
-			y, ldy, col, ld, cols := c.unit(u)
-			for grp := range g.p.Groups {
-				kernels.Sgemm(false, false, g.coutG, cols, g.kG, 1, w.data[grp*g.coutG*g.kG:], g.kG,
-					col[grp*g.kG*ld:], ld, 0, y[grp*g.coutG*ldy:], ldy)
-			}
-		}
-		c.parallel(convScatter, nb)
-	}
+	r.run()
 	return out
 }
 
@@ -212,27 +181,15 @@ func Conv2d(out, x, w, bias *Tensor, p ConvParams) *Tensor {
 //	dx[n, ci, iy, ix] = Σ dy[n, co, oy, ox] · w[co, ci-g*Cin/Groups, i, j]
 //
 // over the (co, oy, ox, i, j) where tap (i, j) of output (oy, ox) reads
-// (iy, ix). It is Col2im of Wᵀ·dY. out, if given, is overwritten.
+// (iy, ix). Per image it is Col2im of Wᵀ·dY. out, if given, is overwritten.
 func Conv2dBackwardInput(out, dy, w *Tensor, xShape []int, p ConvParams) *Tensor {
 	const op = "Conv2dBackwardInput"
 	g := newConvGeom(op, xShape, w.shape, p)
 	checkDims(op, "dy", dy, g.yShape())
 	out = outputDims(op, out, g.xShape())
-	c := getConvWork(&g)
-	defer putConvWork(c)
-	c.x, c.y = out.data, dy.data
-	for b0 := 0; b0 < g.n; b0 += c.nb {
-		nb := c.setChunk(b0)
-		c.parallel(convGather, nb)
-		for u := range c.units() {
-			y, ldy, col, ld, cols := c.unit(u)
-			for grp := range g.p.Groups {
-				kernels.Sgemm(true, false, g.kG, cols, g.coutG, 1, w.data[grp*g.coutG*g.kG:], g.kG,
-					y[grp*g.coutG*ldy:], ldy, 0, col[grp*g.kG*ld:], ld)
-			}
-		}
-		c.parallel(convCol2im, nb)
-	}
+	r := startConv(&g, convInputGrad)
+	r.x, r.y, r.w = out.data, dy.data, w.data
+	r.run()
 	return out
 }
 
@@ -243,15 +200,15 @@ func Conv2dBackwardInput(out, dy, w *Tensor, xShape []int, p ConvParams) *Tensor
 //	dw[co, ci, i, j] = Σ_{n, oy, ox} dy[n, co, oy, ox] ·
 //		x[n, g*Cin/Groups+ci, oy*StrideH-PadH+i*DilH, ox*StrideW-PadW+j*DilW]
 //
-// that is Σ_n dY_n · col_nᵀ, GEMMs over chunks (or single images)
-// accumulating into out with beta = 1. out, if given, is overwritten; see Conv2dBackwardWeightAcc to
-// add to an existing gradient. The sum order is fixed, so the result is
-// deterministic for a fixed thread count.
+// that is Σ_n dY_n · col_nᵀ. Each thread sums its range of images into its
+// own partial gradient; the partials are then added in a fixed order, so
+// the result is deterministic for a fixed thread count. out, if given, is
+// overwritten; see Conv2dBackwardWeightAcc to add to an existing gradient.
 func Conv2dBackwardWeight(out, dy, x *Tensor, wShape []int, p ConvParams) *Tensor {
 	const op = "Conv2dBackwardWeight"
 	g := newConvGeom(op, x.shape, wShape, p)
 	out = outputDims(op, out, g.wShape())
-	convWeightGrad(op, &g, out, dy, x, 0)
+	convWeightGrad(op, &g, out, dy, x, false)
 	return out
 }
 
@@ -261,33 +218,22 @@ func Conv2dBackwardWeight(out, dy, x *Tensor, wShape []int, p ConvParams) *Tenso
 func Conv2dBackwardWeightAcc(dw, dy, x *Tensor, p ConvParams) {
 	const op = "Conv2dBackwardWeightAcc"
 	g := newConvGeom(op, x.shape, dw.shape, p)
-	convWeightGrad(op, &g, dw, dy, x, 1)
+	convWeightGrad(op, &g, dw, dy, x, true)
 }
 
-// convWeightGrad computes dw = Σ_n dY_n·col_nᵀ + beta·dw.
-func convWeightGrad(op string, g *convGeom, dw, dy, x *Tensor, beta float32) {
+// convWeightGrad computes dw = Σ_n dY_n·col_nᵀ (+ dw if accumulate).
+func convWeightGrad(op string, g *convGeom, dw, dy, x *Tensor, accumulate bool) {
 	checkDims(op, "dy", dy, g.yShape())
-	c := getConvWork(g)
-	defer putConvWork(c)
-	c.x, c.y = x.data, dy.data
-	if g.n == 0 {
-		if beta == 0 {
-			clear(dw.data)
-		}
-		return
+	r := startConv(g, convWeightGradOp)
+	r.x, r.y, r.w = x.data, dy.data, dw.data
+	if !accumulate {
+		clear(dw.data)
 	}
-	for b0 := 0; b0 < g.n; b0 += c.nb {
-		nb := c.setChunk(b0)
-		c.parallel(convIm2colGather, nb)
-		for u := range c.units() {
-			y, ldy, col, ld, cols := c.unit(u)
-			for grp := range g.p.Groups {
-				kernels.Sgemm(false, true, g.coutG, g.kG, cols, 1, y[grp*g.coutG*ldy:], ldy,
-					col[grp*g.kG*ld:], ld, beta, dw.data[grp*g.coutG*g.kG:], g.kG)
-			}
-			beta = 1
-		}
+	r.run()
+	for p := range r.parts {
+		kernels.Add(dw.data, dw.data, r.scratch[p].dw)
 	}
+	r.finish()
 }
 
 // Conv2dBackwardBias computes the gradient of a loss with respect to
@@ -301,38 +247,163 @@ func Conv2dBackwardBias(out, dy *Tensor) *Tensor {
 	}
 	g := convGeom{n: dy.shape[0], cout: dy.shape[1], pix: dy.shape[2] * dy.shape[3]}
 	out = outputDims(op, out, dims4{1, [4]int{g.cout}})
-	c := getConvWork(nil)
-	defer putConvWork(c)
-	c.g, c.y, c.bias = g, dy.data, out.data
-	c.parallel(convBiasGrad, g.cout)
+	r := startConv(&g, convBiasGradOp)
+	r.y, r.bias = dy.data, out.data
+	r.run()
 	return out
 }
 
-// convPhase names the per-image (or per-channel) step a convWork runs in
-// parallel.
-type convPhase int
+// convOp names the pass a convRun computes.
+type convOp int
 
 const (
-	convIm2col       convPhase = iota // col ← im2col(x) for each image of the chunk
-	convScatter                       // y ← buf (+ bias), chunk matrix to NCHW
-	convGather                        // buf ← y, NCHW to chunk matrix
-	convCol2im                        // x ← col2im(col), zeroing x first
-	convIm2colGather                  // both convIm2col and convGather
-	convBiasGrad                      // bias[co] = Σ y[:, co], per channel
+	convForward      convOp = iota // y = conv(x, w) + bias
+	convInputGrad                  // x = ∂L/∂x from y = ∂L/∂y and w
+	convWeightGradOp               // partial ∂L/∂w per part, from x and y = ∂L/∂y
+	convBiasGradOp                 // bias[co] = Σ y[:, co]
 )
 
-// convWork is the state of one convolution call: geometry, operands, the
-// reusable scratch (col: column matrix [cin*kh*kw, nb*pix]; buf: output
-// matrix [cout, nb*pix]) and the current parallel phase. It implements
-// kernels.Runner so parallel phases run without allocating.
-type convWork struct {
-	g        convGeom
-	col, buf []float32
-	x, y     []float32 // NCHW input-side and output-side tensors of the call
-	bias     []float32 // Conv2d: bias (or nil); Conv2dBackwardBias: the result
-	nb       int       // images per chunk
-	b0, cur  int       // current chunk: images [b0, b0+cur); the last may be short
-	phase    convPhase
+// maxConvParts bounds the parts (threads) one call splits into.
+const maxConvParts = 64
+
+// convRun is one convolution call, split into parts of contiguous image
+// ranges (channels, for the bias gradient) that run on the worker pool. It
+// implements kernels.Runner, and is recycled with its scratch, so calls
+// do not allocate.
+type convRun struct {
+	g       convGeom
+	op      convOp
+	x, y, w []float32 // see convOp for what each holds
+	bias    []float32 // Conv2d: bias or nil; bias gradient: the result
+	parts   int
+	per     int // images per part
+	scratch [maxConvParts]*convScratch
+}
+
+// convScratch is one part's scratch: an image's column matrix and, for the
+// weight gradient, the part's partial sum.
+type convScratch struct {
+	col, dw []float32
+}
+
+var (
+	convRuns     scratchList[convRun]
+	convScratchs scratchList[convScratch]
+)
+
+// startConv prepares a run of op over g with per-part scratch.
+func startConv(g *convGeom, op convOp) *convRun {
+	r := convRuns.get()
+	r.g, r.op = *g, op
+	if op == convBiasGradOp {
+		r.parts, r.per = g.cout, 1
+		return r
+	}
+	r.parts = min(kernels.Threads(), g.n, maxConvParts)
+	if r.parts == 0 {
+		return r
+	}
+	r.per = (g.n + r.parts - 1) / r.parts
+	r.parts = (g.n + r.per - 1) / r.per
+	for p := range r.parts {
+		s := convScratchs.get()
+		if !g.direct() && op != convBiasGradOp {
+			s.col = convGrow(s.col, g.cin*g.kh*g.kw*g.ld())
+		}
+		if op == convWeightGradOp {
+			s.dw = convGrow(s.dw, g.cout*g.kG)
+		}
+		r.scratch[p] = s
+	}
+	return r
+}
+
+// run executes every part and, except for the weight gradient (whose
+// partials the caller reduces first), releases the run.
+func (r *convRun) run() {
+	kernels.Run(r, r.parts)
+	if r.op != convWeightGradOp {
+		r.finish()
+	}
+}
+
+// finish returns the run and its scratch for reuse.
+func (r *convRun) finish() {
+	for p := range r.parts {
+		if s := r.scratch[p]; s != nil {
+			convScratchs.put(s)
+			r.scratch[p] = nil
+		}
+	}
+	r.x, r.y, r.w, r.bias = nil, nil, nil, nil
+	convRuns.put(r)
+}
+
+// RunPart computes part p: its range of images (or channel p).
+func (r *convRun) RunPart(p int) {
+	g := &r.g
+	if r.op == convBiasGradOp {
+		var s float64
+		for n := range g.n {
+			s += float64(kernels.Sum(r.y[(n*g.cout+p)*g.pix : (n*g.cout+p+1)*g.pix]))
+		}
+		r.bias[p] = float32(s)
+		return
+	}
+	s := r.scratch[p]
+	if r.op == convWeightGradOp {
+		clear(s.dw)
+	}
+	for img := p * r.per; img < min((p+1)*r.per, g.n); img++ {
+		r.image(img, s)
+	}
+}
+
+// image runs the pass for one image with scratch s.
+func (r *convRun) image(img int, s *convScratch) {
+	g := &r.g
+	pp := g.p
+	xi := r.x[img*g.cin*g.h*g.w : (img+1)*g.cin*g.h*g.w]
+	yi := r.y[img*g.cout*g.pix : (img+1)*g.cout*g.pix]
+	col, ld := s.col, g.ld()
+	if g.direct() {
+		col = xi
+	}
+	im2col := func() {
+		if !g.direct() {
+			kernels.Im2colLd(col, ld, xi, g.cin, g.h, g.w, g.kh, g.kw,
+				pp.StrideH, pp.StrideW, pp.PadH, pp.PadW, pp.DilH, pp.DilW)
+		}
+	}
+	switch r.op {
+	case convForward:
+		im2col()
+		for grp := range pp.Groups {
+			kernels.Sgemm(false, false, g.coutG, g.pix, g.kG, 1, r.w[grp*g.coutG*g.kG:], g.kG,
+				col[grp*g.kG*ld:], ld, 0, yi[grp*g.coutG*g.pix:], g.pix)
+		}
+		for co, b := range r.bias {
+			c := yi[co*g.pix : (co+1)*g.pix]
+			kernels.ScaleShift(c, c, 1, b)
+		}
+	case convInputGrad:
+		// With a direct convolution the "column matrix" is dx itself.
+		for grp := range pp.Groups {
+			kernels.Sgemm(true, false, g.kG, g.pix, g.coutG, 1, r.w[grp*g.coutG*g.kG:], g.kG,
+				yi[grp*g.coutG*g.pix:], g.pix, 0, col[grp*g.kG*ld:], ld)
+		}
+		if !g.direct() {
+			clear(xi)
+			kernels.Col2imLd(xi, col, ld, g.cin, g.h, g.w, g.kh, g.kw,
+				pp.StrideH, pp.StrideW, pp.PadH, pp.PadW, pp.DilH, pp.DilW)
+		}
+	case convWeightGradOp:
+		im2col()
+		for grp := range pp.Groups {
+			kernels.Sgemm(false, true, g.coutG, g.kG, g.pix, 1, yi[grp*g.coutG*g.pix:], g.pix,
+				col[grp*g.kG*ld:], ld, 1, s.dw[grp*g.coutG*g.kG:], g.kG)
+		}
+	}
 }
 
 // scratchList is a small mutex-guarded stack of reusable per-call state.
@@ -368,32 +439,6 @@ func (l *scratchList[T]) put(x *T) {
 	}
 }
 
-// convFree holds convWorks with their scratch buffers between calls.
-var convFree scratchList[convWork]
-
-// getConvWork returns a convWork with scratch sized for g (nil: none).
-func getConvWork(g *convGeom) *convWork {
-	c := convFree.get()
-	if g != nil {
-		c.g = *g
-		c.nb = g.chunk()
-		if g.n > 0 && !g.direct() {
-			c.col = convGrow(c.col, g.cin*g.kh*g.kw*c.nb*g.pix)
-			if !g.perImage() {
-				c.buf = convGrow(c.buf, g.cout*c.nb*g.pix)
-			}
-		}
-	}
-	return c
-}
-
-// putConvWork drops c's references to the caller's tensors and keeps its
-// scratch for the next call.
-func putConvWork(c *convWork) {
-	c.x, c.y, c.bias = nil, nil, nil
-	convFree.put(c)
-}
-
 // convGrow returns s resized to n, reallocating only if its capacity is
 // too small.
 func convGrow(s []float32, n int) []float32 {
@@ -401,138 +446,4 @@ func convGrow(s []float32, n int) []float32 {
 		return make([]float32, n)
 	}
 	return s[:n]
-}
-
-// units returns the number of GEMM units in the current chunk: one per
-// image in per-image mode, else one for the whole chunk.
-func (c *convWork) units() int {
-	if c.g.perImage() {
-		return c.cur
-	}
-	return 1
-}
-
-// unit returns GEMM unit u of the current chunk: its output-side matrix y
-// [cout, cols] with row stride ldy (image b0+u of the NCHW tensor, or the
-// chunk buffer), and its column matrix col [cin*kh*kw, cols] with row
-// stride ld (the im2col scratch or, for a direct 1×1 convolution, the
-// image itself).
-func (c *convWork) unit(u int) (y []float32, ldy int, col []float32, ld, cols int) {
-	g := &c.g
-	switch {
-	case g.direct():
-		img := c.b0 + u
-		return c.y[img*g.cout*g.pix:], g.pix, c.x[img*g.cin*g.pix:], g.pix, g.pix
-	case g.perImage():
-		ld = c.cur * g.pix
-		return c.y[(c.b0+u)*g.cout*g.pix:], g.pix, c.col[u*g.pix:], ld, g.pix
-	}
-	ld = c.cur * g.pix
-	return c.buf, ld, c.col, ld, ld
-}
-
-// setChunk makes images [b0, b0+nb) (or up to the end) current and returns how many there are.
-func (c *convWork) setChunk(b0 int) int {
-	c.b0, c.cur = b0, min(c.nb, c.g.n-b0)
-	return c.cur
-}
-
-// parallel runs phase over parts (images of the chunk, or channels).
-func (c *convWork) parallel(phase convPhase, parts int) {
-	if c.idle(phase) {
-		return
-	}
-	c.phase = phase
-	kernels.Run(c, parts)
-}
-
-// idle reports whether phase has nothing to do in the current mode: a
-// direct convolution has no column matrix, and per-image GEMMs use the
-// NCHW tensors in place, leaving the scatter only a bias to add.
-func (c *convWork) idle(phase convPhase) bool {
-	switch phase {
-	case convIm2col, convIm2colGather, convCol2im:
-		return c.g.direct()
-	case convGather:
-		return c.g.perImage()
-	case convScatter:
-		return c.g.perImage() && c.bias == nil
-	}
-	return false
-}
-
-// RunPart runs the current phase for image i of the chunk (or channel i).
-func (c *convWork) RunPart(i int) {
-	g := &c.g
-	p := g.p
-	ld := c.cur * g.pix
-	img := c.b0 + i
-	switch c.phase {
-	case convIm2col, convIm2colGather:
-		kernels.Im2colLd(c.col[i*g.pix:], ld, c.x[img*g.cin*g.h*g.w:(img+1)*g.cin*g.h*g.w],
-			g.cin, g.h, g.w, g.kh, g.kw, p.StrideH, p.StrideW, p.PadH, p.PadW, p.DilH, p.DilW)
-		if c.phase == convIm2colGather {
-			c.moveRows(i, false)
-		}
-	case convScatter:
-		c.moveRows(i, true)
-	case convGather:
-		c.moveRows(i, false)
-	case convCol2im:
-		dx := c.x[img*g.cin*g.h*g.w : (img+1)*g.cin*g.h*g.w]
-		clear(dx)
-		kernels.Col2imLd(dx, c.col[i*g.pix:], ld,
-			g.cin, g.h, g.w, g.kh, g.kw, p.StrideH, p.StrideW, p.PadH, p.PadW, p.DilH, p.DilW)
-	case convBiasGrad:
-		var s float64
-		for n := range g.n {
-			s += float64(kernels.Sum(c.y[(n*g.cout+i)*g.pix : (n*g.cout+i+1)*g.pix]))
-		}
-		c.bias[i] = float32(s)
-	}
-}
-
-// moveRows copies image i of the chunk between the chunk matrix buf
-// [cout, cur*pix] and the NCHW tensor y: to y (adding the bias, if any)
-// when toY, else from y.
-func (c *convWork) moveRows(i int, toY bool) {
-	g := &c.g
-	if g.perImage() {
-		// The GEMMs used y in place; only the bias is left to add.
-		if toY {
-			c.addBias(c.b0 + i)
-		}
-		return
-	}
-	ld := c.cur * g.pix
-	y := c.y[(c.b0+i)*g.cout*g.pix:]
-	for co := range g.cout {
-		m := c.buf[co*ld+i*g.pix : co*ld+(i+1)*g.pix]
-		t := y[co*g.pix : (co+1)*g.pix]
-		if !toY {
-			copy(m, t)
-			continue
-		}
-		copy(t, m)
-		if c.bias != nil {
-			convShift(t, c.bias[co])
-		}
-	}
-}
-
-// addBias adds bias[co] (if any) to every pixel of channel co of image img
-// of the NCHW output y.
-func (c *convWork) addBias(img int) {
-	g := &c.g
-	y := c.y[img*g.cout*g.pix:]
-	for co, b := range c.bias {
-		convShift(y[co*g.pix:(co+1)*g.pix], b)
-	}
-}
-
-// convShift adds b to every element of t.
-func convShift(t []float32, b float32) {
-	for k := range t {
-		t[k] += b
-	}
 }

@@ -129,33 +129,17 @@ var convCases = []convCase{
 	{2, 3, 5, 5, 4, 5, 5, ConvParams{StrideH: 2, StrideW: 2, PadH: 2, PadW: 2}, false},
 }
 
-// convModes are the chunking settings the tests run under, so every path
-// is covered whatever the defaults pick: the defaults; everything in one
-// chunk through the chunk buffer; one image per chunk; two images per
-// chunk (short last chunk for odd n); and per-image GEMMs in one chunk.
-var convModes = []struct {
-	name string
-	set  func(tc convCase) (cols, maxCol, maxK int)
-}{
-	{"default", func(convCase) (int, int, int) { return convChunkCols, convMaxColElems, convPerImageMaxK }},
-	{"oneChunk", func(convCase) (int, int, int) { return 1 << 30, 1 << 30, 0 }},
-	{"chunkOf1", func(convCase) (int, int, int) { return 1 << 30, 1, 0 }},
-	{"chunkOf2", func(tc convCase) (int, int, int) {
-		g := newConvGeom("test", []int{tc.n, tc.cin, tc.h, tc.w},
-			[]int{tc.cout, tc.cin / max(tc.p.Groups, 1), tc.kh, tc.kw}, tc.p)
-		return 1 << 30, 2 * g.cin * g.kh * g.kw * g.pix, 0
-	}},
-	{"perImage", func(convCase) (int, int, int) { return 1 << 30, 1 << 30, 1 << 30 }},
-}
+// convThreads are the thread counts the tests run under: the batch is
+// split into that many image ranges (uneven ones for odd n), so every
+// split and the fixed-order reduction of weight-gradient partials run.
+var convThreads = []int{1, 2, 3}
 
-// forConvModes runs f for every case under every chunking mode.
+// forConvModes runs f for every case under every thread count.
 func forConvModes(t *testing.T, f func(t *testing.T, tc convCase)) {
-	for _, m := range convModes {
+	for _, threads := range convThreads {
 		for _, tc := range convCases {
-			t.Run(m.name+"/"+tc.String(), func(t *testing.T) {
-				c0, m0, k0 := convChunkCols, convMaxColElems, convPerImageMaxK
-				defer func() { convChunkCols, convMaxColElems, convPerImageMaxK = c0, m0, k0 }()
-				convChunkCols, convMaxColElems, convPerImageMaxK = m.set(tc)
+			t.Run(fmt.Sprintf("threads%d/%v", threads, tc), func(t *testing.T) {
+				defer kernels.SetThreads(kernels.SetThreads(threads))
 				f(t, tc)
 			})
 		}

@@ -253,7 +253,8 @@ func (g *poolGeom) avgPlane(x, y []float32, back bool) {
 			if back {
 				d := y[o] * inv
 				for iy := y0; iy < y1; iy++ {
-					convShift(x[iy*g.w+x0:iy*g.w+x1], d)
+					row := x[iy*g.w+x0 : iy*g.w+x1]
+					kernels.ScaleShift(row, row, 1, d)
 				}
 				continue
 			}
