@@ -49,6 +49,10 @@ func packA(dst, a []float32, lda int, trans bool, i0, mc, p0, kc, mr int) {
 			}
 			continue
 		}
+		if mr == 6 && rows == 6 {
+			packA6(panel, a[(i0+t)*lda+p0:], lda, kc)
+			continue
+		}
 		for r := range rows {
 			src := a[(i0+t+r)*lda+p0 : (i0+t+r)*lda+p0+kc]
 			for p, v := range src {
@@ -88,6 +92,7 @@ func packB(gk *gemmKernel, dst, b []float32, ldb int, trans bool, p0, kc, j0, nc
 	for t := 0; t < nc; t += nr {
 		panel := dst[t*kc : (t+nr)*kc]
 		cols := min(nr, nc-t)
+
 		for q := range cols {
 			src := b[(j0+t+q)*ldb+p0 : (j0+t+q)*ldb+p0+kc]
 			for p, v := range src {
@@ -124,4 +129,17 @@ func packRowChecked(asm func(dst *float32, stride int, src *float32, panels int)
 		panic("kernels: packed-B row scatter past the end of the buffer")
 	}
 	asm(unsafe.SliceData(dst), stride, unsafe.SliceData(src), panels)
+}
+
+// packA6 packs a full 6-row micro-panel of a non-transposed A:
+// dst[p*6+r] = a[r*lda+p] for r < 6, p < kc. The rows are resliced once so
+// the loop runs without bounds checks.
+func packA6(dst, a []float32, lda, kc int) {
+	r0, r1, r2 := a[:kc], a[lda:lda+kc], a[2*lda:2*lda+kc]
+	r3, r4, r5 := a[3*lda:3*lda+kc], a[4*lda:4*lda+kc], a[5*lda:5*lda+kc]
+	dst = dst[:6*kc]
+	for p := range kc {
+		d := dst[p*6 : p*6+6 : p*6+6]
+		d[0], d[1], d[2], d[3], d[4], d[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
+	}
 }

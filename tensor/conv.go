@@ -201,8 +201,10 @@ func Conv2dBackwardInput(out, dy, w *Tensor, xShape []int, p ConvParams) *Tensor
 //		x[n, g*Cin/Groups+ci, oy*StrideH-PadH+i*DilH, ox*StrideW-PadW+j*DilW]
 //
 // that is Σ_n dY_n · col_nᵀ. Each thread sums its range of images into its
-// own partial gradient; the partials are then added in a fixed order, so
-// the result is deterministic for a fixed thread count. out, if given, is
+// own partial gradient, computed transposed as col_n · dY_nᵀ so that the
+// large column matrix is packed without transposing; the partials are then
+// added in a fixed order, so the result is deterministic for a fixed thread
+// count. out, if given, is
 // overwritten; see Conv2dBackwardWeightAcc to add to an existing gradient.
 func Conv2dBackwardWeight(out, dy, x *Tensor, wShape []int, p ConvParams) *Tensor {
 	const op = "Conv2dBackwardWeight"
@@ -230,8 +232,19 @@ func convWeightGrad(op string, g *convGeom, dw, dy, x *Tensor, accumulate bool) 
 		clear(dw.data)
 	}
 	r.run()
+	// Add the parts' transposed partials, in part order.
 	for p := range r.parts {
-		kernels.Add(dw.data, dw.data, r.scratch[p].dw)
+		dwT := r.scratch[p].dw
+		for grp := range g.p.Groups {
+			d := dw.data[grp*g.coutG*g.kG : (grp+1)*g.coutG*g.kG]
+			t := dwT[grp*g.coutG*g.kG : (grp+1)*g.coutG*g.kG]
+			for co := range g.coutG {
+				row := d[co*g.kG : (co+1)*g.kG]
+				for k := range row {
+					row[k] += t[k*g.coutG+co]
+				}
+			}
+		}
 	}
 	r.finish()
 }
@@ -259,7 +272,7 @@ type convOp int
 const (
 	convForward      convOp = iota // y = conv(x, w) + bias
 	convInputGrad                  // x = ∂L/∂x from y = ∂L/∂y and w
-	convWeightGradOp               // partial ∂L/∂w per part, from x and y = ∂L/∂y
+	convWeightGradOp               // partial (∂L/∂w)ᵀ per part, from x and y = ∂L/∂y
 	convBiasGradOp                 // bias[co] = Σ y[:, co]
 )
 
@@ -281,7 +294,7 @@ type convRun struct {
 }
 
 // convScratch is one part's scratch: an image's column matrix and, for the
-// weight gradient, the part's partial sum.
+// weight gradient, the part's partial sum, per group [kG, coutG].
 type convScratch struct {
 	col, dw []float32
 }
@@ -400,8 +413,8 @@ func (r *convRun) image(img int, s *convScratch) {
 	case convWeightGradOp:
 		im2col()
 		for grp := range pp.Groups {
-			kernels.Sgemm(false, true, g.coutG, g.kG, g.pix, 1, yi[grp*g.coutG*g.pix:], g.pix,
-				col[grp*g.kG*ld:], ld, 1, s.dw[grp*g.coutG*g.kG:], g.kG)
+			kernels.Sgemm(false, true, g.kG, g.coutG, g.pix, 1, col[grp*g.kG*ld:], ld,
+				yi[grp*g.coutG*g.pix:], g.pix, 1, s.dw[grp*g.coutG*g.kG:], g.coutG)
 		}
 	}
 }
