@@ -23,6 +23,7 @@ var avx2Impl = impl{
 	max:          maxAVX2,
 	scaleShift:   scaleShiftAVX2,
 	im2colRowsS1: im2colRowsS1AVX2,
+	col2imRowsS1: col2imRowsS1AVX2,
 }
 
 func init() {

@@ -30,6 +30,9 @@ type impl struct {
 	// im2colRowsS1 is the inner loop of Im2col for horizontal stride 1;
 	// see im2colRowsS1Go.
 	im2colRowsS1 func(dst, src []float32, w, h, oh, ow, iy0, sh, lo, hi, xoff int)
+	// col2imRowsS1 is its adjoint, the inner loop of Col2im; see
+	// col2imRowsS1Go.
+	col2imRowsS1 func(src, x []float32, w, h, oh, ow, iy0, sh, lo, hi, xoff int)
 }
 
 // impls lists the implementations this CPU supports, highest rank first.

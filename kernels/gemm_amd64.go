@@ -52,3 +52,15 @@ func im2colRowsS1AVX2(dst, src []float32, w, h, oh, ow, iy0, sh, lo, hi, xoff in
 //
 //go:noescape
 func im2colRowsS1Asm(dst, src *float32, w, h, oh, ow, iy0, sh, lo, hi, xoff int)
+
+// col2imRowsS1AVX2 is col2imRowsS1Go in assembly. The caller (Col2im's
+// walk) has checked the geometry against the slices.
+func col2imRowsS1AVX2(src, x []float32, w, h, oh, ow, iy0, sh, lo, hi, xoff int) {
+	_ = src[oh*ow-1]
+	col2imRowsS1Asm(unsafe.SliceData(src), unsafe.SliceData(x), w, h, oh, ow, iy0, sh, lo, hi, xoff)
+}
+
+// col2imRowsS1Asm computes col2imRowsS1Go on raw pointers.
+//
+//go:noescape
+func col2imRowsS1Asm(src, x *float32, w, h, oh, ow, iy0, sh, lo, hi, xoff int)

@@ -19,6 +19,7 @@ var genericImpl = impl{
 	max:          maxGeneric,
 	scaleShift:   scaleShiftGeneric,
 	im2colRowsS1: im2colRowsS1Go,
+	col2imRowsS1: col2imRowsS1Go,
 }
 
 // gemmKernel4x4Generic is the 4×4 microkernel in plain Go; see gemmKernel.

@@ -151,8 +151,12 @@ func (g *convGeom) walk(col []float32, ldcol int, x []float32, adjoint bool) {
 				xoff := j*g.dw - g.pw // input column of output column ox is ox*sw + xoff
 				lo, hi := validRange(xoff, g.sw, g.w, g.ow)
 				iy := i*g.dh - g.ph
-				if !adjoint && g.sw == 1 {
-					active.im2colRowsS1(row, img, g.w, g.h, g.oh, g.ow, iy, g.sh, lo, hi, xoff)
+				if g.sw == 1 {
+					if adjoint {
+						active.col2imRowsS1(row, img, g.w, g.h, g.oh, g.ow, iy, g.sh, lo, hi, xoff)
+					} else {
+						active.im2colRowsS1(row, img, g.w, g.h, g.oh, g.ow, iy, g.sh, lo, hi, xoff)
+					}
 					continue
 				}
 				for oy := 0; oy < g.oh; oy, iy = oy+1, iy+g.sh {
@@ -170,6 +174,24 @@ func (g *convGeom) walk(col []float32, ldcol int, x []float32, adjoint bool) {
 						gatherRow(seg, src, lo, hi, g.sw, xoff)
 					}
 				}
+			}
+		}
+	}
+}
+
+// col2imRowsS1Go is the adjoint of im2colRowsS1Go: for each output row oy
+// with iy = iy0 + oy*sh inside the image,
+//
+//	for ox := lo; ox < hi; ox++ { x[iy*w+ox+xoff] += src[oy*ow+ox] }
+func col2imRowsS1Go(src, x []float32, w, h, oh, ow, iy0, sh, lo, hi, xoff int) {
+	if lo >= hi {
+		return
+	}
+	for oy, iy := 0, iy0; oy < oh; oy, iy = oy+1, iy+sh {
+		if iy >= 0 && iy < h {
+			dst := x[iy*w+lo+xoff : iy*w+hi+xoff]
+			for k, v := range src[oy*ow+lo : oy*ow+hi] {
+				dst[k] += v
 			}
 		}
 	}

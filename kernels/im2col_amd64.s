@@ -80,3 +80,67 @@ nextrow:
 done:
 	VZEROUPPER
 	RET
+
+// func col2imRowsS1Asm(src, x *float32, w, h, oh, ow, iy0, sh, lo, hi, xoff int)
+//
+// The adjoint of im2colRowsS1Asm: for each output row oy whose input row
+// iy = iy0 + oy·sh lies inside the image, x[iy·w + ox + xoff] +=
+// src[oy·ow + ox] for ox in [lo, hi). See col2imRowsS1Go.
+TEXT ·col2imRowsS1Asm(SB), NOSPLIT, $0-88
+	MOVQ src+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ w+16(FP), R8
+	MOVQ h+24(FP), R9
+	MOVQ oh+32(FP), R10
+	MOVQ ow+40(FP), R11
+	MOVQ iy0+48(FP), R12
+	MOVQ lo+64(FP), R13
+	MOVQ hi+72(FP), R14
+	MOVQ xoff+80(FP), R15
+	XORQ AX, AX // oy
+
+crowloop:
+	CMPQ AX, R10
+	JGE cdone
+	MOVQ sh+56(FP), BX
+	IMULQ AX, BX
+	ADDQ R12, BX
+	CMPQ BX, $0
+	JLT cnextrow
+	CMPQ BX, R9
+	JGE cnextrow
+
+	// DX = &x[iy*w + xoff]
+	MOVQ BX, DX
+	IMULQ R8, DX
+	ADDQ R15, DX
+	LEAQ (SI)(DX*4), DX
+	MOVQ R13, CX // ox = lo
+
+cadd8:
+	LEAQ 8(CX), BX
+	CMPQ BX, R14
+	JGT cadd1
+	VMOVUPS (DX)(CX*4), Y1
+	VADDPS (DI)(CX*4), Y1, Y1
+	VMOVUPS Y1, (DX)(CX*4)
+	MOVQ BX, CX
+	JMP cadd8
+
+cadd1:
+	CMPQ CX, R14
+	JGE cnextrow
+	MOVSS (DX)(CX*4), X1
+	ADDSS (DI)(CX*4), X1
+	MOVSS X1, (DX)(CX*4)
+	INCQ CX
+	JMP cadd1
+
+cnextrow:
+	LEAQ (DI)(R11*4), DI
+	INCQ AX
+	JMP crowloop
+
+cdone:
+	VZEROUPPER
+	RET

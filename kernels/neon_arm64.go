@@ -27,6 +27,7 @@ var neonImpl = impl{
 	max:          maxNEON,
 	scaleShift:   scaleShiftNEON,
 	im2colRowsS1: im2colRowsS1Go,
+	col2imRowsS1: col2imRowsS1Go,
 }
 
 func init() {
