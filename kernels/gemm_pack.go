@@ -41,6 +41,14 @@ func packA(dst, a []float32, lda int, trans bool, i0, mc, p0, kc, mr int) {
 		rows := min(mr, mc-t)
 		if trans {
 			// A is stored k×m: each p gives mr contiguous values.
+			if mr == 6 && rows == 6 {
+				for p := range kc {
+					src := a[(p0+p)*lda+i0+t : (p0+p)*lda+i0+t+6 : (p0+p)*lda+i0+t+6]
+					d := dst[t*kc+p*6 : t*kc+p*6+6 : t*kc+p*6+6]
+					d[0], d[1], d[2], d[3], d[4], d[5] = src[0], src[1], src[2], src[3], src[4], src[5]
+				}
+				continue
+			}
 			for p := range kc {
 				src := a[(p0+p)*lda+i0+t:]
 				d := panel[p*mr : p*mr+mr]
