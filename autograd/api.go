@@ -11,10 +11,23 @@
 //	opt.Step()
 //	tp.Reset()                        // recycles every intermediate buffer
 //
-// Intermediate values and gradients come from the tape's arena and are
-// recycled by Reset, so a steady training loop does not grow its memory.
-// Leaves (parameters, inputs) own their Grad, which Backward accumulates
-// into; ZeroGrad clears it.
+// Intermediate values and gradients come from the tape's arena, and the
+// Vars that ops return from the tape's pool; Reset recycles them all, so
+// a steady loop of forward, Backward and Reset neither grows its memory nor
+// allocates (beyond the first step). Leaves (parameters, inputs) own their
+// Grad, which Backward accumulates into; ZeroGrad clears it, and the next
+// Backward then writes over it instead of adding.
+//
+// An op's output requires grad iff some input does; otherwise (and under
+// NoGrad) nothing is recorded. Backward computes only the gradients that
+// some leaf needs: a training step skips ∂x of the data, an attack with
+// constant parameters skips every weight gradient.
+//
+// The ops are Add, Sub, Mul (broadcasting), AddScalar, MulScalar, MatMul,
+// Linear, Conv2d, BatchNorm2d, Relu, SiLU, Clamp, MaxPool2d, AvgPool2d,
+// GlobalAvgPool2d, Flatten, Reshape, Softmax, LogSoftmax, Sum, Mean and
+// the fused losses CrossEntropy and KLDiv. GradCheck compares any
+// composition of them with finite differences.
 package autograd
 
 import "github.com/bulwark-ml/bulwark/tensor"
@@ -31,6 +44,9 @@ type Var struct {
 
 	requiresGrad bool
 	leaf         bool
+	// gradZero marks Grad as cleared by ZeroGrad: the next gradient may
+	// be written over it rather than added to it.
+	gradZero bool
 }
 
 // Leaf wraps t as a leaf of the graph: a parameter (requiresGrad true), an
@@ -45,10 +61,16 @@ func (v *Var) RequiresGrad() bool { return v.requiresGrad }
 // IsLeaf reports whether v was made by Leaf rather than by an op.
 func (v *Var) IsLeaf() bool { return v.leaf }
 
-// ZeroGrad clears v's accumulated gradient (keeping its storage).
+// ZeroGrad clears v's accumulated gradient, keeping its storage. The next
+// Backward then writes v's gradient over the zeros instead of adding to
+// them, which saves a pass (and a scratch buffer) per op; so add nothing
+// to Grad between ZeroGrad and Backward. To give a leaf a gradient buffer
+// of your own (say, an attack reusing one per batch), set Grad and call
+// ZeroGrad.
 func (v *Var) ZeroGrad() {
 	if v.Grad != nil {
 		v.Grad.Zero()
+		v.gradZero = true
 	}
 }
 
@@ -73,7 +95,7 @@ type CEOptions struct {
 type BatchNormState struct {
 	RunningMean, RunningVar *tensor.Tensor // [C]
 	// Momentum of the running averages: r = (1-m)·r + m·batch, with the
-	// unbiased batch variance, as PyTorch does (default 0.1).
+	// unbiased batch variance, as PyTorch does (0 means the default 0.1).
 	Momentum float32
-	Eps      float32 // default 1e-5
+	Eps      float32 // added to the variance; 0 means the default 1e-5
 }

@@ -1,0 +1,331 @@
+package autograd
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/bulwark-ml/bulwark/tensor"
+)
+
+// randT returns a tensor of the given shape, uniform in [lo, hi).
+func randT(rng *tensor.RNG, lo, hi float32, shape ...int) *tensor.Tensor {
+	return rng.Uniform(tensor.New(shape...), lo, hi)
+}
+
+// awayFrom moves every element of t at least margin away from each of the
+// points (keeping its side), so finite differences do not cross a kink.
+func awayFrom(t *tensor.Tensor, margin float32, points ...float32) *tensor.Tensor {
+	d := t.Data()
+	for i, v := range d {
+		for _, p := range points {
+			if v-p >= 0 && v-p < margin {
+				v = p + margin + (v - p)
+			} else if v-p < 0 && p-v < margin {
+				v = p - margin - (p - v)
+			}
+		}
+		d[i] = v
+	}
+	return t
+}
+
+// distinct returns a tensor whose elements are a random permutation of
+// evenly spaced values in [-1, 1], so max-pooling has no ties.
+func distinct(rng *tensor.RNG, shape ...int) *tensor.Tensor {
+	t := tensor.New(shape...)
+	n := t.Len()
+	for i, p := range rng.Perm(n) {
+		t.Data()[i] = -1 + 2*float32(p)/float32(max(n-1, 1))
+	}
+	return t
+}
+
+// gradCheck runs GradCheck and fails the test on an error.
+func gradCheck(t *testing.T, name string, f func(tp *Tape, xs []*Var) *Var, inputs []*tensor.Tensor, o GradCheckOptions) {
+	t.Helper()
+	if err := GradCheck(f, inputs, o); err != nil {
+		t.Errorf("%s: %v", name, err)
+	}
+}
+
+// wrtVariants lists the Wrt settings to check an n-input op with: all
+// inputs, then each one alone.
+func wrtVariants(n int) [][]bool {
+	vs := [][]bool{nil}
+	if n > 1 {
+		for i := range n {
+			w := make([]bool, n)
+			w[i] = true
+			vs = append(vs, w)
+		}
+	}
+	return vs
+}
+
+func TestGradBinaryBroadcast(t *testing.T) {
+	rng := tensor.NewRNG(1)
+	pairs := [][2][]int{
+		{{2, 3}, {2, 3}}, {{2, 3}, {3}}, {{3}, {2, 3}}, {{2, 1, 4}, {3, 1}},
+		{{4, 3, 5}, {1}}, {{1}, {2, 2}}, {{2, 3, 4}, {2, 1, 4}}, {{3, 1}, {1, 5}},
+	}
+	ops := map[string]func(tp *Tape, a, b *Var) *Var{
+		"Add": (*Tape).Add, "Sub": (*Tape).Sub, "Mul": (*Tape).Mul,
+	}
+	for name, op := range ops {
+		for _, p := range pairs {
+			for _, wrt := range wrtVariants(2) {
+				in := []*tensor.Tensor{randT(rng, -1, 1, p[0]...), randT(rng, -1, 1, p[1]...)}
+				gradCheck(t, fmt.Sprintf("%s %v %v wrt %v", name, p[0], p[1], wrt),
+					func(tp *Tape, xs []*Var) *Var { return op(tp, xs[0], xs[1]) }, in, GradCheckOptions{Wrt: wrt})
+			}
+		}
+		// The same Var on both sides, then reused downstream.
+		in := []*tensor.Tensor{randT(rng, -1, 1, 3, 4)}
+		gradCheck(t, name+" x,x", func(tp *Tape, xs []*Var) *Var {
+			y := op(tp, xs[0], xs[0])
+			return tp.Mul(op(tp, y, xs[0]), y)
+		}, in, GradCheckOptions{})
+	}
+}
+
+func TestGradScalarOps(t *testing.T) {
+	rng := tensor.NewRNG(2)
+	in := []*tensor.Tensor{randT(rng, -1, 1, 2, 3, 5)}
+	gradCheck(t, "AddScalar", func(tp *Tape, xs []*Var) *Var {
+		return tp.Mul(tp.AddScalar(xs[0], 0.7), xs[0])
+	}, in, GradCheckOptions{})
+	gradCheck(t, "MulScalar", func(tp *Tape, xs []*Var) *Var { return tp.MulScalar(xs[0], -1.3) }, in, GradCheckOptions{})
+}
+
+func TestGradMatMul(t *testing.T) {
+	rng := tensor.NewRNG(3)
+	const m, k, n = 3, 4, 5
+	for _, ta := range []bool{false, true} {
+		for _, tb := range []bool{false, true} {
+			as, bs := []int{m, k}, []int{k, n}
+			if ta {
+				as = []int{k, m}
+			}
+			if tb {
+				bs = []int{n, k}
+			}
+			for _, wrt := range wrtVariants(2) {
+				in := []*tensor.Tensor{randT(rng, -1, 1, as...), randT(rng, -1, 1, bs...)}
+				gradCheck(t, fmt.Sprintf("MatMul transA=%v transB=%v wrt %v", ta, tb, wrt),
+					func(tp *Tape, xs []*Var) *Var { return tp.MatMul(xs[0], xs[1], ta, tb) }, in, GradCheckOptions{Wrt: wrt})
+			}
+		}
+	}
+}
+
+func TestGradLinear(t *testing.T) {
+	rng := tensor.NewRNG(4)
+	for _, wrt := range wrtVariants(3) {
+		in := []*tensor.Tensor{randT(rng, -1, 1, 3, 5), randT(rng, -1, 1, 4, 5), randT(rng, -1, 1, 4)}
+		gradCheck(t, fmt.Sprintf("Linear wrt %v", wrt), func(tp *Tape, xs []*Var) *Var {
+			return tp.Linear(xs[0], xs[1], xs[2])
+		}, in, GradCheckOptions{Wrt: wrt})
+	}
+	in := []*tensor.Tensor{randT(rng, -1, 1, 3, 5), randT(rng, -1, 1, 4, 5)}
+	gradCheck(t, "Linear no bias", func(tp *Tape, xs []*Var) *Var {
+		return tp.Linear(xs[0], xs[1], nil)
+	}, in, GradCheckOptions{})
+}
+
+func TestGradConv2d(t *testing.T) {
+	rng := tensor.NewRNG(5)
+	cases := []struct {
+		x, w []int
+		p    tensor.ConvParams
+		bias bool
+	}{
+		{[]int{2, 3, 5, 6}, []int{4, 3, 3, 3}, tensor.ConvParams{PadH: 1, PadW: 1}, true},
+		{[]int{2, 3, 7, 6}, []int{4, 3, 3, 3}, tensor.ConvParams{StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}, false},
+		{[]int{2, 4, 5, 5}, []int{6, 2, 3, 3}, tensor.ConvParams{PadH: 1, PadW: 1, Groups: 2}, true},
+		{[]int{1, 2, 7, 7}, []int{3, 2, 3, 3}, tensor.ConvParams{DilH: 2, DilW: 2, PadH: 1}, true},
+		{[]int{3, 5, 4, 3}, []int{2, 5, 1, 1}, tensor.ConvParams{}, false},
+		{[]int{2, 2, 6, 5}, []int{3, 2, 2, 3}, tensor.ConvParams{StrideH: 2, PadW: 1}, true},
+	}
+	for _, c := range cases {
+		in := []*tensor.Tensor{randT(rng, -1, 1, c.x...), randT(rng, -1, 1, c.w...)}
+		if c.bias {
+			in = append(in, randT(rng, -1, 1, c.w[0]))
+		}
+		f := func(tp *Tape, xs []*Var) *Var {
+			var b *Var
+			if c.bias {
+				b = xs[2]
+			}
+			return tp.Conv2d(xs[0], xs[1], b, c.p)
+		}
+		for _, wrt := range wrtVariants(len(in)) {
+			gradCheck(t, fmt.Sprintf("Conv2d x%v w%v %+v wrt %v", c.x, c.w, c.p, wrt), f, in, GradCheckOptions{Wrt: wrt})
+		}
+	}
+}
+
+// newBNState returns running statistics for c channels with random means
+// and positive variances.
+func newBNState(rng *tensor.RNG, c int) *BatchNormState {
+	return &BatchNormState{RunningMean: randT(rng, -0.5, 0.5, c), RunningVar: randT(rng, 0.5, 1.5, c), Momentum: 0.1, Eps: 1e-5}
+}
+
+func TestGradBatchNorm2d(t *testing.T) {
+	rng := tensor.NewRNG(6)
+	const c = 3
+	for _, train := range []bool{true, false} {
+		st := newBNState(rng, c)
+		in := []*tensor.Tensor{randT(rng, -1, 2, 4, c, 3, 2), randT(rng, 0.5, 1.5, c), randT(rng, -1, 1, c)}
+		f := func(tp *Tape, xs []*Var) *Var { return tp.BatchNorm2d(xs[0], xs[1], xs[2], st, train) }
+		for _, wrt := range wrtVariants(3) {
+			gradCheck(t, fmt.Sprintf("BatchNorm2d train=%v wrt %v", train, wrt), f, in, GradCheckOptions{Wrt: wrt})
+		}
+		gradCheck(t, fmt.Sprintf("BatchNorm2d affine=false train=%v", train), func(tp *Tape, xs []*Var) *Var {
+			return tp.BatchNorm2d(xs[0], nil, nil, st, train)
+		}, in[:1], GradCheckOptions{})
+		// x also feeds another op, so BatchNorm adds to an existing gradient.
+		gradCheck(t, fmt.Sprintf("BatchNorm2d accumulate train=%v", train), func(tp *Tape, xs []*Var) *Var {
+			return tp.Mul(tp.BatchNorm2d(xs[0], xs[1], xs[2], st, train), xs[0])
+		}, in, GradCheckOptions{})
+	}
+	// Train mode without running statistics, planes larger than a block.
+	in := []*tensor.Tensor{randT(rng, -1, 1, 2, 2, 20, 30), randT(rng, 0.5, 1.5, 2), randT(rng, -1, 1, 2)}
+	gradCheck(t, "BatchNorm2d large planes", func(tp *Tape, xs []*Var) *Var {
+		return tp.BatchNorm2d(xs[0], xs[1], xs[2], nil, true)
+	}, in, GradCheckOptions{})
+}
+
+func TestGradActivations(t *testing.T) {
+	rng := tensor.NewRNG(7)
+	x := awayFrom(randT(rng, -2, 2, 3, 4, 5), 0.1, 0)
+	gradCheck(t, "Relu", func(tp *Tape, xs []*Var) *Var { return tp.Relu(xs[0]) }, []*tensor.Tensor{x}, GradCheckOptions{})
+	gradCheck(t, "Relu accumulate", func(tp *Tape, xs []*Var) *Var {
+		return tp.Add(tp.Relu(xs[0]), tp.Relu(xs[0]))
+	}, []*tensor.Tensor{x}, GradCheckOptions{})
+	gradCheck(t, "SiLU", func(tp *Tape, xs []*Var) *Var { return tp.SiLU(xs[0]) }, []*tensor.Tensor{randT(rng, -3, 3, 4, 7)}, GradCheckOptions{})
+	c := awayFrom(randT(rng, -1, 1, 5, 6), 0.05, -0.5, 0.5)
+	gradCheck(t, "Clamp", func(tp *Tape, xs []*Var) *Var { return tp.Clamp(xs[0], -0.5, 0.5) }, []*tensor.Tensor{c}, GradCheckOptions{})
+}
+
+func TestGradPooling(t *testing.T) {
+	rng := tensor.NewRNG(8)
+	params := []struct {
+		x []int
+		p tensor.PoolParams
+	}{
+		{[]int{2, 3, 4, 6}, tensor.PoolParams{KernelH: 2, KernelW: 2}},
+		{[]int{1, 2, 5, 5}, tensor.PoolParams{KernelH: 3, KernelW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}},
+		{[]int{2, 1, 5, 4}, tensor.PoolParams{KernelH: 3, KernelW: 2, StrideH: 1, StrideW: 1}},
+	}
+	for _, c := range params {
+		gradCheck(t, fmt.Sprintf("MaxPool2d %v %+v", c.x, c.p), func(tp *Tape, xs []*Var) *Var {
+			return tp.MaxPool2d(xs[0], c.p)
+		}, []*tensor.Tensor{distinct(rng, c.x...)}, GradCheckOptions{Eps: 1e-3})
+		gradCheck(t, fmt.Sprintf("AvgPool2d %v %+v", c.x, c.p), func(tp *Tape, xs []*Var) *Var {
+			return tp.AvgPool2d(xs[0], c.p)
+		}, []*tensor.Tensor{randT(rng, -1, 1, c.x...)}, GradCheckOptions{})
+	}
+	gradCheck(t, "GlobalAvgPool2d", func(tp *Tape, xs []*Var) *Var {
+		return tp.GlobalAvgPool2d(xs[0])
+	}, []*tensor.Tensor{randT(rng, -1, 1, 2, 3, 4, 5)}, GradCheckOptions{})
+}
+
+func TestGradShapes(t *testing.T) {
+	rng := tensor.NewRNG(9)
+	in := []*tensor.Tensor{randT(rng, -1, 1, 2, 3, 2, 2), randT(rng, -1, 1, 2, 12)}
+	gradCheck(t, "Flatten", func(tp *Tape, xs []*Var) *Var {
+		return tp.Mul(tp.Flatten(xs[0]), xs[1])
+	}, in, GradCheckOptions{})
+	gradCheck(t, "Reshape", func(tp *Tape, xs []*Var) *Var {
+		return tp.Mul(tp.Reshape(xs[0], -1, 4), tp.Reshape(xs[1], 6, 4))
+	}, in, GradCheckOptions{})
+	gradCheck(t, "Reshape of a leaf used twice", func(tp *Tape, xs []*Var) *Var {
+		return tp.Add(tp.Reshape(xs[1], 24), tp.Reshape(xs[1], 24))
+	}, in, GradCheckOptions{Wrt: []bool{false, true}})
+}
+
+func TestGradSoftmax(t *testing.T) {
+	rng := tensor.NewRNG(10)
+	in := []*tensor.Tensor{randT(rng, -2, 2, 2, 3, 4)}
+	for _, axis := range []int{0, 1, 2, -1} {
+		gradCheck(t, fmt.Sprintf("Softmax axis %d", axis), func(tp *Tape, xs []*Var) *Var {
+			return tp.Softmax(xs[0], axis)
+		}, in, GradCheckOptions{})
+		gradCheck(t, fmt.Sprintf("LogSoftmax axis %d", axis), func(tp *Tape, xs []*Var) *Var {
+			return tp.LogSoftmax(xs[0], axis)
+		}, in, GradCheckOptions{})
+	}
+}
+
+func TestGradLosses(t *testing.T) {
+	rng := tensor.NewRNG(11)
+	labels := []int{2, 0, 4, 1}
+	for _, r := range []Reduction{ReduceMean, ReduceSum, ReduceNone} {
+		for _, ls := range []float32{0, 0.1} {
+			gradCheck(t, fmt.Sprintf("CrossEntropy r=%d ls=%v", r, ls), func(tp *Tape, xs []*Var) *Var {
+				return tp.CrossEntropy(xs[0], labels, CEOptions{Reduction: r, LabelSmoothing: ls})
+			}, []*tensor.Tensor{randT(rng, -3, 3, 4, 5)}, GradCheckOptions{})
+		}
+		in := []*tensor.Tensor{randT(rng, -2, 2, 4, 5), randT(rng, -2, 2, 4, 5)}
+		for _, wrt := range wrtVariants(2) {
+			gradCheck(t, fmt.Sprintf("KLDiv r=%d wrt %v", r, wrt), func(tp *Tape, xs []*Var) *Var {
+				return tp.KLDiv(xs[0], xs[1], r)
+			}, in, GradCheckOptions{Wrt: wrt})
+		}
+	}
+	in := []*tensor.Tensor{randT(rng, -1, 1, 3, 5, 2)}
+	gradCheck(t, "Sum", func(tp *Tape, xs []*Var) *Var { return tp.Sum(tp.Mul(xs[0], xs[0])) }, in, GradCheckOptions{})
+	gradCheck(t, "Mean", func(tp *Tape, xs []*Var) *Var { return tp.Mean(tp.Mul(xs[0], xs[0])) }, in, GradCheckOptions{})
+}
+
+// TestCrossEntropyValues compares CrossEntropy with a float64 reference,
+// for every reduction, with and without label smoothing, on large logits.
+func TestCrossEntropyValues(t *testing.T) {
+	rng := tensor.NewRNG(12)
+	const n, c = 5, 7
+	z := randT(rng, -30, 30, n, c)
+	labels := []int{0, 6, 3, 3, 1}
+	for _, ls := range []float32{0, 0.2} {
+		ref := make([]float64, n)
+		for i := range n {
+			row := z.Data()[i*c : (i+1)*c]
+			m := math.Inf(-1)
+			for _, v := range row {
+				m = math.Max(m, float64(v))
+			}
+			var s float64
+			for _, v := range row {
+				s += math.Exp(float64(v) - m)
+			}
+			lse := m + math.Log(s)
+			for k, v := range row {
+				w := float64(ls) / c
+				if k == labels[i] {
+					w += 1 - float64(ls)
+				}
+				ref[i] -= w * (float64(v) - lse)
+			}
+		}
+		var sum float64
+		for _, v := range ref {
+			sum += v
+		}
+		tp := NewTape()
+		x := Leaf(z, false)
+		check := func(what string, got, want float64) {
+			if math.Abs(got-want) > 1e-5*max(1, math.Abs(want)) {
+				t.Errorf("ls=%v %s: got %v, want %v", ls, what, got, want)
+			}
+		}
+		none := tp.CrossEntropy(x, labels, CEOptions{Reduction: ReduceNone, LabelSmoothing: ls}).Value
+		if s := none.Shape(); len(s) != 1 || s[0] != n {
+			t.Fatalf("ReduceNone shape %v, want [%d]", s, n)
+		}
+		for i := range n {
+			check(fmt.Sprintf("sample %d", i), float64(none.Data()[i]), ref[i])
+		}
+		check("sum", float64(tp.CrossEntropy(x, labels, CEOptions{Reduction: ReduceSum, LabelSmoothing: ls}).Value.Data()[0]), sum)
+		check("mean", float64(tp.CrossEntropy(x, labels, CEOptions{LabelSmoothing: ls}).Value.Data()[0]), sum/n)
+	}
+}
