@@ -97,6 +97,9 @@ type gemmKernel struct {
 	// strided is kernel tuned for B read in place, far from a packed panel
 	// (for example with different prefetching); nil means use kernel.
 	strided func(k int, a, b []float32, ldb int, c []float32, ldc int, alpha, beta float32)
+	// rows, if not nil, is kernel reading row p of B at b[rows[p]:], so
+	// SgemmRows can read scattered rows in place; nil means pack them.
+	rows func(k int, a, b []float32, rows []int, c []float32, ldc int, alpha, beta float32)
 	// packBRow copies the nr-float chunks of src to dst, stride floats
 	// apart (see packBRowGeneric): the inner loop of packing B.
 	packBRow func(dst []float32, stride int, src []float32)

@@ -33,11 +33,71 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		scaleMatrix(m, n, beta, c, ldc)
 		return
 	}
-	j := jobs.get()
-	*j = gemmJob{
+	runGemm(gemmJob{
 		transA: transA, transB: transB, m: m, n: n, k: k,
 		alpha: alpha, beta: beta, a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc,
+	})
+}
+
+// SgemmRows is Sgemm with op(A) = A and op(B) = B (or Bᵀ if transB) whose
+// rows may be scattered: if aRows is not nil, row i of A is
+// a[aRows[i] : aRows[i]+k] (lda is ignored); if bRows is not nil (and B is
+// not transposed), row p of B is b[bRows[p] : bRows[p]+n] (ldb is ignored).
+// Rows may overlap. This is implicit-GEMM convolution: the rows of a column
+// matrix are shifted windows of one padded image, so the column matrix need
+// never be built. Invalid arguments panic naming them.
+func SgemmRows(transB bool, m, n, k int, alpha float32, a []float32, aRows []int, lda int,
+	b []float32, bRows []int, ldb int, beta float32, c []float32, ldc int) {
+	if bRows != nil && transB {
+		panic("kernels.SgemmRows: bRows needs a non-transposed B")
 	}
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("kernels.SgemmRows: negative size m=%d n=%d k=%d", m, n, k))
+	}
+	if aRows == nil {
+		checkMatrix("a", "lda", m, k, a, lda)
+	} else {
+		checkRows("aRows", aRows, m, k, len(a))
+	}
+	switch {
+	case bRows != nil:
+		checkRows("bRows", bRows, k, n, len(b))
+	case transB:
+		checkMatrix("b", "ldb", n, k, b, ldb)
+	default:
+		checkMatrix("b", "ldb", k, n, b, ldb)
+	}
+	checkMatrix("c", "ldc", m, n, c, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || alpha == 0 {
+		scaleMatrix(m, n, beta, c, ldc)
+		return
+	}
+	runGemm(gemmJob{
+		transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta,
+		a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc, aRows: aRows, bRows: bRows,
+	})
+}
+
+// checkRows panics unless rows holds count row offsets, each starting a run
+// of width elements inside a slice of length size.
+func checkRows(name string, rows []int, count, width, size int) {
+	if len(rows) < count {
+		panic(fmt.Sprintf("kernels.SgemmRows: len(%s) = %d, need %d", name, len(rows), count))
+	}
+	for i, r := range rows[:count] {
+		if r < 0 || r+width > size {
+			panic(fmt.Sprintf("kernels.SgemmRows: %s[%d] = %d: a row of %d from there leaves the slice of %d", name, i, r, width, size))
+		}
+	}
+}
+
+// runGemm runs a prepared product on the worker pool.
+func runGemm(spec gemmJob) {
+	j := jobs.get()
+	*j = spec
 	j.gk = active.gemm
 	j.blk = blockingFor(j.gk)
 	parts := j.split(Threads())
@@ -96,6 +156,7 @@ type gemmJob struct {
 	alpha, beta    float32
 	a, b, c        []float32
 	lda, ldb, ldc  int
+	aRows, bRows   []int // scattered rows (SgemmRows), or nil
 	gk             *gemmKernel
 	blk            Blocking
 
@@ -150,8 +211,10 @@ const directBMaxRows = 96
 func (j *gemmJob) compute(i0, i1, j0, j1 int) {
 	buf := getBuffers(j.gk, j.blk, i1-i0, j1-j0, j.k)
 	defer buffers.put(buf)
-	direct := !j.transB && j.m <= directBMaxRows &&
-		4*j.k*j.n <= Caches().L3/2
+	direct := !j.transB && j.m <= directBMaxRows && 4*j.k*j.n <= Caches().L3/2
+	if j.bRows != nil {
+		direct = j.gk.rows != nil && j.m <= directBMaxRows
+	}
 	// K is cut into equal blocks no larger than KC, so that k just above
 	// KC does not leave a thin last block that pays a full pass over C.
 	kcMax := evenSplit(j.k, j.blk.KC, 1)
@@ -160,7 +223,7 @@ func (j *gemmJob) compute(i0, i1, j0, j1 int) {
 		for pc := 0; pc < j.k; pc += kcMax {
 			kc := min(kcMax, j.k-pc)
 			if !direct {
-				packB(j.gk, buf.b, j.b, j.ldb, j.transB, pc, kc, jc, nc)
+				packB(j.gk, buf.b, j.b, j.ldb, j.bRows, j.transB, pc, kc, jc, nc)
 			}
 			beta := j.beta
 			if pc > 0 {
@@ -168,7 +231,7 @@ func (j *gemmJob) compute(i0, i1, j0, j1 int) {
 			}
 			for ic := i0; ic < i1; ic += j.blk.MC {
 				mc := min(j.blk.MC, i1-ic)
-				packA(buf.a, j.a, j.lda, j.transA, ic, mc, pc, kc, j.gk.mr)
+				packA(buf.a, j.a, j.lda, j.aRows, j.transA, ic, mc, pc, kc, j.gk.mr)
 				j.macroKernel(buf, ic, mc, jc, nc, pc, kc, beta, direct)
 			}
 		}
@@ -184,11 +247,17 @@ func (j *gemmJob) macroKernel(buf *gemmBuffers, ic, mc, jc, nc, pc, kc int, beta
 	c, ldc := j.c, j.ldc
 	for jr := 0; jr < nc; jr += nr {
 		cols := min(nr, nc-jr)
+		// Where this column panel of B comes from: packed (bp with row
+		// stride nr), in place (bp with stride ldb), or in place through
+		// the row table rows.
 		var bp []float32
+		var rows []int
 		ldb, kern := nr, j.gk.kernel
 		switch {
 		case !direct:
 			bp = buf.b[jr*kc : (jr+nr)*kc]
+		case cols == nr && j.bRows != nil:
+			bp, rows = j.b[jc+jr:], j.bRows[pc:pc+kc]
 		case cols == nr:
 			bp, ldb = j.b[pc*j.ldb+jc+jr:], j.ldb
 			if j.gk.strided != nil {
@@ -196,20 +265,27 @@ func (j *gemmJob) macroKernel(buf *gemmBuffers, ic, mc, jc, nc, pc, kc int, beta
 			}
 		default:
 			bp = buf.b[:nr*kc]
-			packB(j.gk, bp, j.b, j.ldb, false, pc, kc, jc+jr, cols)
+			packB(j.gk, bp, j.b, j.ldb, j.bRows, false, pc, kc, jc+jr, cols)
+		}
+		tile := func(a, c []float32, ldc int, beta float32) {
+			if rows != nil {
+				j.gk.rows(kc, a, bp, rows, c, ldc, j.alpha, beta)
+			} else {
+				kern(kc, a, bp, ldb, c, ldc, j.alpha, beta)
+			}
 		}
 		for ir := 0; ir < mc; ir += mr {
 			ap := buf.a[ir*kc : (ir+mr)*kc]
-			rows := min(mr, mc-ir)
+			rowsC := min(mr, mc-ir)
 			off := (ic+ir)*ldc + jc + jr
-			if rows == mr && cols == nr {
-				kern(kc, ap, bp, ldb, c[off:], ldc, j.alpha, beta)
+			if rowsC == mr && cols == nr {
+				tile(ap, c[off:], ldc, beta)
 				continue
 			}
 			// Edge tile: compute the full tile into scratch, then merge
 			// only the valid part, so nothing outside C is touched.
-			kern(kc, ap, bp, ldb, buf.tile, nr, j.alpha, 0)
-			for r := range rows {
+			tile(ap, buf.tile, nr, 0)
+			for r := range rowsC {
 				dst := c[off+r*ldc : off+r*ldc+cols]
 				src := buf.tile[r*nr : r*nr+cols]
 				if beta == 0 {

@@ -14,6 +14,12 @@ func gemmKernel6x16StridedAVX2(k int, a, b []float32, ldb int, c []float32, ldc 
 	gemm6x16StridedAVX2(k, unsafe.SliceData(a), unsafe.SliceData(b), ldb, unsafe.SliceData(c), ldc, alpha, beta)
 }
 
+// gemmKernel6x16RowsAVX2 adapts gemm6x16RowsAVX2 to gemmKernel.rows.
+func gemmKernel6x16RowsAVX2(k int, a, b []float32, rows []int, c []float32, ldc int, alpha, beta float32) {
+	_ = rows[k-1]
+	gemm6x16RowsAVX2(k, unsafe.SliceData(a), unsafe.SliceData(b), unsafe.SliceData(rows), unsafe.SliceData(c), ldc, alpha, beta)
+}
+
 // packBRow16AVX2 is packBRowGeneric(16) in assembly.
 func packBRow16AVX2(dst []float32, stride int, src []float32) {
 	packRowChecked(packRow16AVX2, 16, dst, stride, src)
@@ -28,6 +34,11 @@ func packBRow16AVX2(dst []float32, stride int, src []float32) {
 //
 //go:noescape
 func gemm6x16AVX2(k int, a, b *float32, ldb int, c *float32, ldc int, alpha, beta float32)
+
+// gemm6x16RowsAVX2 is gemm6x16AVX2 with row p of B at b + rows[p] floats.
+//
+//go:noescape
+func gemm6x16RowsAVX2(k int, a, b *float32, rows *int, c *float32, ldc int, alpha, beta float32)
 
 // gemm6x16StridedAVX2 is gemm6x16AVX2 prefetching for B read in place.
 //

@@ -35,7 +35,16 @@ func grow(s []float32, n int) []float32 {
 // packA copies the mc×kc block of op(A) at (i0, p0) into dst as MR-tall
 // micro-panels: panel t holds rows i0+t·mr.., laid out p-major
 // (dst[t·mr·kc + p·mr + r]), with rows past mc zero-filled.
-func packA(dst, a []float32, lda int, trans bool, i0, mc, p0, kc, mr int) {
+//
+// aRows, if not nil, gives the start of each row of a non-transposed A
+// (see SgemmRows); lda is then unused.
+func packA(dst, a []float32, lda int, aRows []int, trans bool, i0, mc, p0, kc, mr int) {
+	row := func(i int) int {
+		if aRows != nil {
+			return aRows[i]
+		}
+		return i * lda
+	}
 	for t := 0; t < mc; t += mr {
 		panel := dst[t*kc : (t+mr)*kc]
 		rows := min(mr, mc-t)
@@ -58,11 +67,13 @@ func packA(dst, a []float32, lda int, trans bool, i0, mc, p0, kc, mr int) {
 			continue
 		}
 		if mr == 6 && rows == 6 {
-			packA6(panel, a[(i0+t)*lda+p0:], lda, kc)
+			i := i0 + t
+			packA6(panel, a[row(i)+p0:], a[row(i+1)+p0:], a[row(i+2)+p0:],
+				a[row(i+3)+p0:], a[row(i+4)+p0:], a[row(i+5)+p0:], kc)
 			continue
 		}
 		for r := range rows {
-			src := a[(i0+t+r)*lda+p0 : (i0+t+r)*lda+p0+kc]
+			src := a[row(i0+t+r)+p0 : row(i0+t+r)+p0+kc]
 			for p, v := range src {
 				panel[p*mr+r] = v
 			}
@@ -80,12 +91,19 @@ func packA(dst, a []float32, lda int, trans bool, i0, mc, p0, kc, mr int) {
 // (dst[t·nr·kc + p·nr + q]), with columns past nc zero-filled. Rows of a
 // non-transposed B are read front to back, so the hardware prefetcher can
 // stream B from memory.
-func packB(gk *gemmKernel, dst, b []float32, ldb int, trans bool, p0, kc, j0, nc int) {
+//
+// bRows, if not nil, gives the start of each row of a non-transposed B
+// (see SgemmRows); ldb is then unused.
+func packB(gk *gemmKernel, dst, b []float32, ldb int, bRows []int, trans bool, p0, kc, j0, nc int) {
 	nr := gk.nr
 	full := nc / nr * nr // columns in full panels
 	if !trans {
 		for p := range kc {
-			row := b[(p0+p)*ldb+j0 : (p0+p)*ldb+j0+nc]
+			start := (p0 + p) * ldb
+			if bRows != nil {
+				start = bRows[p0+p]
+			}
+			row := b[start+j0 : start+j0+nc]
 			if full > 0 {
 				gk.packBRow(dst[p*nr:], kc*nr, row[:full])
 			}
@@ -139,12 +157,11 @@ func packRowChecked(asm func(dst *float32, stride int, src *float32, panels int)
 	asm(unsafe.SliceData(dst), stride, unsafe.SliceData(src), panels)
 }
 
-// packA6 packs a full 6-row micro-panel of a non-transposed A:
-// dst[p*6+r] = a[r*lda+p] for r < 6, p < kc. The rows are resliced once so
-// the loop runs without bounds checks.
-func packA6(dst, a []float32, lda, kc int) {
-	r0, r1, r2 := a[:kc], a[lda:lda+kc], a[2*lda:2*lda+kc]
-	r3, r4, r5 := a[3*lda:3*lda+kc], a[4*lda:4*lda+kc], a[5*lda:5*lda+kc]
+// packA6 packs a full 6-row micro-panel of a non-transposed A from its
+// rows: dst[p*6+r] = row r[p] for r < 6, p < kc. The rows are resliced
+// once so the loop runs without bounds checks.
+func packA6(dst, r0, r1, r2, r3, r4, r5 []float32, kc int) {
+	r0, r1, r2, r3, r4, r5 = r0[:kc], r1[:kc], r2[:kc], r3[:kc], r4[:kc], r5[:kc]
 	dst = dst[:6*kc]
 	for p := range kc {
 		d := dst[p*6 : p*6+6 : p*6+6]

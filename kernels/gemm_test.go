@@ -249,3 +249,69 @@ func FuzzSgemm(f *testing.F) {
 		})
 	})
 }
+
+// TestSgemmRows checks SgemmRows against Sgemm on the matrices its row
+// tables describe, with overlapping rows as convolutions make them.
+func TestSgemmRows(t *testing.T) {
+	forEachImpl(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(21, 22))
+		for _, sh := range [][3]int{{1, 1, 1}, {5, 7, 3}, {16, 200, 27}, {16, 1088, 144}, {40, 50, 33}, {100, 17, 300}, {7, 33, 600}} {
+			m, n, k := sh[0], sh[1], sh[2]
+			for mode := range 4 { // bit 0: rows for A; bit 1: rows for B (else B transposed)
+				storeA := randMatrix(rng, 1, 3*m+k+5)
+				storeB := randMatrix(rng, 1, 2*k+n+9)
+				aRows := make([]int, m)
+				for i := range aRows {
+					aRows[i] = rng.IntN(len(storeA) - k + 1)
+				}
+				bRows := make([]int, k)
+				for p := range bRows {
+					bRows[p] = rng.IntN(len(storeB) - n + 1)
+				}
+				am, bm := make([]float32, m*k), make([]float32, k*n)
+				for i := range m {
+					copy(am[i*k:(i+1)*k], storeA[aRows[i]:])
+				}
+				for p := range k {
+					copy(bm[p*n:(p+1)*n], storeB[bRows[p]:])
+				}
+				want := randMatrix(rng, m, n)
+				got := append([]float32(nil), want...)
+				transB := mode&2 == 0
+				a, ar, lda := am, []int(nil), k
+				if mode&1 != 0 {
+					a, ar, lda = storeA, aRows, 0
+				}
+				b, br, ldb := bm, []int(nil), n
+				if transB {
+					// B given as Bᵀ (n×k), materialized.
+					bt := make([]float32, n*k)
+					for p := range k {
+						for q := range n {
+							bt[q*k+p] = bm[p*n+q]
+						}
+					}
+					b, ldb = bt, k
+				} else {
+					b, br, ldb = storeB, bRows, 0
+				}
+				Sgemm(false, false, m, n, k, 1.5, am, k, bm, n, 0.5, want, n)
+				SgemmRows(transB, m, n, k, 1.5, a, ar, lda, b, br, ldb, 0.5, got, n)
+				for i := range got {
+					if !closeTo(got[i], float64(want[i]), math.Abs(float64(want[i]))+float64(k), float64(k+4)*4*eps32) {
+						t.Fatalf("m=%d n=%d k=%d mode=%d: [%d] = %v, want %v", m, n, k, mode, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	})
+	mustPanic(t, "bRows[0] = 5", func() {
+		SgemmRows(false, 1, 4, 1, 1, make([]float32, 4), nil, 4, make([]float32, 8), []int{5}, 0, 0, make([]float32, 4), 4)
+	})
+	mustPanic(t, "len(aRows) = 1, need 2", func() {
+		SgemmRows(false, 2, 1, 1, 1, make([]float32, 4), []int{0}, 0, make([]float32, 1), nil, 1, 0, make([]float32, 2), 1)
+	})
+	mustPanic(t, "non-transposed B", func() {
+		SgemmRows(true, 1, 1, 1, 1, make([]float32, 1), nil, 1, make([]float32, 1), []int{0}, 0, 0, make([]float32, 1), 1)
+	})
+}
