@@ -86,6 +86,35 @@ func (g *convGeom) direct() bool {
 	return g.kh == 1 && g.kw == 1 && p.StrideH == 1 && p.StrideW == 1 && p.PadH == 0 && p.PadW == 0
 }
 
+// implicit reports whether the convolution runs as an implicit GEMM: with
+// stride 1, every row of an image's column matrix is a contiguous window
+// of the zero-padded image laid out on a grid oh × wp (wp = w+2·PadW), so
+// kernels.SgemmRows reads the windows in place and no column matrix is
+// built. Outputs are computed on that grid, wp−ow junk columns per row
+// included, then cropped.
+func (g *convGeom) implicit() bool {
+	return g.p.StrideH == 1 && g.p.StrideW == 1 && !g.direct()
+}
+
+// padded returns the padded image size and the width of the output grid.
+func (g *convGeom) padded() (hp, wp, grid int) {
+	hp, wp = g.h+2*g.p.PadH, g.w+2*g.p.PadW
+	return hp, wp, g.oh * wp
+}
+
+// windowRows fills rows[(ci*kh+i)*kw+j] with the offset of the window of
+// tap (i, j) of channel ci in a padded image: the row table of SgemmRows.
+func (g *convGeom) windowRows(rows []int) {
+	hp, wp, _ := g.padded()
+	for ci := range g.cinG {
+		for i := range g.kh {
+			for j := range g.kw {
+				rows[(ci*g.kh+i)*g.kw+j] = ci*hp*wp + i*g.p.DilH*wp + j*g.p.DilW
+			}
+		}
+	}
+}
+
 // ld is the row stride of an image's column matrix [cin*kh*kw, pix].
 func (g *convGeom) ld() int {
 	if g.direct() {
@@ -187,10 +216,53 @@ func Conv2dBackwardInput(out, dy, w *Tensor, xShape []int, p ConvParams) *Tensor
 	g := newConvGeom(op, xShape, w.shape, p)
 	checkDims(op, "dy", dy, g.yShape())
 	out = outputDims(op, out, g.xShape())
+	if fg, ok := g.flipped(); ok {
+		// dx is the stride-1 convolution of dy with the flipped, transposed
+		// kernel: run it as a forward implicit GEMM.
+		r := startConv(&fg, convForward)
+		r.flip = convWeightsFree.get()
+		r.flip.dw = convGrow(r.flip.dw, len(w.data))
+		g.flipWeights(r.flip.dw, w.data)
+		r.x, r.y, r.w = dy.data, out.data, r.flip.dw
+		r.run()
+		return out
+	}
 	r := startConv(&g, convInputGrad)
 	r.x, r.y, r.w = out.data, dy.data, w.data
 	r.run()
 	return out
+}
+
+// flipped returns the geometry of the forward convolution that computes
+// this one's input gradient — dy convolved with the flipped kernel, input
+// and output channels swapped, padding (k−1)·dil − pad — when that is an
+// implicit GEMM (stride 1 and padding at most (k−1)·dil).
+func (g *convGeom) flipped() (convGeom, bool) {
+	p := g.p
+	ph, pw := (g.kh-1)*p.DilH-p.PadH, (g.kw-1)*p.DilW-p.PadW
+	if !g.implicit() || ph < 0 || pw < 0 {
+		return convGeom{}, false
+	}
+	fp := ConvParams{PadH: ph, PadW: pw, DilH: p.DilH, DilW: p.DilW, Groups: p.Groups}
+	return newConvGeom("Conv2dBackwardInput", []int{g.n, g.cout, g.oh, g.ow},
+		[]int{g.cin, g.coutG, g.kh, g.kw}, fp), true
+}
+
+// flipWeights writes to dst the kernel of flipped: for each group,
+// dst[ci, co, i, j] = w[co, ci, kh−1−i, kw−1−j].
+func (g *convGeom) flipWeights(dst, w []float32) {
+	taps := g.kh * g.kw
+	for grp := range g.p.Groups {
+		for co := range g.coutG {
+			for ci := range g.cinG {
+				src := w[((grp*g.coutG+co)*g.cinG+ci)*taps:][:taps]
+				d := dst[((grp*g.cinG+ci)*g.coutG+co)*taps:][:taps]
+				for t, v := range src {
+					d[taps-1-t] = v
+				}
+			}
+		}
+	}
 }
 
 // Conv2dBackwardWeight computes the gradient of a loss with respect to
@@ -289,19 +361,27 @@ type convRun struct {
 	x, y, w []float32 // see convOp for what each holds
 	bias    []float32 // Conv2d: bias or nil; bias gradient: the result
 	parts   int
-	per     int // images per part
+	per     int          // images per part
+	rows    []int        // implicit GEMM: the window row table (see windowRows)
+	flip    *convScratch // backward input: the flipped kernel, in dw
 	scratch [maxConvParts]*convScratch
 }
 
-// convScratch is one part's scratch: an image's column matrix and, for the
-// weight gradient, the part's partial sum, per group [kG, coutG].
+// convScratch is one part's scratch: an image's column matrix (or, for an
+// implicit GEMM, its zero-padded copy), the output grid of an implicit GEMM
+// and, for the weight gradient, the part's partial sum, per group
+// [kG, coutG].
 type convScratch struct {
-	col, dw []float32
+	col, grid, dw []float32
+	// padded is the geometry whose zero padding col holds, so the next
+	// image of that geometry need only fill the interior.
+	padded convGeom
 }
 
 var (
-	convRuns     scratchList[convRun]
-	convScratchs scratchList[convScratch]
+	convRuns        scratchList[convRun]
+	convScratchs    scratchList[convScratch]
+	convWeightsFree scratchList[convScratch]
 )
 
 // startConv prepares a run of op over g with per-part scratch.
@@ -318,10 +398,29 @@ func startConv(g *convGeom, op convOp) *convRun {
 	}
 	r.per = (g.n + r.parts - 1) / r.parts
 	r.parts = (g.n + r.per - 1) / r.per
+	hp, wp, grid := g.padded()
+	if g.implicit() {
+		r.rows = slices.Grow(r.rows[:0], g.kG)[:g.kG]
+		g.windowRows(r.rows)
+	}
 	for p := range r.parts {
 		s := convScratchs.get()
-		if !g.direct() && op != convBiasGradOp {
+		switch {
+		case g.implicit():
+			// The padded image, with slack for the junk columns of the
+			// last window row, zeroed once: images only overwrite the
+			// interior, so the padding stays zero.
+			if s.padded != *g {
+				s.col = convGrow(s.col, g.cin*hp*wp+(g.kw-1)*g.p.DilW+16)
+				clear(s.col)
+				s.padded = *g
+			}
+			if op != convInputGrad {
+				s.grid = convGrow(s.grid, g.cout*padStride(grid))
+			}
+		case !g.direct():
 			s.col = convGrow(s.col, g.cin*g.kh*g.kw*g.ld())
+			s.padded = convGeom{}
 		}
 		if op == convWeightGradOp {
 			s.dw = convGrow(s.dw, g.cout*g.kG)
@@ -347,6 +446,10 @@ func (r *convRun) finish() {
 			convScratchs.put(s)
 			r.scratch[p] = nil
 		}
+	}
+	if r.flip != nil {
+		convWeightsFree.put(r.flip)
+		r.flip = nil
 	}
 	r.x, r.y, r.w, r.bias = nil, nil, nil, nil
 	convRuns.put(r)
@@ -378,6 +481,10 @@ func (r *convRun) image(img int, s *convScratch) {
 	pp := g.p
 	xi := r.x[img*g.cin*g.h*g.w : (img+1)*g.cin*g.h*g.w]
 	yi := r.y[img*g.cout*g.pix : (img+1)*g.cout*g.pix]
+	if g.implicit() && r.op != convInputGrad {
+		r.implicitImage(xi, yi, s)
+		return
+	}
 	col, ld := s.col, g.ld()
 	if g.direct() {
 		col = xi
@@ -449,6 +556,54 @@ func (l *scratchList[T]) put(x *T) {
 	defer l.mu.Unlock()
 	if len(l.items) < scratchListMax {
 		l.items = append(l.items, x)
+	}
+}
+
+// implicitImage runs the forward pass or the weight-gradient pass of one
+// image as an implicit GEMM over the zero-padded image in s.col.
+func (r *convRun) implicitImage(xi, yi []float32, s *convScratch) {
+	g := &r.g
+	hp, wp, grid := g.padded()
+	ldg := padStride(grid)
+	plane := hp * wp
+	// Copy the image into the interior of the padded buffer.
+	for ci := range g.cin {
+		for y := range g.h {
+			dst := s.col[ci*plane+(y+g.p.PadH)*wp+g.p.PadW:][:g.w]
+			copy(dst, xi[(ci*g.h+y)*g.w:][:g.w])
+		}
+	}
+	switch r.op {
+	case convForward:
+		for grp := range g.p.Groups {
+			kernels.SgemmRows(false, g.coutG, grid, g.kG, 1, r.w[grp*g.coutG*g.kG:], nil, g.kG,
+				s.col[grp*g.cinG*plane:], r.rows, 0, 0, s.grid[grp*g.coutG*ldg:], ldg)
+		}
+		// Crop the grid to the output, adding the bias.
+		for co := range g.cout {
+			var b float32
+			if r.bias != nil {
+				b = r.bias[co]
+			}
+			for oy := range g.oh {
+				dst := yi[(co*g.oh+oy)*g.ow:][:g.ow]
+				kernels.ScaleShift(dst, s.grid[co*ldg+oy*wp:][:g.ow], 1, b)
+			}
+		}
+	case convWeightGradOp:
+		// dy on the grid, junk columns zero, so they add nothing.
+		for co := range g.cout {
+			row := s.grid[co*ldg:][:grid]
+			for oy := range g.oh {
+				seg := row[oy*wp:][:wp]
+				copy(seg, yi[(co*g.oh+oy)*g.ow:][:g.ow])
+				clear(seg[g.ow:])
+			}
+		}
+		for grp := range g.p.Groups {
+			kernels.SgemmRows(true, g.kG, g.coutG, grid, 1, s.col[grp*g.cinG*plane:], r.rows, 0,
+				s.grid[grp*g.coutG*ldg:], nil, ldg, 1, s.dw[grp*g.coutG*g.kG:], g.coutG)
+		}
 	}
 }
 
