@@ -243,9 +243,10 @@ func (g *convGeom) flipped() (convGeom, bool) {
 	if !g.implicit() || ph < 0 || pw < 0 {
 		return convGeom{}, false
 	}
-	fp := ConvParams{PadH: ph, PadW: pw, DilH: p.DilH, DilW: p.DilW, Groups: p.Groups}
-	return newConvGeom("Conv2dBackwardInput", []int{g.n, g.cout, g.oh, g.ow},
-		[]int{g.cin, g.coutG, g.kh, g.kw}, fp), true
+	f := convGeom{n: g.n, cin: g.cout, h: g.oh, w: g.ow, cout: g.cin, kh: g.kh, kw: g.kw,
+		oh: g.h, ow: g.w, cinG: g.coutG, coutG: g.cinG, kG: g.coutG * g.kh * g.kw, pix: g.h * g.w,
+		p: ConvParams{StrideH: 1, StrideW: 1, PadH: ph, PadW: pw, DilH: p.DilH, DilW: p.DilW, Groups: p.Groups}}
+	return f, true
 }
 
 // flipWeights writes to dst the kernel of flipped: for each group,

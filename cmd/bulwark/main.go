@@ -19,6 +19,8 @@ type command struct {
 
 var commands = map[string]command{
 	"bench": {"measure the kernels against gonum and this machine's FMA peak", runBench},
+	"train": {"train a model on a dataset, with checkpoints and --resume", runTrain},
+	"eval":  {"evaluate model weights on a dataset; optionally save the logits", runEval},
 }
 
 func main() {
