@@ -24,6 +24,7 @@ var avx2Impl = impl{
 	scaleShift:   scaleShiftAVX2,
 	im2colRowsS1: im2colRowsS1AVX2,
 	col2imRowsS1: col2imRowsS1AVX2,
+	copyRows:     copyRowsAVX2,
 }
 
 func init() {

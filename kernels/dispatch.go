@@ -33,6 +33,9 @@ type impl struct {
 	// col2imRowsS1 is its adjoint, the inner loop of Col2im; see
 	// col2imRowsS1Go.
 	col2imRowsS1 func(src, x []float32, w, h, oh, ow, iy0, sh, lo, hi, xoff int)
+	// copyRows copies rows of width floats between strided layouts; see
+	// CopyRows.
+	copyRows func(dst []float32, dstStride int, src []float32, srcStride, rows, width int)
 }
 
 // impls lists the implementations this CPU supports, highest rank first.

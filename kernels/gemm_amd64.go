@@ -75,3 +75,13 @@ func col2imRowsS1AVX2(src, x []float32, w, h, oh, ow, iy0, sh, lo, hi, xoff int)
 //
 //go:noescape
 func col2imRowsS1Asm(src, x *float32, w, h, oh, ow, iy0, sh, lo, hi, xoff int)
+
+// copyRowsAVX2 is copyRowsGo in assembly; CopyRows has checked the bounds.
+func copyRowsAVX2(dst []float32, dstStride int, src []float32, srcStride, rows, width int) {
+	copyRowsAsm(unsafe.SliceData(dst), dstStride, unsafe.SliceData(src), srcStride, rows, width)
+}
+
+// copyRowsAsm computes copyRowsGo on raw pointers.
+//
+//go:noescape
+func copyRowsAsm(dst *float32, dstStride int, src *float32, srcStride, rows, width int)

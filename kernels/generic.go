@@ -20,6 +20,7 @@ var genericImpl = impl{
 	scaleShift:   scaleShiftGeneric,
 	im2colRowsS1: im2colRowsS1Go,
 	col2imRowsS1: col2imRowsS1Go,
+	copyRows:     copyRowsGo,
 }
 
 // gemmKernel4x4Generic is the 4×4 microkernel in plain Go; see gemmKernel.

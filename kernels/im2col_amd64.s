@@ -144,3 +144,50 @@ cnextrow:
 cdone:
 	VZEROUPPER
 	RET
+
+// func copyRowsAsm(dst *float32, dstStride int, src *float32, srcStride, rows, width int)
+//
+// for r := 0; r < rows; r++ {
+//	copy(dst[r*dstStride:r*dstStride+width], src[r*srcStride:r*srcStride+width])
+// }
+TEXT ·copyRowsAsm(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ dstStride+8(FP), R8
+	SHLQ $2, R8
+	MOVQ src+16(FP), SI
+	MOVQ srcStride+24(FP), R9
+	SHLQ $2, R9
+	MOVQ rows+32(FP), R10
+	MOVQ width+40(FP), R11
+
+crrow:
+	TESTQ R10, R10
+	JEQ crdone
+	XORQ CX, CX
+
+cr8:
+	LEAQ 8(CX), BX
+	CMPQ BX, R11
+	JGT cr1
+	VMOVUPS (SI)(CX*4), Y0
+	VMOVUPS Y0, (DI)(CX*4)
+	MOVQ BX, CX
+	JMP cr8
+
+cr1:
+	CMPQ CX, R11
+	JGE crnext
+	MOVSS (SI)(CX*4), X0
+	MOVSS X0, (DI)(CX*4)
+	INCQ CX
+	JMP cr1
+
+crnext:
+	ADDQ R8, DI
+	ADDQ R9, SI
+	DECQ R10
+	JMP crrow
+
+crdone:
+	VZEROUPPER
+	RET

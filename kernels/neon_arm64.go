@@ -28,6 +28,7 @@ var neonImpl = impl{
 	scaleShift:   scaleShiftNEON,
 	im2colRowsS1: im2colRowsS1Go,
 	col2imRowsS1: col2imRowsS1Go,
+	copyRows:     copyRowsGo,
 }
 
 func init() {

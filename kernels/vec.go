@@ -87,3 +87,30 @@ func ScaleShiftChannels(dst, x, scale, shift []float32, n, c, spatial int) {
 		active.scaleShift(dst[off:off+spatial], x[off:off+spatial], scale[ch], shift[ch])
 	}
 }
+
+// CopyRows copies rows rows of width floats from src, whose rows are
+// srcStride apart, to dst, whose rows are dstStride apart:
+//
+//	for r := 0; r < rows; r++ {
+//		copy(dst[r*dstStride:r*dstStride+width], src[r*srcStride:r*srcStride+width])
+//	}
+//
+// It moves images into and out of padded layouts, where rows are a few
+// dozen floats and a copy call per row would cost more than the copy.
+func CopyRows(dst []float32, dstStride int, src []float32, srcStride, rows, width int) {
+	if rows < 0 || width < 0 || dstStride < width || srcStride < width {
+		panic(fmt.Sprintf("kernels.CopyRows: rows=%d width=%d dstStride=%d srcStride=%d", rows, width, dstStride, srcStride))
+	}
+	if rows == 0 || width == 0 {
+		return
+	}
+	checkLen("CopyRows", "dst", len(dst), (rows-1)*dstStride+width)
+	checkLen("CopyRows", "src", len(src), (rows-1)*srcStride+width)
+	active.copyRows(dst, dstStride, src, srcStride, rows, width)
+}
+
+func copyRowsGo(dst []float32, dstStride int, src []float32, srcStride, rows, width int) {
+	for r := range rows {
+		copy(dst[r*dstStride:r*dstStride+width], src[r*srcStride:r*srcStride+width])
+	}
+}

@@ -150,3 +150,34 @@ func sumAbs(x []float64) float64 {
 	}
 	return s
 }
+
+func TestCopyRows(t *testing.T) {
+	forEachImpl(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(5, 6))
+		for _, c := range [][4]int{{1, 1, 1, 1}, {3, 5, 7, 9}, {32, 32, 34, 32}, {17, 13, 13, 20}, {4, 0, 3, 3}} {
+			rows, width, ss, ds := c[0], c[1], c[2], c[3]
+			src := newGuarded(max(0, (rows-1)*ss+width), rng)
+			dst := newGuarded(max(0, (rows-1)*ds+width), rng)
+			before := append([]float32(nil), dst.inner...)
+			CopyRows(dst.inner, ds, src.inner, ss, rows, width)
+			for r := range rows {
+				for q := range ds {
+					i := r*ds + q
+					if i >= len(dst.inner) {
+						break
+					}
+					want := before[i]
+					if q < width {
+						want = src.inner[r*ss+q]
+					}
+					if math.Float32bits(dst.inner[i]) != math.Float32bits(want) {
+						t.Fatalf("rows=%d width=%d: dst[%d] = %v, want %v", rows, width, i, dst.inner[i], want)
+					}
+				}
+			}
+			dst.check(t, "CopyRows")
+		}
+	})
+	mustPanic(t, "kernels.CopyRows", func() { CopyRows(make([]float32, 4), 1, make([]float32, 4), 2, 2, 2) })
+	mustPanic(t, "len(src)", func() { CopyRows(make([]float32, 8), 4, make([]float32, 5), 4, 2, 3) })
+}

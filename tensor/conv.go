@@ -569,10 +569,7 @@ func (r *convRun) implicitImage(xi, yi []float32, s *convScratch) {
 	plane := hp * wp
 	// Copy the image into the interior of the padded buffer.
 	for ci := range g.cin {
-		for y := range g.h {
-			dst := s.col[ci*plane+(y+g.p.PadH)*wp+g.p.PadW:][:g.w]
-			copy(dst, xi[(ci*g.h+y)*g.w:][:g.w])
-		}
+		kernels.CopyRows(s.col[ci*plane+g.p.PadH*wp+g.p.PadW:], wp, xi[ci*g.h*g.w:], g.w, g.h, g.w)
 	}
 	switch r.op {
 	case convForward:
@@ -582,24 +579,18 @@ func (r *convRun) implicitImage(xi, yi []float32, s *convScratch) {
 		}
 		// Crop the grid to the output, adding the bias.
 		for co := range g.cout {
-			var b float32
+			plane := yi[co*g.pix : (co+1)*g.pix]
+			kernels.CopyRows(plane, g.ow, s.grid[co*ldg:], wp, g.oh, g.ow)
 			if r.bias != nil {
-				b = r.bias[co]
-			}
-			for oy := range g.oh {
-				dst := yi[(co*g.oh+oy)*g.ow:][:g.ow]
-				kernels.ScaleShift(dst, s.grid[co*ldg+oy*wp:][:g.ow], 1, b)
+				kernels.ScaleShift(plane, plane, 1, r.bias[co])
 			}
 		}
 	case convWeightGradOp:
 		// dy on the grid, junk columns zero, so they add nothing.
 		for co := range g.cout {
 			row := s.grid[co*ldg:][:grid]
-			for oy := range g.oh {
-				seg := row[oy*wp:][:wp]
-				copy(seg, yi[(co*g.oh+oy)*g.ow:][:g.ow])
-				clear(seg[g.ow:])
-			}
+			clear(row)
+			kernels.CopyRows(row, wp, yi[co*g.pix:], g.ow, g.oh, g.ow)
 		}
 		for grp := range g.p.Groups {
 			kernels.SgemmRows(true, g.kG, g.coutG, grid, 1, s.col[grp*g.cinG*plane:], r.rows, 0,
