@@ -11,7 +11,7 @@ import "golang.org/x/sys/cpu"
 var avx2Impl = impl{
 	name:         "avx2",
 	rank:         20,
-	gemm:         &gemmKernel{name: "6x16", mr: 6, nr: 16, kernel: gemmKernel6x16AVX2, strided: gemmKernel6x16StridedAVX2, rows: gemmKernel6x16RowsAVX2, packBRow: packBRow16AVX2},
+	gemm:         &gemmKernel{name: "6x16", mr: 6, nr: 16, kernel: gemmKernel6x16AVX2, strided: gemmKernel6x16StridedAVX2, rows: gemmKernel6x16RowsAVX2, packA6: packA6AVX2, packBRow: packBRow16AVX2},
 	axpy:         axpyAVX2,
 	dot:          dotAVX2,
 	scale:        scaleAVX2,

@@ -231,7 +231,7 @@ func (j *gemmJob) compute(i0, i1, j0, j1 int) {
 			}
 			for ic := i0; ic < i1; ic += j.blk.MC {
 				mc := min(j.blk.MC, i1-ic)
-				packA(buf.a, j.a, j.lda, j.aRows, j.transA, ic, mc, pc, kc, j.gk.mr)
+				packA(j.gk, buf.a, j.a, j.lda, j.aRows, j.transA, ic, mc, pc, kc)
 				j.macroKernel(buf, ic, mc, jc, nc, pc, kc, beta, direct)
 			}
 		}

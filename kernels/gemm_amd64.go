@@ -85,3 +85,25 @@ func copyRowsAVX2(dst []float32, dstStride int, src []float32, srcStride, rows, 
 //
 //go:noescape
 func copyRowsAsm(dst *float32, dstStride int, src *float32, srcStride, rows, width int)
+
+// packA6AVX2 is packA6Go with whole blocks of eight columns transposed in
+// assembly. The assembly's last store spills two floats past its block, so
+// the final block goes through Go when nothing follows it in dst.
+func packA6AVX2(dst, r0, r1, r2, r3, r4, r5 []float32, kc int) {
+	blocks := kc / 8
+	if kc%8 == 0 && blocks > 0 {
+		blocks--
+	}
+	if blocks > 0 {
+		_, _, _, _, _, _, _ = dst[6*kc-1], r0[8*blocks-1], r1[8*blocks-1], r2[8*blocks-1], r3[8*blocks-1], r4[8*blocks-1], r5[8*blocks-1]
+		packA6x8AVX2(unsafe.SliceData(dst), unsafe.SliceData(r0), unsafe.SliceData(r1), unsafe.SliceData(r2),
+			unsafe.SliceData(r3), unsafe.SliceData(r4), unsafe.SliceData(r5), blocks)
+	}
+	d := 8 * blocks
+	packA6Go(dst[6*d:], r0[d:], r1[d:], r2[d:], r3[d:], r4[d:], r5[d:], kc-d)
+}
+
+// packA6x8AVX2 packs blocks·8 columns of six rows; see the assembly.
+//
+//go:noescape
+func packA6x8AVX2(dst *float32, r0, r1, r2, r3, r4, r5 *float32, blocks int)

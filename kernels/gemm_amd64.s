@@ -818,3 +818,75 @@ packloop:
 packdone:
 	VZEROUPPER
 	RET
+
+// func packA6x8AVX2(dst *float32, r0, r1, r2, r3, r4, r5 *float32, blocks int)
+//
+// Packs blocks·8 columns of six rows into a 6-row A micro-panel:
+// dst[p*6+r] = row r[p] for p < 8·blocks. Each block of eight columns is an
+// 8×8 transpose (rows 6 and 7 zero) whose eight output vectors are stored
+// 24 bytes apart, each overlapping the next; the last store writes 8 bytes
+// past the block, so dst needs 2 floats of slack after the panel.
+TEXT ·packA6x8AVX2(SB), NOSPLIT, $0-64
+	MOVQ dst+0(FP), DI
+	MOVQ r0+8(FP), R8
+	MOVQ r1+16(FP), R9
+	MOVQ r2+24(FP), R10
+	MOVQ r3+32(FP), R11
+	MOVQ r4+40(FP), R12
+	MOVQ r5+48(FP), R13
+	MOVQ blocks+56(FP), CX
+	TESTQ CX, CX
+	JEQ pa6done
+
+pa6loop:
+	VMOVUPS (R8), Y0
+	VMOVUPS (R9), Y1
+	VMOVUPS (R10), Y2
+	VMOVUPS (R11), Y3
+	VMOVUPS (R12), Y4
+	VMOVUPS (R13), Y5
+	VUNPCKLPS Y1, Y0, Y6  // r0[0] r1[0] r0[1] r1[1] | r0[4] r1[4] r0[5] r1[5]
+	VUNPCKHPS Y1, Y0, Y7  // r0[2] r1[2] r0[3] r1[3] | ...
+	VUNPCKLPS Y3, Y2, Y8
+	VUNPCKHPS Y3, Y2, Y9
+	VUNPCKLPS Y5, Y4, Y10
+	VUNPCKHPS Y5, Y4, Y11
+	VXORPS Y12, Y12, Y12 // rows 6 and 7 are zero
+	VXORPS Y13, Y13, Y13
+	VSHUFPS $0x44, Y8, Y6, Y0  // p0 rows 0-3 | p4
+	VSHUFPS $0xEE, Y8, Y6, Y1  // p1 | p5
+	VSHUFPS $0x44, Y9, Y7, Y2  // p2 | p6
+	VSHUFPS $0xEE, Y9, Y7, Y3  // p3 | p7
+	VSHUFPS $0x44, Y12, Y10, Y4 // p0 rows 4-7 | p4
+	VSHUFPS $0xEE, Y12, Y10, Y5 // p1 | p5
+	VSHUFPS $0x44, Y13, Y11, Y6 // p2 | p6
+	VSHUFPS $0xEE, Y13, Y11, Y7 // p3 | p7
+	VPERM2F128 $0x20, Y4, Y0, Y8  // p0: rows 0-7
+	VPERM2F128 $0x20, Y5, Y1, Y9  // p1
+	VPERM2F128 $0x20, Y6, Y2, Y10 // p2
+	VPERM2F128 $0x20, Y7, Y3, Y11 // p3
+	VPERM2F128 $0x31, Y4, Y0, Y12 // p4
+	VPERM2F128 $0x31, Y5, Y1, Y13 // p5
+	VPERM2F128 $0x31, Y6, Y2, Y14 // p6
+	VPERM2F128 $0x31, Y7, Y3, Y0  // p7
+	VMOVUPS Y8, (DI)
+	VMOVUPS Y9, 24(DI)
+	VMOVUPS Y10, 48(DI)
+	VMOVUPS Y11, 72(DI)
+	VMOVUPS Y12, 96(DI)
+	VMOVUPS Y13, 120(DI)
+	VMOVUPS Y14, 144(DI)
+	VMOVUPS Y0, 168(DI)
+	ADDQ $32, R8
+	ADDQ $32, R9
+	ADDQ $32, R10
+	ADDQ $32, R11
+	ADDQ $32, R12
+	ADDQ $32, R13
+	ADDQ $192, DI
+	DECQ CX
+	JNE pa6loop
+
+pa6done:
+	VZEROUPPER
+	RET

@@ -38,7 +38,8 @@ func grow(s []float32, n int) []float32 {
 //
 // aRows, if not nil, gives the start of each row of a non-transposed A
 // (see SgemmRows); lda is then unused.
-func packA(dst, a []float32, lda int, aRows []int, trans bool, i0, mc, p0, kc, mr int) {
+func packA(gk *gemmKernel, dst, a []float32, lda int, aRows []int, trans bool, i0, mc, p0, kc int) {
+	mr := gk.mr
 	row := func(i int) int {
 		if aRows != nil {
 			return aRows[i]
@@ -68,7 +69,11 @@ func packA(dst, a []float32, lda int, aRows []int, trans bool, i0, mc, p0, kc, m
 		}
 		if mr == 6 && rows == 6 {
 			i := i0 + t
-			packA6(panel, a[row(i)+p0:], a[row(i+1)+p0:], a[row(i+2)+p0:],
+			pack := packA6Go
+			if gk.packA6 != nil {
+				pack = gk.packA6
+			}
+			pack(panel, a[row(i)+p0:], a[row(i+1)+p0:], a[row(i+2)+p0:],
 				a[row(i+3)+p0:], a[row(i+4)+p0:], a[row(i+5)+p0:], kc)
 			continue
 		}
@@ -157,10 +162,10 @@ func packRowChecked(asm func(dst *float32, stride int, src *float32, panels int)
 	asm(unsafe.SliceData(dst), stride, unsafe.SliceData(src), panels)
 }
 
-// packA6 packs a full 6-row micro-panel of a non-transposed A from its
+// packA6Go packs a full 6-row micro-panel of a non-transposed A from its
 // rows: dst[p*6+r] = row r[p] for r < 6, p < kc. The rows are resliced
 // once so the loop runs without bounds checks.
-func packA6(dst, r0, r1, r2, r3, r4, r5 []float32, kc int) {
+func packA6Go(dst, r0, r1, r2, r3, r4, r5 []float32, kc int) {
 	r0, r1, r2, r3, r4, r5 = r0[:kc], r1[:kc], r2[:kc], r3[:kc], r4[:kc], r5[:kc]
 	dst = dst[:6*kc]
 	for p := range kc {
