@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/bulwark-ml/bulwark/data"
+	"github.com/bulwark-ml/bulwark/kernels"
+	"github.com/bulwark-ml/bulwark/nn"
+	"github.com/bulwark-ml/bulwark/train"
+	"golang.org/x/term"
+)
+
+// progressOut is where the training progress bar goes when it is on;
+// tests replace it.
+var progressOut io.Writer = os.Stderr
+
+// stderrIsTerminal reports whether progress bars are wanted by default.
+var stderrIsTerminal = func() bool { return term.IsTerminal(int(os.Stderr.Fd())) }
+
+// trainFlags binds the flags of `bulwark train` to cfg, with cfg's values
+// as defaults.
+func trainFlags(fs *flag.FlagSet, cfg *train.Config) {
+	fs.StringVar(&cfg.Data, "data", cfg.Data, "dataset: "+data.Specs)
+	fs.StringVar(&cfg.Arch, "arch", cfg.Arch, "architecture: "+strings.Join(nn.Archs(), ", "))
+	fs.Float64Var(&cfg.Width, "width", cfg.Width, "channel-width multiplier")
+	fs.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "number of epochs")
+	fs.IntVar(&cfg.BatchSize, "batch", cfg.BatchSize, "batch size")
+	fs.Float64Var(&cfg.LR, "lr", cfg.LR, "peak learning rate")
+	fs.StringVar(&cfg.Schedule, "schedule", cfg.Schedule, "learning-rate schedule: "+strings.Join(train.Schedules, ", "))
+	fs.Float64Var(&cfg.Warmup, "warmup", cfg.Warmup, "epochs of linear warm-up (onecycle: the rising phase, default 30%)")
+	fs.Var((*intList)(&cfg.Milestones), "milestones", "multistep: comma-separated epochs at which the rate is multiplied by --gamma (default 50%,75% of --epochs)")
+	fs.Float64Var(&cfg.Gamma, "gamma", cfg.Gamma, "multistep: factor applied at each milestone")
+	fs.Float64Var(&cfg.Momentum, "momentum", cfg.Momentum, "SGD momentum")
+	fs.BoolVar(&cfg.Nesterov, "nesterov", cfg.Nesterov, "use Nesterov momentum")
+	fs.Float64Var(&cfg.WeightDecay, "wd", cfg.WeightDecay, "weight decay")
+	fs.BoolVar(&cfg.DecayAll, "decay-all", cfg.DecayAll, "apply weight decay to biases and BatchNorm parameters too")
+	fs.Float64Var(&cfg.LabelSmoothing, "label-smoothing", cfg.LabelSmoothing, "label smoothing ε in [0, 1)")
+	fs.Float64Var(&cfg.EMA, "ema", cfg.EMA, "decay of the exponential moving average of the weights (0 = off), e.g. 0.999")
+	fs.BoolVar(&cfg.Augment, "augment", cfg.Augment, "random crop (padding side/8) and horizontal flip")
+	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed (initialisation, shuffling, augmentation)")
+	fs.IntVar(&cfg.Threads, "threads", cfg.Threads, "kernel threads (0 = GOMAXPROCS); results are reproducible for a fixed seed and thread count")
+	fs.StringVar(&cfg.Out, "out", cfg.Out, "run directory for the checkpoint, model and metrics, e.g. runs/NAME")
+}
+
+// defaultTrainConfig is what `bulwark train` does without flags.
+func defaultTrainConfig() train.Config {
+	return train.Config{Arch: "resnet20", Width: 1, Epochs: 10, BatchSize: 128, LR: 0.1, Schedule: "cosine",
+		Momentum: 0.9, WeightDecay: 5e-4}
+}
+
+// runTrain implements `bulwark train`.
+func runTrain(args []string, stdout io.Writer) error {
+	cfg := defaultTrainConfig()
+	var resume, quiet bool
+	var workers int
+	newFlags := func() *flag.FlagSet {
+		fs := flag.NewFlagSet("train", flag.ContinueOnError)
+		trainFlags(fs, &cfg)
+		fs.BoolVar(&resume, "resume", false, "continue the run in --out from its checkpoint; settings come from the checkpoint")
+		fs.BoolVar(&quiet, "quiet", false, "no progress bar (it is also off when stderr is not a terminal)")
+		fs.IntVar(&workers, "workers", 0, "goroutines decoding batches (0 = default)")
+		return fs
+	}
+	if err := parseFlags(newFlags(), "train", args, stdout); err != nil {
+		return err
+	}
+	if resume {
+		// Settings come from the checkpoint; flags given again override
+		// them (and the trainer rejects any that change the run).
+		if cfg.Out == "" {
+			return errors.New("train: --resume needs --out, the run directory")
+		}
+		stored, err := train.ReadConfig(cfg.Out)
+		if err != nil {
+			return fmt.Errorf("train: --resume: %w", err)
+		}
+		cfg = stored
+		if err := parseFlags(newFlags(), "train", args, stdout); err != nil {
+			return err
+		}
+	}
+	if cfg.Data == "" {
+		return errors.New("train: --data is missing; want one of: " + data.Specs)
+	}
+	if workers < 0 {
+		return fmt.Errorf("train: --workers: %d, want at least 0", workers)
+	}
+	opts := train.Options{Stdout: stdout, Resume: resume, Workers: workers}
+	if !quiet && stderrIsTerminal() {
+		opts.Progress = progressOut
+	}
+	t, err := train.New(cfg, opts)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	defer t.Close()
+	fmt.Fprintf(stdout, "bulwark train: %s (%d parameters) on %s, %d threads, run directory %s",
+		cfg.Arch, nn.NumParams(t.Model()), cfg.Data, kernels.Threads(), cfg.Out)
+	if resume {
+		fmt.Fprintf(stdout, ", resuming after epoch %d", t.Epoch())
+	}
+	fmt.Fprintln(stdout)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := t.Run(ctx); err != nil {
+		if errors.Is(err, context.Canceled) {
+			return fmt.Errorf("train: interrupted after epoch %d; continue with: bulwark train --resume --out %s", t.Epoch(), cfg.Out)
+		}
+		return fmt.Errorf("train: %w", err)
+	}
+	fmt.Fprintf(stdout, "wrote %s\n", filepath.Join(cfg.Out, train.ModelFile))
+	return t.Close()
+}
+
+// parseFlags parses args into fs, turning the flag package's errors into
+// one line that names the flag (as --name) and the command.
+func parseFlags(fs *flag.FlagSet, cmd string, args []string, stdout io.Writer) error {
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.SetOutput(stdout)
+		fmt.Fprintf(stdout, "usage: bulwark %s [flags]\n\nflags:\n", cmd)
+		fs.PrintDefaults()
+		return err
+	case err != nil:
+		msg := strings.Replace(err.Error(), "flag -", "flag --", 1)
+		msg = strings.Replace(msg, "defined: -", "defined: --", 1)
+		return fmt.Errorf("%s: %s (see 'bulwark %s -h')", cmd, msg, cmd)
+	case fs.NArg() > 0:
+		return fmt.Errorf("%s: unexpected argument %q", cmd, fs.Arg(0))
+	}
+	return nil
+}
+
+// intList is a flag.Value for a comma-separated list of integers.
+type intList []int
+
+func (l *intList) String() string {
+	if l == nil {
+		return ""
+	}
+	s := make([]string, len(*l))
+	for i, v := range *l {
+		s[i] = strconv.Itoa(v)
+	}
+	return strings.Join(s, ",")
+}
+
+func (l *intList) Set(s string) error {
+	*l = nil
+	for f := range strings.SplitSeq(s, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return fmt.Errorf("%q is not an integer", f)
+		}
+		*l = append(*l, v)
+	}
+	return nil
+}

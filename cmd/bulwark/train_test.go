@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bulwark-ml/bulwark/data"
+	"github.com/bulwark-ml/bulwark/tensor"
+)
+
+// writeNpySet writes n random float32 c×s×s images and labels in [0, 3)
+// as X.npy and Y.npy in dir and returns the npy: spec.
+func writeNpySet(t *testing.T, dir string, n, c, s int) string {
+	t.Helper()
+	x := tensor.Rand(tensor.NewRNG(3), n, c, s, s)
+	y := make([]int64, n)
+	for i := range y {
+		y[i] = int64(i % 3)
+	}
+	xp, yp := filepath.Join(dir, "X.npy"), filepath.Join(dir, "Y.npy")
+	if err := data.WriteNpy(xp, []int{n, c, s, s}, x.Data()); err != nil {
+		t.Fatal(err)
+	}
+	if err := data.WriteNpy(yp, []int{n}, y); err != nil {
+		t.Fatal(err)
+	}
+	return "npy:" + xp + "," + yp
+}
+
+// tinyTrain trains resnet8 at width 0.25 for one epoch on spec into out.
+func tinyTrain(t *testing.T, spec, out string, extra ...string) string {
+	t.Helper()
+	args := append([]string{"train", "--data", spec, "--arch", "resnet8", "--width", "0.25", "--epochs", "1",
+		"--batch", "8", "--lr", "0.05", "--threads", "1", "--out", out}, extra...)
+	var buf bytes.Buffer
+	if err := run(args, &buf, &buf); err != nil {
+		t.Fatalf("%v: %v\n%s", args, err, buf.String())
+	}
+	return buf.String()
+}
+
+func TestTrainAndEval(t *testing.T) {
+	dir := t.TempDir()
+	spec := writeNpySet(t, dir, 24, 1, 8)
+	out := filepath.Join(dir, "run")
+	if log := tinyTrain(t, spec, out, "--ema", "0.9", "--augment"); !strings.Contains(log, "epoch 1/1") {
+		t.Fatalf("train output lacks the epoch line:\n%s", log)
+	}
+	for _, f := range []string{"checkpoint.safetensors", "model.safetensors", "model_ema.safetensors", "metrics.jsonl"} {
+		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Resuming a finished run only reloads it; settings come from the
+	// checkpoint.
+	var buf bytes.Buffer
+	if err := run([]string{"train", "--resume", "--out", out}, &buf, &buf); err != nil || !strings.Contains(buf.String(), "resuming after epoch 1") {
+		t.Fatalf("resume: %v\n%s", err, buf.String())
+	}
+
+	logits := filepath.Join(dir, "logits.npy")
+	buf.Reset()
+	if err := run([]string{"eval", "--weights", filepath.Join(out, "model.safetensors"), "--data", spec, "--batch", "7", "--save-logits", logits}, &buf, &buf); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "accuracy") || !strings.Contains(buf.String(), "(24 samples)") {
+		t.Fatalf("eval output:\n%s", buf.String())
+	}
+	z, shape, err := data.ReadNpy[float32](logits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(shape) != 2 || shape[0] != 24 || shape[1] != 3 || len(z) != 72 {
+		t.Fatalf("logits have shape %v", shape)
+	}
+}
+
+func TestTrainProgressBar(t *testing.T) {
+	dir := t.TempDir()
+	spec := writeNpySet(t, dir, 16, 1, 8)
+	var bar bytes.Buffer
+	oldTerm, oldOut := stderrIsTerminal, progressOut
+	defer func() { stderrIsTerminal, progressOut = oldTerm, oldOut }()
+	stderrIsTerminal, progressOut = func() bool { return true }, &bar
+	tinyTrain(t, spec, filepath.Join(dir, "a"))
+	if !strings.Contains(bar.String(), "epoch 1/1") {
+		t.Fatalf("no progress bar on a terminal: %q", bar.String())
+	}
+	bar.Reset()
+	tinyTrain(t, spec, filepath.Join(dir, "b"), "--quiet")
+	if bar.Len() != 0 {
+		t.Fatalf("progress bar despite --quiet: %q", bar.String())
+	}
+}
+
+func TestTrainEvalBadInput(t *testing.T) {
+	dir := t.TempDir()
+	spec1 := writeNpySet(t, dir, 16, 1, 8)
+	rgb := t.TempDir()
+	spec3 := writeNpySet(t, rgb, 16, 3, 8)
+	out := filepath.Join(dir, "run")
+	tinyTrain(t, spec1, out)
+	weights := filepath.Join(out, "model.safetensors")
+	garbage := filepath.Join(dir, "garbage.safetensors")
+	if err := os.WriteFile(garbage, []byte("not a safetensors file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"train", "--data", spec1, "--arch", "resnet9", "--out", dir}, `--arch: unknown architecture "resnet9"`},
+		{[]string{"train", "--data", spec1, "--lr", "fast", "--out", dir}, "--lr"},
+		{[]string{"train", "--data", spec1, "--epochs", "0", "--out", dir}, "--epochs"},
+		{[]string{"train", "--data", spec1, "--batch", "-3", "--out", dir}, "--batch"},
+		{[]string{"train", "--data", spec1, "--schedule", "linear", "--out", dir}, "--schedule"},
+		{[]string{"train", "--data", spec1, "--milestones", "3,x", "--out", dir}, "--milestones"},
+		{[]string{"train", "--data", spec1, "--ema", "1.5", "--out", dir}, "--ema"},
+		{[]string{"train", "--data", spec1}, "--out"},
+		{[]string{"train", "--out", dir}, "--data is missing"},
+		{[]string{"train", "--data", "npy:/nonexistent/X.npy,/nonexistent/Y.npy", "--out", dir}, "/nonexistent/X.npy"},
+		{[]string{"train", "--data", "imagenet", "--out", dir}, `--data: data: unknown dataset spec "imagenet"`},
+		{[]string{"train", "--data", spec1, "--out", out}, "--resume"},
+		{[]string{"train", "--resume", "--out", filepath.Join(dir, "none")}, "--resume"},
+		{[]string{"train", "--resume", "--out", out, "--lr", "0.3"}, `"lr" differs`},
+		{[]string{"train", "--bogus"}, "--bogus"},
+		{[]string{"train", "extra"}, `unexpected argument "extra"`},
+		{[]string{"eval", "--data", spec1}, "--weights is missing"},
+		{[]string{"eval", "--weights", weights}, "--data is missing"},
+		{[]string{"eval", "--weights", filepath.Join(dir, "nope.safetensors"), "--data", spec1}, "nope.safetensors"},
+		{[]string{"eval", "--weights", garbage, "--data", spec1}, "garbage.safetensors"},
+		{[]string{"eval", "--weights", weights, "--data", spec1, "--arch", "resnet9"}, `unknown architecture "resnet9"`},
+		{[]string{"eval", "--weights", weights, "--data", spec1, "--arch", "resnet20"}, "model.safetensors"},
+		{[]string{"eval", "--weights", weights, "--data", spec3}, "images have 3 channels but the model"},
+		{[]string{"eval", "--weights", weights, "--data", spec1, "--batch", "0"}, "--batch"},
+		{[]string{"eval", "--weights", weights, "--data", spec1, "--threads", "x"}, "--threads"},
+		{[]string{"eval", "--weights", weights, "--data", spec1, "--save-logits", "/nonexistent/l.npy"}, "--save-logits"},
+	} {
+		var buf bytes.Buffer
+		err := run(tc.args, &buf, &buf)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%v: error %v, want one line mentioning %q", tc.args, err, tc.want)
+		}
+	}
+}

@@ -1,0 +1,464 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/bulwark-ml/bulwark/autograd"
+	"github.com/bulwark-ml/bulwark/data"
+	"github.com/bulwark-ml/bulwark/kernels"
+	"github.com/bulwark-ml/bulwark/nn"
+	"github.com/bulwark-ml/bulwark/optim"
+	"github.com/bulwark-ml/bulwark/tensor"
+)
+
+// Options are the parts of a run that are not settings: data overrides,
+// where output goes, resumption and hooks. The zero value is valid.
+type Options struct {
+	// Train and Test, if set, replace the sets opened from Config.Data
+	// (tests and later pipeline stages pass subsets this way). Test may
+	// be nil: then there is no evaluation.
+	Train, Test data.Dataset
+	// Stdout receives one line per epoch; nil discards them.
+	Stdout io.Writer
+	// Progress receives a progress bar per epoch; nil disables it.
+	Progress io.Writer
+	// Resume continues the run in Config.Out from its checkpoint. Without
+	// it, a directory that already holds a checkpoint is an error.
+	Resume bool
+	// Workers is the number of goroutines decoding batches; 0 is the
+	// data package's default.
+	Workers int
+
+	// Loss computes the training loss of a step; nil is cross-entropy
+	// with Config.LabelSmoothing. Adversarial training plugs in here.
+	Loss LossFunc
+	// OnBatch, if set, runs after each step's forward pass and backward
+	// pass, before the optimizer step; s.Logits and s.Loss are valid.
+	OnBatch func(s *Step) error
+	// OnEpochEnd, if set, runs after each epoch's evaluation and before
+	// its checkpoint, with the epoch's index t = 0..Epochs-1 and the live
+	// (non-EMA) model in training mode. Per-sample recording and
+	// validation attacks plug in here; a hook that changes the mode must
+	// restore it. An error stops the run.
+	OnEpochEnd func(epoch int, model nn.Module) error
+}
+
+// LossFunc returns the loss to minimise on a step and the logits from
+// which the training accuracy is counted. It records on s.Tape.
+type LossFunc func(s *Step) (loss, logits *autograd.Var)
+
+// Step is what a LossFunc and the OnBatch hook see of one training step.
+// The Trainer reuses it; do not keep it past the call.
+type Step struct {
+	Tape    *autograd.Tape
+	Model   nn.FeatureModel
+	X       *autograd.Var // the batch images [B, C, H, W]
+	Labels  []int
+	Indices []int // dataset indices of the batch's samples
+	Epoch   int   // 0-based
+	Batch   int   // 0-based within the epoch
+	RNG     *tensor.RNG
+
+	Loss, Logits *autograd.Var // set after the forward pass
+}
+
+// crossEntropy is the default LossFunc.
+func crossEntropy(smoothing float32) LossFunc {
+	return func(s *Step) (loss, logits *autograd.Var) {
+		logits = s.Model.Forward(s.Tape, s.X)
+		return s.Tape.CrossEntropy(logits, s.Labels, autograd.CEOptions{LabelSmoothing: smoothing}), logits
+	}
+}
+
+// Trainer runs one training run: build it with New, call Run, then Close.
+type Trainer struct {
+	cfg  Config
+	opts Options
+	ncfg nn.Config
+
+	model   nn.FeatureModel
+	opt     *optim.SGD
+	sched   optim.Schedule
+	ema     *optim.EMA // nil without EMA
+	rng     *tensor.RNG
+	loss    LossFunc
+	tp      *autograd.Tape
+	batcher *data.Batcher
+	step    Step
+
+	train, test data.Dataset
+	owned       []data.Dataset // sets opened here, closed by Close
+
+	epoch    int           // epochs completed
+	steps    int           // optimizer steps taken
+	elapsed  time.Duration // wall time of earlier sessions of this run
+	threads  int           // kernel threads before New, restored by Close
+	metrics  []Metrics
+	evalTape *autograd.Tape
+}
+
+// Metrics are one epoch's figures, as printed and as written to
+// metrics.jsonl. Accuracies are fractions in [0, 1].
+type Metrics struct {
+	Epoch      int      `json:"epoch"` // 1-based: epochs completed
+	TrainLoss  float64  `json:"train_loss"`
+	TrainAcc   float64  `json:"train_acc"`
+	TestLoss   *float64 `json:"test_loss,omitempty"`
+	TestAcc    *float64 `json:"test_acc,omitempty"`
+	EMATestAcc *float64 `json:"ema_test_acc,omitempty"`
+	LR         float64  `json:"lr"`        // at the epoch's last step
+	ImgPerSec  float64  `json:"img_per_s"` // training throughput
+	TrainSec   float64  `json:"train_s"`
+	EvalSec    float64  `json:"eval_s"`
+	EpochSec   float64  `json:"epoch_s"` // training, evaluation, hooks and checkpoint
+	WallSec    float64  `json:"wall_s"`  // since the run started, across resumes
+}
+
+// File names inside the run directory.
+const (
+	CheckpointFile = "checkpoint.safetensors"
+	ModelFile      = "model.safetensors"
+	EMAModelFile   = "model_ema.safetensors"
+	MetricsFile    = "metrics.jsonl"
+)
+
+// New prepares the run described by cfg: it opens the data, builds the
+// model, optimizer, schedule and EMA, and with opts.Resume restores them
+// from the checkpoint in cfg.Out. Errors name the flag or file at fault.
+func New(cfg Config, opts Options) (*Trainer, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	t := &Trainer{cfg: cfg, opts: opts, train: opts.Train, test: opts.Test, threads: -1}
+	if err := t.init(); err != nil {
+		t.Close()
+		return nil, err
+	}
+	return t, nil
+}
+
+// init is New after the config check; on error the caller closes t.
+func (t *Trainer) init() (err error) {
+	cfg, opts := t.cfg, t.opts
+	if t.train == nil {
+		tr, te, err := data.Open(cfg.Data)
+		if err != nil {
+			return fmt.Errorf("--data: %w", err)
+		}
+		t.train, t.test = tr, te
+		t.owned = append(t.owned, tr)
+		if te != nil {
+			t.owned = append(t.owned, te)
+		}
+	}
+	c, h, w := t.train.Shape()
+	if t.test != nil {
+		if tc, th, tw := t.test.Shape(); tc != c || th != h || tw != w {
+			return fmt.Errorf("--data %s: training images are %d×%d×%d but test images %d×%d×%d", cfg.Data, c, h, w, tc, th, tw)
+		}
+	}
+	if h != w {
+		return fmt.Errorf("--data %s: images are %d×%d, want square ones", cfg.Data, h, w)
+	}
+	t.ncfg = nn.Config{InChannels: c, NumClasses: t.train.Classes(), Width: cfg.Width, ImageSize: h, Seed: cfg.Seed}
+	if t.model, err = nn.New(cfg.Arch, t.ncfg); err != nil {
+		return fmt.Errorf("--arch %s: %w", cfg.Arch, err)
+	}
+	params := optimParams(t.model)
+	sgd := optim.SGDConfig{LR: float32(cfg.LR), Momentum: float32(cfg.Momentum), Nesterov: cfg.Nesterov, WeightDecay: float32(cfg.WeightDecay)}
+	if !cfg.DecayAll {
+		sgd.NoDecay = optim.BiasAndNorm
+	}
+	if t.opt, err = optim.NewSGD(params, sgd); err != nil {
+		return err
+	}
+	if cfg.EMA > 0 {
+		var bufs []optim.Buffer
+		for _, b := range t.model.Buffers() {
+			bufs = append(bufs, optim.Buffer{Name: b.Name, Tensor: b.T})
+		}
+		if t.ema, err = optim.NewEMA(params, bufs, optim.EMAConfig{Decay: float32(cfg.EMA), Warmup: true}); err != nil {
+			return fmt.Errorf("--ema: %w", err)
+		}
+	}
+	n := t.train.Len()
+	if n == 0 {
+		return fmt.Errorf("--data %s: the training set is empty", cfg.Data)
+	}
+	bc := data.Config{BatchSize: cfg.BatchSize, Shuffle: true, Seed: cfg.Seed, Workers: opts.Workers, Prefetch: true,
+		DropLast: n > cfg.BatchSize && n%cfg.BatchSize == 1} // BatchNorm cannot normalize a batch of one
+	if cfg.Augment {
+		bc.CropPad, bc.Flip = augmentPad(h), true
+	}
+	if t.batcher, err = data.NewBatcher(t.train, nil, bc); err != nil {
+		return fmt.Errorf("--batch: %w", err)
+	}
+	if t.sched, err = cfg.schedule(t.batcher.Len()); err != nil {
+		return err
+	}
+	t.rng = tensor.NewRNG(cfg.Seed ^ 0x7a1e5eed)
+	t.loss = opts.Loss
+	if t.loss == nil {
+		t.loss = crossEntropy(float32(cfg.LabelSmoothing))
+	}
+	t.tp = autograd.NewTape()
+	t.evalTape = autograd.NewTape()
+	t.step = Step{Tape: t.tp, Model: t.model, X: autograd.Leaf(nil, false), RNG: t.rng}
+	if cfg.Threads > 0 {
+		t.threads = kernels.SetThreads(cfg.Threads)
+	}
+	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	ckpt := filepath.Join(cfg.Out, CheckpointFile)
+	if opts.Resume {
+		if err := t.resume(ckpt); err != nil {
+			return err
+		}
+	} else if _, err := os.Stat(ckpt); err == nil {
+		return fmt.Errorf("--out %s: already holds a run (%s); pass --resume to continue it or choose another --out", cfg.Out, CheckpointFile)
+	}
+	return nil
+}
+
+// augmentPad is the random-crop padding for images of side h: 4 for
+// 32×32 CIFAR, proportionally less for smaller images (3 for 28×28).
+func augmentPad(h int) int { return max(1, h/8) }
+
+// optimParams returns m's parameters as the optimizer wants them.
+func optimParams(m nn.Module) []optim.Param {
+	var ps []optim.Param
+	for _, p := range m.Params() {
+		ps = append(ps, optim.Param{Name: p.Name, Var: p.Var})
+	}
+	return ps
+}
+
+// Model returns the model being trained.
+func (t *Trainer) Model() nn.FeatureModel { return t.model }
+
+// ModelConfig returns the nn.Config the model was built with.
+func (t *Trainer) ModelConfig() nn.Config { return t.ncfg }
+
+// Epoch returns the number of epochs completed.
+func (t *Trainer) Epoch() int { return t.epoch }
+
+// RNG returns the run's random stream, which is saved in checkpoints;
+// loss functions and hooks that need randomness draw from it so a resumed
+// run repeats them.
+func (t *Trainer) RNG() *tensor.RNG { return t.rng }
+
+// Metrics returns the figures of the epochs run by this Trainer.
+func (t *Trainer) Metrics() []Metrics { return t.metrics }
+
+// Close releases the data sets opened by New and the batcher's goroutines
+// and restores the kernel thread count.
+func (t *Trainer) Close() error {
+	if t.batcher != nil {
+		t.batcher.Close()
+		t.batcher = nil
+	}
+	var errs []error
+	for _, ds := range t.owned {
+		errs = append(errs, data.Close(ds))
+	}
+	t.owned = nil
+	if t.threads >= 0 {
+		kernels.SetThreads(t.threads)
+		t.threads = -1
+	}
+	return errors.Join(errs...)
+}
+
+// Run trains the remaining epochs, evaluating, calling the hook and
+// writing a checkpoint, the model and a metrics line after each. It stops
+// early, with ctx's error, when ctx is cancelled (the last checkpoint
+// stays valid), and with an error naming the epoch and batch when the loss
+// is NaN or infinite.
+func (t *Trainer) Run(ctx context.Context) error {
+	for t.epoch < t.cfg.Epochs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := t.runEpoch(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Run is New, Trainer.Run and Close in one call; it returns the metrics of
+// the epochs it ran.
+func Run(ctx context.Context, cfg Config, opts Options) ([]Metrics, error) {
+	t, err := New(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	err = t.Run(ctx)
+	if cerr := t.Close(); err == nil {
+		err = cerr
+	}
+	return t.metrics, err
+}
+
+// runEpoch trains epoch t.epoch, then evaluates and saves.
+func (t *Trainer) runEpoch(ctx context.Context) error {
+	e := t.epoch
+	start := time.Now()
+	t.model.SetTrain(true)
+	t.batcher.Reset(e)
+	bar := newProgress(t.opts.Progress, t.batcher.Len(), e+1, t.cfg.Epochs)
+	var lossSum float64
+	var correct, seen int
+	for b := 0; t.batcher.Next(); b++ {
+		if err := ctx.Err(); err != nil {
+			bar.finish()
+			return err
+		}
+		batch := t.batcher.Batch()
+		loss, ok, err := t.trainStep(batch, e, b)
+		if err != nil {
+			bar.finish()
+			return err
+		}
+		n := len(batch.Labels)
+		lossSum += loss * float64(n)
+		correct += ok
+		seen += n
+		bar.update(b+1, lossSum/float64(seen), float64(correct)/float64(seen), float64(seen)/time.Since(start).Seconds())
+	}
+	bar.finish()
+	if err := t.batcher.Err(); err != nil {
+		return fmt.Errorf("--data %s: epoch %d: %w", t.cfg.Data, e+1, err)
+	}
+	trainSec := time.Since(start).Seconds()
+	m := Metrics{
+		Epoch: e + 1, TrainLoss: lossSum / float64(seen), TrainAcc: float64(correct) / float64(seen),
+		LR: float64(t.opt.LR()), ImgPerSec: float64(seen) / trainSec, TrainSec: trainSec,
+	}
+	evalStart := time.Now()
+	if t.test != nil {
+		r, err := t.evaluate(nil)
+		if err != nil {
+			return err
+		}
+		m.TestLoss, m.TestAcc = &r.Loss, &r.Acc
+		if t.ema != nil {
+			t.ema.Apply()
+			r, err := t.evaluate(nil)
+			t.ema.Restore()
+			if err != nil {
+				return err
+			}
+			m.EMATestAcc = &r.Acc
+		}
+	}
+	m.EvalSec = time.Since(evalStart).Seconds()
+	if t.opts.OnEpochEnd != nil {
+		if err := t.opts.OnEpochEnd(e, t.model); err != nil {
+			return fmt.Errorf("train: epoch %d: hook: %w", e+1, err)
+		}
+		t.model.SetTrain(true)
+	}
+	t.epoch++
+	m.EpochSec = time.Since(start).Seconds()
+	t.elapsed += time.Since(start)
+	m.WallSec = t.elapsed.Seconds()
+	// Metrics first: a run killed before the checkpoint lands redoes the
+	// epoch, and resume drops the line of the epoch it redoes.
+	if err := appendMetrics(filepath.Join(t.cfg.Out, MetricsFile), m); err != nil {
+		return err
+	}
+	if err := t.save(); err != nil {
+		return err
+	}
+	t.metrics = append(t.metrics, m)
+	if t.opts.Stdout != nil {
+		fmt.Fprintln(t.opts.Stdout, m.String(t.cfg.Epochs))
+	}
+	return nil
+}
+
+// evaluate runs the model in evaluation mode over the test set, restoring
+// training mode afterwards.
+func (t *Trainer) evaluate(logits []float32) (EvalResult, error) {
+	r, err := Evaluate(t.model, t.test, EvalOptions{BatchSize: t.cfg.BatchSize, Tape: t.evalTape, Workers: t.opts.Workers, Logits: logits})
+	t.model.SetTrain(true)
+	if err != nil {
+		return r, fmt.Errorf("--data %s: evaluating: %w", t.cfg.Data, err)
+	}
+	return r, nil
+}
+
+// trainStep runs one optimizer step on batch b of epoch e and returns the
+// batch's mean loss and its number of correct predictions.
+func (t *Trainer) trainStep(batch *data.Batch, e, b int) (loss float64, correct int, err error) {
+	tp := t.tp
+	tp.Reset()
+	t.opt.SetLR(t.sched.LR(t.steps))
+	t.opt.ZeroGrad()
+	s := &t.step
+	s.X.Value = batch.X
+	s.Labels, s.Indices, s.Epoch, s.Batch = batch.Labels, batch.Indices, e, b
+	s.Loss, s.Logits = t.loss(s)
+	loss = float64(s.Loss.Value.Data()[0])
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return 0, 0, fmt.Errorf("train: loss is %v at epoch %d, batch %d (of %d); lower --lr or check the data", loss, e+1, b+1, t.batcher.Len())
+	}
+	tp.Backward(s.Loss)
+	if t.opts.OnBatch != nil {
+		if err := t.opts.OnBatch(s); err != nil {
+			return 0, 0, fmt.Errorf("train: epoch %d, batch %d: hook: %w", e+1, b+1, err)
+		}
+	}
+	t.opt.Step()
+	if t.ema != nil {
+		t.ema.Update()
+	}
+	t.steps++
+	return loss, countCorrect(s.Logits.Value, s.Labels), nil
+}
+
+// countCorrect returns how many rows of logits [N, C] have their maximum
+// at the label (the first maximum on ties, as argmax does).
+func countCorrect(logits *tensor.Tensor, labels []int) int {
+	c := logits.Dim(1)
+	z := logits.Data()
+	n := 0
+	for i, y := range labels {
+		if argmax(z[i*c:(i+1)*c]) == y {
+			n++
+		}
+	}
+	return n
+}
+
+// argmax returns the index of the first maximum of row; NaNs never win.
+func argmax(row []float32) int {
+	best := 0
+	for j, v := range row {
+		if v > row[best] {
+			best = j
+		}
+	}
+	return best
+}
+
+// String formats m as the line printed after each of epochs epochs.
+func (m Metrics) String(epochs int) string {
+	s := fmt.Sprintf("epoch %d/%d  loss %.4f  train acc %.2f%%", m.Epoch, epochs, m.TrainLoss, 100*m.TrainAcc)
+	if m.TestAcc != nil {
+		s += fmt.Sprintf("  test loss %.4f  test acc %.2f%%", *m.TestLoss, 100**m.TestAcc)
+	}
+	if m.EMATestAcc != nil {
+		s += fmt.Sprintf("  ema acc %.2f%%", 100**m.EMATestAcc)
+	}
+	return s + fmt.Sprintf("  lr %.4g  %.0f img/s  %.1fs (wall %.1fs)", m.LR, m.ImgPerSec, m.EpochSec, m.WallSec)
+}

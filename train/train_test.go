@@ -1,0 +1,378 @@
+package train
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bulwark-ml/bulwark/autograd"
+	"github.com/bulwark-ml/bulwark/data"
+	"github.com/bulwark-ml/bulwark/nn"
+	"github.com/bulwark-ml/bulwark/safetensors"
+	"github.com/bulwark-ml/bulwark/tensor"
+)
+
+// synthetic returns n random c×s×s images whose label (of 4) is the
+// quadrant with the brightest mean, so a model can learn something.
+func synthetic(t testing.TB, seed uint64, n, c, s int) data.Dataset {
+	t.Helper()
+	x := tensor.Rand(tensor.NewRNG(seed), n, c, s, s)
+	y := make([]int, n)
+	h := s / 2
+	for i := range n {
+		var q [4]float32
+		img := x.Data()[i*c*s*s : (i+1)*c*s*s]
+		for k, v := range img {
+			r, col := (k%(s*s))/s, k%s
+			q[(r/h)*2+col/h] += v
+		}
+		y[i] = slices.Index(q[:], slices.Max(q[:]))
+	}
+	ds, err := data.FromTensor(x, y, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds
+}
+
+// tinyConfig is a run that exercises every stateful part: momentum,
+// cosine warm-up, EMA, augmentation, label smoothing and two threads.
+func tinyConfig(out string) Config {
+	return Config{
+		Arch: "resnet8", Width: 0.25, Data: "synthetic", Epochs: 3, BatchSize: 16,
+		LR: 0.05, Schedule: "cosine", Warmup: 1, Momentum: 0.9, Nesterov: true, WeightDecay: 5e-4,
+		LabelSmoothing: 0.1, EMA: 0.9, Augment: true, Seed: 7, Threads: 2, Out: out,
+	}
+}
+
+func tinyOptions(t testing.TB) Options {
+	return Options{Train: synthetic(t, 1, 64, 1, 8), Test: synthetic(t, 2, 32, 1, 8)}
+}
+
+// readTensors returns the tensors of a safetensors file.
+func readTensors(t *testing.T, path string) map[string]*tensor.Tensor {
+	t.Helper()
+	f, err := safetensors.Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f.Tensors
+}
+
+// sameTensors fails unless a and b hold the same names with bitwise-equal
+// values.
+func sameTensors(t *testing.T, what string, a, b map[string]*tensor.Tensor) {
+	t.Helper()
+	if len(a) != len(b) || len(a) == 0 {
+		t.Fatalf("%s: %d tensors vs %d", what, len(a), len(b))
+	}
+	for name, ta := range a {
+		tb := b[name]
+		if tb == nil || !slices.Equal(ta.Shape(), tb.Shape()) {
+			t.Fatalf("%s: tensor %q missing or reshaped", what, name)
+		}
+		for i, v := range ta.Data() {
+			if w := tb.Data()[i]; v != w && !(v != v && w != w) {
+				t.Fatalf("%s: %q[%d] = %v vs %v", what, name, i, v, w)
+			}
+		}
+	}
+}
+
+// stopAfter returns a context cancelled by the OnEpochEnd hook after epoch
+// index e, which ends the run as a kill would, once that epoch's checkpoint
+// is written.
+func stopAfter(o *Options, e int) context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	o.OnEpochEnd = func(epoch int, _ nn.Module) error {
+		if epoch == e {
+			cancel()
+		}
+		return nil
+	}
+	return ctx
+}
+
+func TestResumeIsBitwiseIdentical(t *testing.T) {
+	straight, split := t.TempDir(), t.TempDir()
+	if _, err := Run(context.Background(), tinyConfig(straight), tinyOptions(t)); err != nil {
+		t.Fatal(err)
+	}
+
+	opts := tinyOptions(t)
+	ctx := stopAfter(&opts, 0)
+	if _, err := Run(ctx, tinyConfig(split), opts); !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted run: %v, want context.Canceled", err)
+	}
+	// A leftover temporary file from a write that was killed is ignored.
+	if err := os.WriteFile(filepath.Join(split, ".checkpoint.safetensors.tmp123"), []byte("garbage"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := ReadConfig(split); err != nil || c.Epochs != 3 {
+		t.Fatalf("ReadConfig: %+v, %v", c, err)
+	}
+	opts = tinyOptions(t)
+	opts.Resume = true
+	ms, err := Run(context.Background(), tinyConfig(split), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ms) != 2 || ms[0].Epoch != 2 {
+		t.Fatalf("resumed run reported epochs %+v, want 2 and 3", ms)
+	}
+	for _, f := range []string{ModelFile, EMAModelFile} {
+		sameTensors(t, f, readTensors(t, filepath.Join(straight, f)), readTensors(t, filepath.Join(split, f)))
+	}
+	// The whole checkpoint (optimizer and EMA state too) agrees.
+	sameTensors(t, CheckpointFile, readTensors(t, filepath.Join(straight, CheckpointFile)), readTensors(t, filepath.Join(split, CheckpointFile)))
+	if n := countLines(t, filepath.Join(split, MetricsFile)); n != 3 {
+		t.Fatalf("metrics.jsonl has %d lines after resume, want 3", n)
+	}
+}
+
+func countLines(t *testing.T, path string) int {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	n := 0
+	for sc := bufio.NewScanner(f); sc.Scan(); {
+		n++
+	}
+	return n
+}
+
+// childEnv names the run directory of the child process of
+// TestKillMidRun.
+const childEnv = "BULWARK_TRAIN_KILL_CHILD"
+
+// killConfig is a longer tiny run, so a kill lands mid-run, often while a
+// checkpoint is being written.
+func killConfig(out string) Config {
+	c := tinyConfig(out)
+	c.Epochs = 12
+	return c
+}
+
+// TestKillChild is the child of TestKillMidRun: it trains (resuming if a
+// checkpoint exists) until killed.
+func TestKillChild(t *testing.T) {
+	dir := os.Getenv(childEnv)
+	if dir == "" {
+		t.Skip("run by TestKillMidRun")
+	}
+	opts := tinyOptions(t)
+	_, err := os.Stat(filepath.Join(dir, CheckpointFile))
+	opts.Resume = err == nil
+	if _, err := Run(context.Background(), killConfig(dir), opts); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestKillMidRun SIGKILLs a training process at random moments, checks
+// that the checkpoint it leaves always loads, resumes, and finally
+// compares the result with an uninterrupted run.
+func TestKillMidRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns processes")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Skip(err)
+	}
+	dir, straight := t.TempDir(), t.TempDir()
+	ckpt := filepath.Join(dir, CheckpointFile)
+	rng := rand.New(rand.NewPCG(1, 2))
+	kills := 0
+	for attempt := 0; attempt < 20 && kills < 4; attempt++ {
+		cmd := exec.Command(exe, "-test.run=^TestKillChild$", "-test.count=1")
+		cmd.Env = append(os.Environ(), childEnv+"="+dir)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		// Wait for a checkpoint newer than the one we started from, then
+		// kill at a random moment.
+		start := modTime(ckpt)
+		deadline := time.Now().Add(60 * time.Second)
+		for modTime(ckpt).Equal(start) && time.Now().Before(deadline) {
+			time.Sleep(2 * time.Millisecond)
+		}
+		time.Sleep(time.Duration(rng.IntN(60)) * time.Millisecond)
+		cmd.Process.Kill()
+		if err := <-done; err == nil {
+			break // the run finished before the kill
+		}
+		kills++
+		if _, err := ReadConfig(dir); err != nil {
+			t.Fatalf("after kill %d the checkpoint does not load: %v", kills, err)
+		}
+	}
+	if kills == 0 {
+		t.Skip("the child always finished before being killed")
+	}
+	t.Logf("killed the run %d times", kills)
+	opts := tinyOptions(t)
+	opts.Resume = true
+	if _, err := Run(context.Background(), killConfig(dir), opts); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), killConfig(straight), tinyOptions(t)); err != nil {
+		t.Fatal(err)
+	}
+	sameTensors(t, ModelFile, readTensors(t, filepath.Join(straight, ModelFile)), readTensors(t, filepath.Join(dir, ModelFile)))
+	if n := countLines(t, filepath.Join(dir, MetricsFile)); n != 12 {
+		t.Fatalf("metrics.jsonl has %d lines, want 12", n)
+	}
+}
+
+func modTime(path string) time.Time {
+	st, err := os.Stat(path)
+	if err != nil {
+		return time.Time{}
+	}
+	return st.ModTime()
+}
+
+func TestNaNLossStops(t *testing.T) {
+	cfg := tinyConfig(t.TempDir())
+	cfg.LR, cfg.Schedule, cfg.Warmup, cfg.EMA = 1e30, "constant", 0, 0
+	_, err := Run(context.Background(), cfg, tinyOptions(t))
+	if err == nil || !strings.Contains(err.Error(), "epoch 1, batch ") || !(strings.Contains(err.Error(), "NaN") || strings.Contains(err.Error(), "Inf")) {
+		t.Fatalf("error %v, want one naming NaN/Inf, the epoch and the batch", err)
+	}
+}
+
+func TestRunDirectoryGuards(t *testing.T) {
+	dir := t.TempDir()
+	cfg := tinyConfig(dir)
+	cfg.Epochs = 1
+	if _, err := Run(context.Background(), cfg, tinyOptions(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), cfg, tinyOptions(t)); err == nil || !strings.Contains(err.Error(), "--resume") {
+		t.Fatalf("second run into the same --out: %v, want a refusal mentioning --resume", err)
+	}
+	opts := tinyOptions(t)
+	opts.Resume = true
+	cfg.LR = 0.5
+	if _, err := Run(context.Background(), cfg, opts); err == nil || !strings.Contains(err.Error(), `"lr"`) {
+		t.Fatalf("resume with another --lr: %v, want an error naming lr", err)
+	}
+	opts.Resume = true
+	if _, err := Run(context.Background(), tinyConfig(t.TempDir()), opts); err == nil || !strings.Contains(err.Error(), "--resume") {
+		t.Fatalf("resume without a checkpoint: %v", err)
+	}
+}
+
+func TestConfigErrorsNameTheFlag(t *testing.T) {
+	for _, tc := range []struct {
+		edit func(*Config)
+		flag string
+	}{
+		{func(c *Config) { c.Arch = "resnet9" }, "--arch"},
+		{func(c *Config) { c.Epochs = 0 }, "--epochs"},
+		{func(c *Config) { c.BatchSize = -1 }, "--batch"},
+		{func(c *Config) { c.LR = -1 }, "--lr"},
+		{func(c *Config) { c.Schedule = "linear" }, "--schedule"},
+		{func(c *Config) { c.EMA = 1 }, "--ema"},
+		{func(c *Config) { c.LabelSmoothing = 2 }, "--label-smoothing"},
+		{func(c *Config) { c.Out = "" }, "--out"},
+		{func(c *Config) { c.Milestones = []int{3, 2} }, "--milestones"},
+	} {
+		cfg := tinyConfig(t.TempDir())
+		tc.edit(&cfg)
+		_, err := New(cfg, tinyOptions(t))
+		if err == nil || !strings.HasPrefix(err.Error(), tc.flag) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: error %v, want one line starting with the flag", tc.flag, err)
+		}
+	}
+}
+
+func TestModelFileReloads(t *testing.T) {
+	dir := t.TempDir()
+	cfg := tinyConfig(dir)
+	cfg.Epochs, cfg.EMA = 2, 0
+	opts := tinyOptions(t)
+	ms, err := Run(context.Background(), cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{ModelFile, CheckpointFile} {
+		w, err := ReadWeights(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w.Arch != "resnet8" || w.Epoch != 2 || w.Model.InChannels != 1 || w.Model.Width != 0.25 {
+			t.Fatalf("%s: metadata %+v", f, w)
+		}
+		m, err := w.Build(w.Arch, w.Model)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := Evaluate(m, opts.Test, EvalOptions{BatchSize: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Acc != *ms[1].TestAcc || fmt.Sprintf("%.5f", r.Loss) != fmt.Sprintf("%.5f", *ms[1].TestLoss) {
+			t.Fatalf("%s: reloaded model scores %+v, training reported %v / %v", f, r, *ms[1].TestAcc, *ms[1].TestLoss)
+		}
+	}
+	// Model files hold only torchvision-named model tensors.
+	for name := range readTensors(t, filepath.Join(dir, ModelFile)) {
+		if strings.HasPrefix(name, "model.") || strings.HasPrefix(name, "optim.") {
+			t.Fatalf("model file holds %q", name)
+		}
+	}
+}
+
+func TestHooks(t *testing.T) {
+	cfg := tinyConfig(t.TempDir())
+	cfg.Epochs, cfg.EMA = 2, 0
+	opts := tinyOptions(t)
+	var batches, samples, epochs int
+	custom := 0
+	opts.Loss = func(s *Step) (loss, logits *autograd.Var) {
+		custom++
+		return crossEntropy(0)(s)
+	}
+	opts.OnBatch = func(s *Step) error {
+		batches++
+		samples += len(s.Indices)
+		if s.Logits.Value.Dim(0) != len(s.Labels) || s.Loss.Value.Len() != 1 || s.RNG == nil {
+			return fmt.Errorf("step %+v", s)
+		}
+		return nil
+	}
+	opts.OnEpochEnd = func(epoch int, m nn.Module) error {
+		if epoch != epochs || !m.Training() {
+			return fmt.Errorf("hook got epoch %d (want %d), training mode %v", epoch, epochs, m.Training())
+		}
+		epochs++
+		m.SetTrain(false) // the trainer restores training mode
+		return nil
+	}
+	if _, err := Run(context.Background(), cfg, opts); err != nil {
+		t.Fatal(err)
+	}
+	if batches != 8 || samples != 128 || epochs != 2 || custom != 8 {
+		t.Fatalf("hooks saw %d batches, %d samples, %d epochs, %d loss calls", batches, samples, epochs, custom)
+	}
+	opts.OnEpochEnd = func(int, nn.Module) error { return errors.New("boom") }
+	cfg.Out = t.TempDir()
+	if _, err := Run(context.Background(), cfg, opts); err == nil || !strings.Contains(err.Error(), "epoch 1: hook: boom") {
+		t.Fatalf("failing hook: %v", err)
+	}
+}
