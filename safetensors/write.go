@@ -1,19 +1,17 @@
 package safetensors
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"unicode/utf8"
 
+	"github.com/bulwark-ml/bulwark/internal/atomicfile"
 	"github.com/bulwark-ml/bulwark/tensor"
 )
 
@@ -22,50 +20,12 @@ import (
 // files. The file is written atomically: to a temporary file in the same
 // directory, synced, then renamed over path, so a crash never leaves a
 // half-written checkpoint behind.
-func Write(path string, tensors map[string]*tensor.Tensor, metadata map[string]string) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+func Write(path string, tensors map[string]*tensor.Tensor, metadata map[string]string) error {
+	err := atomicfile.Write(path, func(w io.Writer) error { return encode(w, tensors, metadata) })
 	if err != nil {
 		return fmt.Errorf("safetensors: write %s: %w", path, err)
 	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-			err = fmt.Errorf("safetensors: write %s: %w", path, err)
-		}
-	}()
-	w := bufio.NewWriterSize(f, chunkBytes)
-	if err = encode(w, tensors, metadata); err != nil {
-		return err
-	}
-	if err = w.Flush(); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	syncDir(dir)
 	return nil
-}
-
-// syncDir makes a rename in dir durable where the platform allows it; it
-// is best effort, as some systems cannot sync a directory.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
 }
 
 // Encode writes tensors as F32, with metadata (which may be nil), to w in

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bulwark-ml/bulwark/internal/atomicfile"
 	"github.com/bulwark-ml/bulwark/nn"
 	"github.com/bulwark-ml/bulwark/safetensors"
 	"github.com/bulwark-ml/bulwark/tensor"
@@ -259,11 +261,8 @@ func trimMetrics(path string, epoch int) error {
 	if bytes.Equal(keep.Bytes(), raw) {
 		return nil
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, keep.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("--resume: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	err = atomicfile.Write(path, func(w io.Writer) error { _, err := w.Write(keep.Bytes()); return err })
+	if err != nil {
 		return fmt.Errorf("--resume: %w", err)
 	}
 	return nil
