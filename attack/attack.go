@@ -1,0 +1,562 @@
+package attack
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/bulwark-ml/bulwark/autograd"
+	"github.com/bulwark-ml/bulwark/kernels"
+	"github.com/bulwark-ml/bulwark/nn"
+	"github.com/bulwark-ml/bulwark/tensor"
+)
+
+// Attack turns inputs into adversarial inputs against a model.
+type Attack interface {
+	// Name describes the attack and its main settings, for reports.
+	Name() string
+	// Perturb returns adversarial versions of x [N, C, H, W] (values in
+	// [0,1]) for the labels y against m. The result is owned by the
+	// attack and valid until its next Perturb; x is not modified. Bad
+	// settings, labels or input values are errors.
+	Perturb(m nn.Module, x *tensor.Tensor, y []int) (*tensor.Tensor, error)
+}
+
+// Norm is the norm of the threat model's ε-ball.
+type Norm int
+
+const (
+	LInf Norm = iota // ‖x' − x‖∞ ≤ ε: every pixel moves by at most ε
+	L2               // ‖x' − x‖₂ ≤ ε for each sample
+)
+
+// String returns "Linf" or "L2".
+func (n Norm) String() string {
+	switch n {
+	case LInf:
+		return "Linf"
+	case L2:
+		return "L2"
+	}
+	return fmt.Sprintf("Norm(%d)", int(n))
+}
+
+// ParseNorm parses "linf" (or "inf") and "l2", ignoring case.
+func ParseNorm(s string) (Norm, error) {
+	switch strings.ToLower(s) {
+	case "linf", "inf", "l∞":
+		return LInf, nil
+	case "l2":
+		return L2, nil
+	}
+	return 0, fmt.Errorf("unknown norm %q, want linf or l2", s)
+}
+
+// BNMode is the mode an attack runs the model in, which decides what
+// BatchNorm layers do.
+type BNMode int
+
+const (
+	// BNEval runs the model in evaluation mode (BatchNorm uses its
+	// running statistics), as every evaluation attack must. The default.
+	BNEval BNMode = iota
+	// BNTrain runs it in training mode: BatchNorm normalizes with batch
+	// statistics and updates its running statistics at every forward
+	// pass of the attack, as PyTorch's PGD-AT recipes do.
+	BNTrain
+	// BNKeep leaves the model's mode as it is.
+	BNKeep
+)
+
+// Init is how an attack picks its starting point.
+type Init int
+
+const (
+	// InitUniform starts at random: in L∞ at x + U(−ε, ε) per pixel; in
+	// L2 at x + r·d with d a normalized N(0, I) direction and r ~ U(0, ε);
+	// then projects. The default.
+	InitUniform Init = iota
+	// InitNone starts at x.
+	InitNone
+	// InitNormal starts at x + σ·N(0, I), projected (TRADES starts with
+	// σ = 0.001).
+	InitNormal
+)
+
+// Targeter picks the target class of each sample for a targeted attack:
+// it writes into dst[i] a class in [0, classes) for the sample labelled
+// y[i] (normally not y[i]).
+type Targeter func(dst, y []int, classes int)
+
+// NextClass targets class (y+1) mod classes.
+func NextClass(dst, y []int, classes int) {
+	for i, c := range y {
+		dst[i] = (c + 1) % classes
+	}
+}
+
+// RandomTarget returns a Targeter that draws each target uniformly from the
+// classes other than the label, from its own generator seeded by seed.
+func RandomTarget(seed uint64) Targeter {
+	rng := tensor.NewRNG(seed)
+	return func(dst, y []int, classes int) {
+		for i, c := range y {
+			if classes < 2 {
+				dst[i] = c
+				continue
+			}
+			t := rng.Intn(classes - 1)
+			if t >= c {
+				t++
+			}
+			dst[i] = t
+		}
+	}
+}
+
+// Objective is a custom per-sample objective for PGD to maximize, in place
+// of a Loss: given row i of the logits z and its label y, it returns the
+// objective and writes ∂objective/∂z into grad (len(z) values). A TRADES
+// inner maximization plugs in here, with the clean softmax cached by the
+// caller and indexed by i.
+type Objective func(i int, z []float32, y int, grad []float32) float64
+
+// settings are what the engine needs from an attack's fields.
+type settings struct {
+	norm   Norm
+	eps    float32
+	init   Init
+	sigma  float32
+	loss   Loss
+	custom Objective
+	target Targeter
+	bn     BNMode
+	seed   uint64
+}
+
+// check validates the settings that come from the user.
+func (s *settings) check(who string) error {
+	if !(s.eps >= 0) || math.IsInf(float64(s.eps), 0) {
+		return fmt.Errorf("%s: eps = %v, want a finite value ≥ 0", who, s.eps)
+	}
+	if s.norm != LInf && s.norm != L2 {
+		return fmt.Errorf("%s: unknown norm %d", who, s.norm)
+	}
+	if s.init < InitUniform || s.init > InitNormal {
+		return fmt.Errorf("%s: unknown init %d", who, s.init)
+	}
+	if !(s.sigma >= 0) || math.IsInf(float64(s.sigma), 0) {
+		return fmt.Errorf("%s: sigma = %v, want a finite value ≥ 0", who, s.sigma)
+	}
+	if s.loss < CE || s.loss > DLR {
+		return fmt.Errorf("%s: unknown loss %d", who, s.loss)
+	}
+	if s.bn < BNEval || s.bn > BNKeep {
+		return fmt.Errorf("%s: unknown BN mode %d", who, s.bn)
+	}
+	return nil
+}
+
+// frozenLeaf is a constant leaf: parameters are overwritten with a copy of
+// it (holding their value) while an attack runs.
+var frozenLeaf = *autograd.Leaf(nil, false)
+
+// engine is the machinery every attack shares: input checks, the model's
+// mode and frozen parameters, the starting point, forward and backward
+// passes on one reused tape, and the per-sample projected steps. Buffers
+// hold N·C·H·W values, sample-major.
+type engine struct {
+	s   settings
+	who string // the attack's name for errors
+	tp  *autograd.Tape
+	x   *autograd.Var // leaf over cur requiring grad; its Grad is over grad
+	xc  *autograd.Var // constant leaf over cur, for forward passes only
+	rng *tensor.RNG
+
+	n, chw, classes int
+	shape           [4]int
+	y               []int // this batch's labels (the caller's, not kept)
+	tgt             []int // targets of a targeted attack
+	checked         bool  // labels checked and targets drawn this batch
+
+	x0, lo, hi, cur, grad, noise []float32
+	curT, gradT, noiseT          *tensor.Tensor
+	zgrad                        *tensor.Tensor // [N, classes]: ∂objective/∂logits
+
+	obj    []float64 // objective per sample at cur
+	fooled []bool    // cur is misclassified (or classified as the target)
+	active []bool    // samples that still take steps
+
+	// the model while Perturb runs
+	model    nn.Module // whose parameters params are
+	params   []*autograd.Var
+	saved    []autograd.Var
+	froze    []bool
+	wasTrain bool
+
+	// the per-sample job run by kernels.Run
+	op    jobOp
+	parts int
+	alpha float32   // PGD step size, or APGD momentum
+	eta   []float32 // APGD step size per sample
+	prev  []float32 // APGD previous iterate
+	tmp   []float32 // APGD scratch
+}
+
+// grow returns b resized to n, reallocating only if its capacity is short.
+func grow[T any](b []T, n int) []T {
+	if cap(b) < n {
+		return make([]T, n)
+	}
+	return b[:n]
+}
+
+// viewOf returns a [N, C, H, W] tensor over buf in the batch's shape,
+// reusing *t if it already is one.
+func (e *engine) viewOf(t **tensor.Tensor, buf []float32) *tensor.Tensor {
+	return view(t, buf, e.shape)
+}
+
+// view returns a tensor of the given shape over buf, reusing *t if it
+// already is one, so that steady batches allocate nothing.
+func view(t **tensor.Tensor, buf []float32, shape [4]int) *tensor.Tensor {
+	if v := *t; v != nil && v.Len() == len(buf) && (len(buf) == 0 || &v.Data()[0] == &buf[0]) &&
+		v.Dim(0) == shape[0] && v.Dim(1) == shape[1] && v.Dim(2) == shape[2] {
+		return v
+	}
+	v, err := tensor.FromSlice(buf, shape[:]...)
+	if err != nil {
+		panic("attack: " + err.Error())
+	}
+	*t = v
+	return v
+}
+
+// begin checks a batch, sizes the buffers, sets the model's mode and
+// freezes its parameters. end undoes what begin did to the model; call it
+// (deferred) whenever begin succeeds.
+func (e *engine) begin(m nn.Module, x *tensor.Tensor, y []int) error {
+	if err := e.s.check(e.who); err != nil {
+		return err
+	}
+	if x == nil || x.Rank() != 4 {
+		return fmt.Errorf("%s: input %v, want a [N, C, H, W] batch", e.who, shapeOf(x))
+	}
+	if x.Dim(0) != len(y) {
+		return fmt.Errorf("%s: %d labels for %d images", e.who, len(y), x.Dim(0))
+	}
+	for i, v := range x.Data() {
+		if !(v >= 0 && v <= 1) {
+			return fmt.Errorf("%s: input value %v (element %d) outside [0,1]; attacks work in [0,1] input space", e.who, v, i)
+		}
+	}
+	for i, c := range y {
+		if c < 0 {
+			return fmt.Errorf("%s: label %d of sample %d is negative", e.who, c, i)
+		}
+	}
+	e.resize(x)
+	copy(e.x0, x.Data())
+	e.bounds()
+	e.y, e.checked = y, false
+	if e.rng == nil {
+		e.rng = tensor.NewRNG(e.s.seed)
+	}
+	e.wasTrain = m.Training()
+	switch e.s.bn {
+	case BNEval:
+		m.SetTrain(false)
+	case BNTrain:
+		m.SetTrain(true)
+	}
+	e.freeze(m)
+	return nil
+}
+
+// end restores the model's mode and parameters and recycles the tape.
+func (e *engine) end(m nn.Module) {
+	e.tp.Reset()
+	e.thaw()
+	if e.s.bn != BNKeep {
+		m.SetTrain(e.wasTrain)
+	}
+	e.y = nil
+}
+
+func shapeOf(x *tensor.Tensor) []int {
+	if x == nil {
+		return nil
+	}
+	return x.Shape()
+}
+
+// resize sizes the buffers for x's shape.
+func (e *engine) resize(x *tensor.Tensor) {
+	if e.tp == nil {
+		e.tp = autograd.NewTape()
+		e.x = autograd.Leaf(nil, true)
+		e.xc = autograd.Leaf(nil, false)
+	}
+	copy(e.shape[:], x.Shape())
+	e.n, e.chw = e.shape[0], e.shape[1]*e.shape[2]*e.shape[3]
+	size := x.Len()
+	for _, b := range []*[]float32{&e.x0, &e.lo, &e.hi, &e.cur, &e.grad, &e.noise} {
+		*b = grow(*b, size)
+	}
+	e.obj = grow(e.obj, e.n)
+	e.fooled = grow(e.fooled, e.n)
+	e.active = grow(e.active, e.n)
+	e.tgt = grow(e.tgt, e.n)
+	e.x.Value = e.viewOf(&e.curT, e.cur)
+	e.xc.Value = e.curT
+	e.x.Grad = e.viewOf(&e.gradT, e.grad)
+	e.viewOf(&e.noiseT, e.noise)
+}
+
+// bounds sets lo and hi to the L∞ box [x−ε, x+ε] ∩ [0,1], nudged by an
+// ulp where float32 rounding would put a bound further than ε from x (in
+// L2 the box is just [0,1]).
+func (e *engine) bounds() {
+	if e.s.norm != LInf {
+		for i := range e.lo {
+			e.lo[i], e.hi[i] = 0, 1
+		}
+		return
+	}
+	eps := e.s.eps
+	for i, v := range e.x0 {
+		l := max(v-eps, 0)
+		if float64(v)-float64(l) > float64(eps) {
+			l = math.Nextafter32(l, 1)
+		}
+		h := min(v+eps, 1)
+		if float64(h)-float64(v) > float64(eps) {
+			h = math.Nextafter32(h, 0)
+		}
+		e.lo[i], e.hi[i] = l, h
+	}
+}
+
+// freeze makes m's parameters constants until thaw: each parameter Var is
+// overwritten with a constant leaf holding its value, and its old state
+// (gradient, flags) is saved.
+func (e *engine) freeze(m nn.Module) {
+	if e.model != m {
+		ps := m.Params()
+		e.params = e.params[:0]
+		for _, p := range ps {
+			e.params = append(e.params, p.Var)
+		}
+		e.saved = make([]autograd.Var, len(ps))
+		e.froze = make([]bool, len(ps))
+		e.model = m
+	}
+	for i, v := range e.params {
+		// A Var listed twice (shared weights) is frozen once.
+		e.froze[i] = v.RequiresGrad()
+		if !e.froze[i] {
+			continue
+		}
+		e.saved[i] = *v
+		f := frozenLeaf
+		f.Value = v.Value
+		*v = f
+	}
+}
+
+// thaw restores the parameters frozen by freeze, in reverse order.
+func (e *engine) thaw() {
+	for i := len(e.params) - 1; i >= 0; i-- {
+		if e.froze[i] {
+			*e.params[i] = e.saved[i]
+			e.saved[i] = autograd.Var{}
+		}
+	}
+}
+
+// start puts cur at the starting point and makes every sample active.
+func (e *engine) start() {
+	copy(e.cur, e.x0)
+	switch e.s.init {
+	case InitUniform:
+		if e.s.norm == LInf {
+			e.rng.Uniform(e.noiseT, -e.s.eps, e.s.eps)
+			for i, d := range e.noise {
+				e.cur[i] = min(max(e.x0[i]+d, e.lo[i]), e.hi[i])
+			}
+			break
+		}
+		e.rng.Normal(e.noiseT, 0, 1)
+		for i := range e.n {
+			d := e.noise[i*e.chw : (i+1)*e.chw]
+			r := e.s.eps * e.rng.Float32()
+			if nrm := norm2(d); nrm > 0 {
+				axpyTo(e.cur[i*e.chw:(i+1)*e.chw], e.x0[i*e.chw:(i+1)*e.chw], float32(float64(r)/nrm), d)
+			}
+		}
+		e.projectAll()
+	case InitNormal:
+		e.rng.Normal(e.noiseT, 0, e.s.sigma)
+		for i, d := range e.noise {
+			e.cur[i] = e.x0[i] + d
+		}
+		e.projectAll()
+	}
+	for i := range e.active {
+		e.active[i] = true
+	}
+}
+
+// projectAll projects every sample of cur onto its ε-ball ∩ [0,1].
+func (e *engine) projectAll() {
+	e.run(opProject)
+}
+
+// eval runs m on cur and sets obj and fooled; with grad it also
+// back-propagates the objective, leaving ∂(Σ obj)/∂cur in grad.
+func (e *engine) eval(m nn.Module, grad bool) error {
+	tp := e.tp
+	tp.Reset()
+	in := e.xc
+	if grad {
+		in = e.x
+		e.x.ZeroGrad()
+	}
+	z := m.Forward(tp, in)
+	zv := z.Value
+	if zv.Rank() != 2 || zv.Dim(0) != e.n {
+		return fmt.Errorf("%s: model returned logits %v for %d inputs, want [%d, classes]", e.who, zv.Shape(), e.n, e.n)
+	}
+	if !e.checked {
+		if err := e.firstEval(zv.Dim(1)); err != nil {
+			return err
+		}
+	}
+	c := e.classes
+	zd, gd := zv.Data(), e.zgrad.Data()
+	for i, y := range e.y {
+		row, g := zd[i*c:(i+1)*c], gd[i*c:(i+1)*c]
+		t := -1
+		if e.s.target != nil {
+			t = e.tgt[i]
+		}
+		if e.s.custom != nil {
+			e.obj[i] = e.s.custom(i, row, y, g)
+		} else {
+			e.obj[i] = objective(e.s.loss, row, y, t, g)
+		}
+		p := argmax(row)
+		e.fooled[i] = p != y
+		if t >= 0 {
+			e.fooled[i] = p == t
+		}
+	}
+	if !grad {
+		return nil
+	}
+	if !z.RequiresGrad() {
+		return fmt.Errorf("%s: the model's output does not depend on its input", e.who)
+	}
+	tp.BackwardFrom(z, e.zgrad)
+	return nil
+}
+
+// firstEval checks the labels against the model's classes, sizes the
+// logit gradient and draws the targets, once per batch.
+func (e *engine) firstEval(c int) error {
+	for i, y := range e.y {
+		if y >= c {
+			return fmt.Errorf("%s: label %d of sample %d is outside the model's %d classes", e.who, y, i, c)
+		}
+	}
+	if e.s.custom == nil {
+		if err := e.s.loss.fits(c, e.s.target != nil); err != nil {
+			return fmt.Errorf("%s: %v", e.who, err)
+		}
+	}
+	if e.zgrad == nil || e.zgrad.Dim(0) != e.n || e.zgrad.Dim(1) != c {
+		e.zgrad = tensor.New(e.n, c)
+	}
+	e.classes = c
+	if e.s.target != nil {
+		e.s.target(e.tgt, e.y, c)
+		for i, t := range e.tgt {
+			if t < 0 || t >= c {
+				return fmt.Errorf("%s: target %d of sample %d is outside the model's %d classes", e.who, t, i, c)
+			}
+		}
+	}
+	e.checked = true
+	return nil
+}
+
+// row returns sample i of a buffer.
+func (e *engine) row(b []float32, i int) []float32 { return b[i*e.chw : (i+1)*e.chw] }
+
+// argmax returns the index of the first largest value.
+func argmax(z []float32) int {
+	bi := 0
+	for i, v := range z {
+		if v > z[bi] {
+			bi = i
+		}
+	}
+	return bi
+}
+
+// jobOp is a per-sample operation run in parallel over the batch.
+type jobOp int
+
+const (
+	opProject jobOp = iota // project cur onto the ε-ball ∩ [0,1]
+	opPGD                  // one PGD step of size alpha on the active samples
+	opAPGD                 // one APGD step with momentum alpha
+)
+
+// run applies op to every sample, split across the kernel threads.
+func (e *engine) run(op jobOp) {
+	e.op = op
+	e.parts = max(1, min(kernels.Threads(), e.n))
+	kernels.Run(e, e.parts)
+}
+
+// RunPart applies the current op to part p of the samples (for
+// kernels.Run).
+func (e *engine) RunPart(p int) {
+	lo, hi := p*e.n/e.parts, (p+1)*e.n/e.parts
+	for i := lo; i < hi; i++ {
+		switch e.op {
+		case opProject:
+			e.project(e.row(e.cur, i), i)
+		case opPGD:
+			if e.active[i] {
+				e.pgdStep(i)
+			}
+		case opAPGD:
+			e.apgdStep(i)
+		}
+	}
+}
+
+// project moves xs, a point for sample i, onto the sample's ε-ball ∩ [0,1].
+func (e *engine) project(xs []float32, i int) {
+	if e.s.norm == LInf {
+		clampBox(xs, e.row(e.lo, i), e.row(e.hi, i))
+		return
+	}
+	projL2(xs, e.row(e.x0, i), e.s.eps)
+}
+
+// pgdStep moves sample i by alpha along the steepest-ascent direction of
+// its gradient (sign(g) in L∞, g/‖g‖₂ in L2) and projects.
+func (e *engine) pgdStep(i int) {
+	xs, g := e.row(e.cur, i), e.row(e.grad, i)
+	if e.s.norm == LInf {
+		signStep(xs, xs, g, e.alpha, e.row(e.lo, i), e.row(e.hi, i))
+		return
+	}
+	if n := norm2(g); n > 0 {
+		axpyTo(xs, xs, float32(float64(e.alpha)/n), g)
+	}
+	projL2(xs, e.row(e.x0, i), e.s.eps)
+}
