@@ -157,10 +157,6 @@ func (s *settings) check(who string) error {
 	return nil
 }
 
-// frozenLeaf is a constant leaf: parameters are overwritten with a copy of
-// it (holding their value) while an attack runs.
-var frozenLeaf = *autograd.Leaf(nil, false)
-
 // engine is the machinery every attack shares: input checks, the model's
 // mode and frozen parameters, the starting point, forward and backward
 // passes on one reused tape, and the per-sample projected steps. Buffers
@@ -190,7 +186,6 @@ type engine struct {
 	// the model while Perturb runs
 	model    nn.Module // whose parameters params are
 	params   []*autograd.Var
-	saved    []autograd.Var
 	froze    []bool
 	wasTrain bool
 
@@ -337,9 +332,9 @@ func (e *engine) bounds() {
 	}
 }
 
-// freeze makes m's parameters constants until thaw: each parameter Var is
-// overwritten with a constant leaf holding its value, and its old state
-// (gradient, flags) is saved.
+// freeze makes m's parameters constants until thaw (SetRequiresGrad), so
+// backward computes only ∂loss/∂x and leaves the parameters' Grad as the
+// training step left it.
 func (e *engine) freeze(m nn.Module) {
 	if e.model != m {
 		ps := m.Params()
@@ -347,29 +342,20 @@ func (e *engine) freeze(m nn.Module) {
 		for _, p := range ps {
 			e.params = append(e.params, p.Var)
 		}
-		e.saved = make([]autograd.Var, len(ps))
 		e.froze = make([]bool, len(ps))
 		e.model = m
 	}
 	for i, v := range e.params {
 		// A Var listed twice (shared weights) is frozen once.
-		e.froze[i] = v.RequiresGrad()
-		if !e.froze[i] {
-			continue
-		}
-		e.saved[i] = *v
-		f := frozenLeaf
-		f.Value = v.Value
-		*v = f
+		e.froze[i] = v.IsLeaf() && v.SetRequiresGrad(false)
 	}
 }
 
-// thaw restores the parameters frozen by freeze, in reverse order.
+// thaw restores the parameters frozen by freeze.
 func (e *engine) thaw() {
-	for i := len(e.params) - 1; i >= 0; i-- {
+	for i, v := range e.params {
 		if e.froze[i] {
-			*e.params[i] = e.saved[i]
-			e.saved[i] = autograd.Var{}
+			v.SetRequiresGrad(true)
 		}
 	}
 }

@@ -58,6 +58,18 @@ func Leaf(t *tensor.Tensor, requiresGrad bool) *Var {
 // RequiresGrad reports whether a gradient flows to v.
 func (v *Var) RequiresGrad() bool { return v.requiresGrad }
 
+// SetRequiresGrad turns gradient tracking of a leaf on or off and returns
+// the previous setting. Attacks use it to freeze a model's parameters, so
+// that backward computes only ∂loss/∂x and leaves the parameters' Grad
+// untouched. It panics on a Var made by an op.
+func (v *Var) SetRequiresGrad(on bool) (was bool) {
+	if !v.leaf {
+		panic("autograd.SetRequiresGrad: not a leaf")
+	}
+	was, v.requiresGrad = v.requiresGrad, on
+	return was
+}
+
 // IsLeaf reports whether v was made by Leaf rather than by an op.
 func (v *Var) IsLeaf() bool { return v.leaf }
 
