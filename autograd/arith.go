@@ -14,27 +14,12 @@ const maxRank = 8
 // broadcast.
 func broadcastShape(op string, a, b *tensor.Tensor, buf *[maxRank]int) []int {
 	as, bs := a.Shape(), b.Shape()
-	r := max(len(as), len(bs))
-	if r > maxRank {
+	if max(len(as), len(bs)) > maxRank {
 		panic(fmt.Sprintf("autograd.%s: shapes %v and %v have rank above %d", op, as, bs, maxRank))
 	}
-	s := buf[:r]
-	for i := 1; i <= r; i++ {
-		da, db := 1, 1
-		if i <= len(as) {
-			da = as[len(as)-i]
-		}
-		if i <= len(bs) {
-			db = bs[len(bs)-i]
-		}
-		switch {
-		case da == db || db == 1:
-			s[r-i] = da
-		case da == 1:
-			s[r-i] = db
-		default:
-			panic(fmt.Sprintf("autograd.%s: shapes %v and %v do not broadcast", op, as, bs))
-		}
+	s, ok := tensor.BroadcastShape(buf[:], as, bs)
+	if !ok {
+		panic(fmt.Sprintf("autograd.%s: shapes %v and %v do not broadcast", op, as, bs))
 	}
 	return s
 }

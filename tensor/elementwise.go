@@ -315,11 +315,24 @@ func broadcastDim(as, bs []int, i int) (d, da, db int, ok bool) {
 // broadcastShape returns the NumPy broadcast of shapes as and bs, which
 // are known to broadcast.
 func broadcastShape(as, bs []int) []int {
-	s := make([]int, max(len(as), len(bs)))
-	for i := 1; i <= len(s); i++ {
-		s[len(s)-i], _, _, _ = broadcastDim(as, bs, i)
-	}
+	s, _ := BroadcastShape(make([]int, max(len(as), len(bs))), as, bs)
 	return s
+}
+
+// BroadcastShape writes the NumPy broadcast of shapes as and bs into dst,
+// which must hold max(len(as), len(bs)) ints, and returns it resliced to
+// that rank; ok is false if the shapes do not broadcast. It does not
+// allocate, so ops can check shapes on the hot path.
+func BroadcastShape(dst, as, bs []int) (shape []int, ok bool) {
+	s := dst[:max(len(as), len(bs))]
+	for i := 1; i <= len(s); i++ {
+		d, _, _, ok := broadcastDim(as, bs, i)
+		if !ok {
+			return nil, false
+		}
+		s[len(s)-i] = d
+	}
+	return s, true
 }
 
 // isBroadcastOf reports whether shape is the broadcast of as and bs, which
