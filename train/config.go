@@ -44,6 +44,34 @@ type Config struct {
 	EMA            float64 `json:"ema"` // decay of the weight average; 0 is off
 	Augment        bool    `json:"augment"`
 
+	// Adversarial training (adv.go); Adv "" or "none" is standard
+	// training.
+	Adv      string  `json:"adv,omitempty"`       // one of AdvModes
+	Eps      float64 `json:"eps,omitempty"`       // radius of the threat model's ball
+	Norm     string  `json:"norm,omitempty"`      // "linf" (default) or "l2"
+	Steps    int     `json:"steps,omitempty"`     // inner attack steps; 0 means 10 (pgd, trades)
+	StepSize float64 `json:"step_size,omitempty"` // inner step; 0 means ε/4 (fgsm-rs: 1.25ε)
+	Beta     float64 `json:"beta,omitempty"`      // TRADES weight of the KL term; 0 means 6
+	AdvBN    string  `json:"adv_bn,omitempty"`    // BN mode of the inner attack: "eval" (default) or "train"
+
+	// Synthetic is a dataset spec of a synthetic pool mixed into every
+	// batch (SyntheticFrac of it, default 0.8); an epoch is then defined
+	// by the real set.
+	Synthetic     string  `json:"synthetic,omitempty"`
+	SyntheticFrac float64 `json:"synthetic_frac,omitempty"`
+
+	// ValSize is the size of the held-out slice of the test set on which
+	// robust accuracy is measured after each epoch of adversarial
+	// training (0 means 1000); ValSteps the PGD steps (0 means 10).
+	ValSize  int `json:"val_size,omitempty"`
+	ValSteps int `json:"val_steps,omitempty"`
+
+	// Per-epoch recording of true-class probabilities (record.go).
+	Record      string `json:"record,omitempty"`       // .npy of int64 training-set indices
+	RecordAll   bool   `json:"record_all,omitempty"`   // record every training sample
+	RecordAdv   bool   `json:"record_adv,omitempty"`   // also on PGD-10 inputs
+	RecordTrain bool   `json:"record_train,omitempty"` // from the training forward pass instead
+
 	Seed    uint64 `json:"seed"`
 	Threads int    `json:"threads"` // kernel threads; 0 leaves the current setting
 	Out     string `json:"out"`     // run directory, e.g. runs/NAME
@@ -101,6 +129,7 @@ func (c *Config) check() error {
 	if c.Threads < 0 {
 		bad("threads", "%d, want at least 1 (or 0 for the default)", c.Threads)
 	}
+	c.checkAdv(bad)
 	if c.Out == "" {
 		bad("out", "missing: name the run directory, e.g. runs/NAME")
 	}

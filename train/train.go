@@ -90,8 +90,9 @@ type Trainer struct {
 	rng     *tensor.RNG
 	loss    LossFunc
 	tp      *autograd.Tape
-	batcher *data.Batcher
+	batcher batchSource // a *data.Batcher, or a mixed one (adv_mix.go)
 	step    Step
+	adv     *adv // adversarial training, validation and recording; nil without
 
 	train, test data.Dataset
 	owned       []data.Dataset // sets opened here, closed by Close
@@ -119,6 +120,8 @@ type Metrics struct {
 	EvalSec    float64  `json:"eval_s"`
 	EpochSec   float64  `json:"epoch_s"` // training, evaluation, hooks and checkpoint
 	WallSec    float64  `json:"wall_s"`  // since the run started, across resumes
+
+	*AdvMetrics // robust validation, with adversarial training
 }
 
 // File names inside the run directory.
@@ -197,8 +200,8 @@ func (t *Trainer) init() (err error) {
 	if cfg.Augment {
 		bc.CropPad, bc.Flip = augmentPad(h), true
 	}
-	if t.batcher, err = data.NewBatcher(t.train, nil, bc); err != nil {
-		return fmt.Errorf("--batch: %w", err)
+	if t.batcher, err = t.newBatcher(bc); err != nil {
+		return err
 	}
 	if t.sched, err = cfg.schedule(t.batcher.Len()); err != nil {
 		return err
@@ -207,6 +210,9 @@ func (t *Trainer) init() (err error) {
 	t.loss = opts.Loss
 	if t.loss == nil {
 		t.loss = crossEntropy(float32(cfg.LabelSmoothing))
+	}
+	if err := t.initAdv(); err != nil {
+		return err
 	}
 	t.tp = autograd.NewTape()
 	t.evalTape = autograd.NewTape()
@@ -360,6 +366,9 @@ func (t *Trainer) runEpoch(ctx context.Context) error {
 			m.EMATestAcc = &r.Acc
 		}
 	}
+	if err := t.advEpochEnd(e, &m); err != nil {
+		return err
+	}
 	m.EvalSec = time.Since(evalStart).Seconds()
 	if t.opts.OnEpochEnd != nil {
 		if err := t.opts.OnEpochEnd(e, t.model); err != nil {
@@ -459,6 +468,9 @@ func (m Metrics) String(epochs int) string {
 	}
 	if m.EMATestAcc != nil {
 		s += fmt.Sprintf("  ema acc %.2f%%", 100**m.EMATestAcc)
+	}
+	if m.AdvMetrics != nil {
+		s += m.AdvMetrics.String()
 	}
 	return s + fmt.Sprintf("  lr %.4g  %.0f img/s  %.1fs (wall %.1fs)", m.LR, m.ImgPerSec, m.EpochSec, m.WallSec)
 }

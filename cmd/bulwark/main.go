@@ -18,9 +18,10 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"bench": {"measure the kernels against gonum and this machine's FMA peak", runBench},
-	"train": {"train a model on a dataset, with checkpoints and --resume", runTrain},
-	"eval":  {"evaluate model weights on a dataset; optionally save the logits", runEval},
+	"attack": {"measure robust accuracy under FGSM, PGD and APGD; optionally save the adversarial inputs", runAttack},
+	"bench":  {"measure the kernels against gonum and this machine's FMA peak", runBench},
+	"train":  {"train a model on a dataset, with checkpoints and --resume", runTrain},
+	"eval":   {"evaluate model weights on a dataset; optionally save the logits", runEval},
 }
 
 func main() {

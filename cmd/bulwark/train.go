@@ -46,6 +46,21 @@ func trainFlags(fs *flag.FlagSet, cfg *train.Config) {
 	fs.Float64Var(&cfg.LabelSmoothing, "label-smoothing", cfg.LabelSmoothing, "label smoothing ε in [0, 1)")
 	fs.Float64Var(&cfg.EMA, "ema", cfg.EMA, "decay of the exponential moving average of the weights (0 = off), e.g. 0.999")
 	fs.BoolVar(&cfg.Augment, "augment", cfg.Augment, "random crop (padding side/8) and horizontal flip")
+	fs.StringVar(&cfg.Adv, "adv", cfg.Adv, "adversarial training: "+strings.Join(train.AdvModes, ", "))
+	fs.Var((*fraction)(&cfg.Eps), "eps", "radius of the threat model's ε-ball, e.g. 0.3 or 8/255 (needed by --adv and --record-adv)")
+	fs.StringVar(&cfg.Norm, "norm", cfg.Norm, "threat model: linf or l2")
+	fs.IntVar(&cfg.Steps, "steps", cfg.Steps, "steps of the inner attack (pgd, trades; fgsm-rs takes 1)")
+	fs.Var((*fraction)(&cfg.StepSize), "step-size", "step of the inner attack, e.g. 0.01 or 2/255 (0 = ε/4; fgsm-rs: 1.25ε)")
+	fs.Float64Var(&cfg.Beta, "beta", cfg.Beta, "TRADES weight β of the KL term")
+	fs.StringVar(&cfg.AdvBN, "adv-bn", cfg.AdvBN, "BatchNorm mode of the inner attack: eval or train (TRADES uses eval)")
+	fs.StringVar(&cfg.Synthetic, "synthetic", cfg.Synthetic, "synthetic pool mixed into every batch, as a dataset spec (e.g. npz:FILE); an epoch is one pass over --data")
+	fs.Float64Var(&cfg.SyntheticFrac, "synthetic-frac", cfg.SyntheticFrac, "share of every batch drawn from --synthetic")
+	fs.IntVar(&cfg.ValSize, "val-size", cfg.ValSize, "size of the held-out slice of the test set for the per-epoch robust validation")
+	fs.IntVar(&cfg.ValSteps, "val-steps", cfg.ValSteps, "PGD steps of the robust validation")
+	fs.StringVar(&cfg.Record, "record", cfg.Record, "record per-epoch true-class probabilities of the training samples listed in this int64 .npy")
+	fs.BoolVar(&cfg.RecordAll, "record-all", cfg.RecordAll, "record every training sample (instead of --record)")
+	fs.BoolVar(&cfg.RecordAdv, "record-adv", cfg.RecordAdv, "also record on PGD-10 inputs (same --eps and --norm)")
+	fs.BoolVar(&cfg.RecordTrain, "record-train", cfg.RecordTrain, "record from the training forward pass instead of an eval pass (cheaper)")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed (initialisation, shuffling, augmentation)")
 	fs.IntVar(&cfg.Threads, "threads", cfg.Threads, "kernel threads (0 = GOMAXPROCS); results are reproducible for a fixed seed and thread count")
 	fs.StringVar(&cfg.Out, "out", cfg.Out, "run directory for the checkpoint, model and metrics, e.g. runs/NAME")
@@ -54,7 +69,8 @@ func trainFlags(fs *flag.FlagSet, cfg *train.Config) {
 // defaultTrainConfig is what `bulwark train` does without flags.
 func defaultTrainConfig() train.Config {
 	return train.Config{Arch: "resnet20", Width: 1, Epochs: 10, BatchSize: 128, LR: 0.1, Schedule: "cosine",
-		Momentum: 0.9, WeightDecay: 5e-4}
+		Momentum: 0.9, WeightDecay: 5e-4,
+		Adv: "none", Norm: "linf", Steps: 10, Beta: 6, AdvBN: "eval", SyntheticFrac: 0.8, ValSize: 1000, ValSteps: 10}
 }
 
 // runTrain implements `bulwark train`.
@@ -91,6 +107,14 @@ func runTrain(args []string, stdout io.Writer) error {
 	if cfg.Data == "" {
 		return errors.New("train: --data is missing; want one of: " + data.Specs)
 	}
+	// Config takes 0 for these as "the default"; on the command line the
+	// default is shown, so an explicit 0 is a mistake.
+	if cfg.Synthetic != "" && cfg.SyntheticFrac == 0 {
+		return errors.New("train: --synthetic-frac: 0, want a share in (0, 1); omit --synthetic to train on --data alone")
+	}
+	if cfg.Adv == "trades" && cfg.Beta == 0 {
+		return errors.New("train: --beta: 0, want β > 0 for TRADES")
+	}
 	if workers < 0 {
 		return fmt.Errorf("train: --workers: %d, want at least 0", workers)
 	}
@@ -105,6 +129,9 @@ func runTrain(args []string, stdout io.Writer) error {
 	defer t.Close()
 	fmt.Fprintf(stdout, "bulwark train: %s (%d parameters) on %s, %d threads, run directory %s",
 		cfg.Arch, nn.NumParams(t.Model()), cfg.Data, kernels.Threads(), cfg.Out)
+	if cfg.Adv != "" && cfg.Adv != "none" {
+		fmt.Fprintf(stdout, ", adversarial training %s %s ε=%.4g", cfg.Adv, cfg.Norm, cfg.Eps)
+	}
 	if resume {
 		fmt.Fprintf(stdout, ", resuming after epoch %d", t.Epoch())
 	}

@@ -1,0 +1,287 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bulwark-ml/bulwark/attack"
+	"github.com/bulwark-ml/bulwark/data"
+	"github.com/bulwark-ml/bulwark/kernels"
+	"github.com/bulwark-ml/bulwark/nn"
+	"github.com/bulwark-ml/bulwark/train"
+)
+
+// attackNames lists what --attack accepts; "all" is the four in order.
+var attackNames = []string{"fgsm", "pgd", "apgd-ce", "apgd-dlr"}
+
+// runAttack implements `bulwark attack`.
+func runAttack(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("attack", flag.ContinueOnError)
+	var ml modelFlags
+	ml.bind(fs)
+	which := fs.String("attack", "pgd", "comma-separated attacks: "+strings.Join(attackNames, ", ")+", or all")
+	normName := fs.String("norm", "linf", "threat model: linf or l2")
+	var eps, alpha fraction
+	fs.Var(&eps, "eps", "radius of the ε-ball, e.g. 8/255 or 0.3 (required)")
+	fs.Var(&alpha, "step-size", "PGD step size, e.g. 2/255 (0 = 2.5·ε/steps)")
+	steps := fs.Int("steps", 0, "iterations (0 = 20 for pgd, 100 for apgd)")
+	restarts := fs.Int("restarts", 1, "random restarts of pgd and apgd (per sample, the worst is kept)")
+	n := fs.Int("n", 0, "attack the first N samples (0 = all)")
+	batch := fs.Int("batch", 256, "batch size")
+	seed := fs.Uint64("seed", 0, "seed of the random starts")
+	threads := fs.Int("threads", 0, "kernel threads (0 = GOMAXPROCS)")
+	saveAdv := fs.String("save-adv", "", "write the worst-case adversarial inputs as float32 N×C×H×W .npy")
+	if err := parseFlags(fs, "attack", args, stdout); err != nil {
+		return err
+	}
+	norm, err := attack.ParseNorm(*normName)
+	switch {
+	case err != nil:
+		return fmt.Errorf("attack: --norm: %v", err)
+	case eps == 0:
+		return errors.New("attack: --eps is missing, e.g. --eps 8/255")
+	case norm == attack.LInf && eps > 1:
+		return fmt.Errorf("attack: --eps: %g is more than the whole [0,1] range", float64(eps))
+	case *steps < 0:
+		return fmt.Errorf("attack: --steps: %d, want at least 1 (or 0 for the default)", *steps)
+	case *restarts < 1:
+		return fmt.Errorf("attack: --restarts: %d, want at least 1", *restarts)
+	case *n < 0:
+		return fmt.Errorf("attack: --n: %d, want at least 0", *n)
+	case *batch < 1:
+		return fmt.Errorf("attack: --batch: %d, want at least 1", *batch)
+	case *threads < 0:
+		return fmt.Errorf("attack: --threads: %d, want at least 0", *threads)
+	}
+	attacks, err := buildAttacks(*which, norm, float32(eps), float32(alpha), *steps, *restarts, *seed)
+	if err != nil {
+		return fmt.Errorf("attack: --attack: %w", err)
+	}
+	model, ds, closeData, err := ml.load("attack")
+	if err != nil {
+		return err
+	}
+	defer closeData()
+	if *threads > 0 {
+		defer kernels.SetThreads(kernels.SetThreads(*threads))
+	}
+	o := attack.EvalOptions{BatchSize: *batch}
+	total := ds.Len()
+	if *n > 0 && *n < total {
+		total = *n
+		o.Indices = make([]int, total)
+		for i := range o.Indices {
+			o.Indices[i] = i
+		}
+	}
+	var adv worstInputs
+	if *saveAdv != "" {
+		c, h, w := ds.Shape()
+		adv = worstInputs{shape: []int{total, c, h, w}, x: make([]float32, total*c*h*w)}
+		o.OnBatch = adv.add
+	}
+	fmt.Fprintf(stdout, "bulwark attack: %s on %s (%d samples), %v ε=%.4g, %d threads\n",
+		ml.weights, ml.spec, total, norm, float64(eps), kernels.Threads())
+	start := time.Now()
+	res, err := attack.Evaluate(model, ds, o, attacks...)
+	if err != nil {
+		return fmt.Errorf("attack: --data %s: %w", ml.spec, err)
+	}
+	fmt.Fprint(stdout, res)
+	fmt.Fprintf(stdout, "wall time %.1fs\n", time.Since(start).Seconds())
+	if *saveAdv != "" {
+		if err := data.WriteNpy(*saveAdv, adv.shape, adv.x); err != nil {
+			return fmt.Errorf("attack: --save-adv: %w", err)
+		}
+		fmt.Fprintf(stdout, "wrote %s (%v float32 worst-case adversarial inputs)\n", *saveAdv, adv.shape)
+	}
+	return nil
+}
+
+// buildAttacks parses the --attack list into attacks, in the order given.
+func buildAttacks(list string, norm attack.Norm, eps, alpha float32, steps, restarts int, seed uint64) ([]attack.Attack, error) {
+	var names []string
+	for name := range strings.SplitSeq(list, ",") {
+		name = strings.TrimSpace(strings.ToLower(name))
+		if name == "all" {
+			names = append(names, attackNames...)
+			continue
+		}
+		names = append(names, name)
+	}
+	var out []attack.Attack
+	for _, name := range names {
+		switch name {
+		case "fgsm":
+			if norm != attack.LInf {
+				return nil, errors.New("fgsm is an L∞ attack; use pgd with --norm l2")
+			}
+			out = append(out, &attack.FGSM{Eps: eps})
+		case "pgd":
+			s := steps
+			if s == 0 {
+				s = 20
+			}
+			out = append(out, &attack.PGD{Norm: norm, Eps: eps, Alpha: alpha, Steps: s, Restarts: restarts, Seed: seed})
+		case "apgd-ce", "apgd-dlr":
+			a := &attack.APGD{Norm: norm, Eps: eps, Steps: steps, Restarts: restarts, Loss: attack.CE, Seed: seed}
+			if name == "apgd-dlr" {
+				a.Loss = attack.DLR
+			}
+			out = append(out, a)
+		default:
+			return nil, fmt.Errorf("unknown attack %q; want %s or all", name, strings.Join(attackNames, ", "))
+		}
+	}
+	return out, nil
+}
+
+// worstInputs collects, per sample, the first input (in --attack order)
+// that fools the model or, if none does, the last attack's input (the
+// clean input for samples misclassified without attack).
+type worstInputs struct {
+	shape []int
+	x     []float32
+	next  int // samples collected
+}
+
+// add is the attack.EvalOptions.OnBatch hook.
+func (w *worstInputs) add(b *attack.EvalBatch) error {
+	last := len(b.Adv) - 1
+	for i := range b.Labels {
+		a := last
+		for k := range b.Adv {
+			if b.Clean[i] && !b.Robust[k][i] {
+				a = k
+				break
+			}
+		}
+		x := b.Adv[a]
+		chw := x.Len() / len(b.Labels)
+		copy(w.x[(w.next+i)*chw:(w.next+i+1)*chw], x.Data()[i*chw:(i+1)*chw])
+	}
+	w.next += len(b.Labels)
+	return nil
+}
+
+// fraction is a flag.Value for a non-negative number written as a
+// decimal or a fraction, like 0.3 or 8/255.
+type fraction float64
+
+func (f *fraction) String() string {
+	if f == nil {
+		return "0"
+	}
+	return strconv.FormatFloat(float64(*f), 'g', -1, 64)
+}
+
+func (f *fraction) Set(s string) error {
+	num, den, isFrac := strings.Cut(s, "/")
+	v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	if err == nil && isFrac {
+		var d float64
+		if d, err = strconv.ParseFloat(strings.TrimSpace(den), 64); err == nil {
+			if d == 0 {
+				return fmt.Errorf("%q divides by zero", s)
+			}
+			v /= d
+		}
+	}
+	if err != nil || !(v >= 0) || math.IsInf(v, 0) {
+		return fmt.Errorf("%q is not a non-negative number or fraction like 8/255", s)
+	}
+	*f = fraction(v)
+	return nil
+}
+
+// modelFlags are the flags that name a model and the data it runs on,
+// shared by eval and attack.
+type modelFlags struct {
+	weights, arch, spec, split string
+	width                      float64
+}
+
+func (ml *modelFlags) bind(fs *flag.FlagSet) {
+	fs.StringVar(&ml.weights, "weights", "", "model weights (.safetensors): a bulwark model or checkpoint, or a PyTorch state dict with torchvision names")
+	fs.StringVar(&ml.arch, "arch", "", "architecture: "+strings.Join(nn.Archs(), ", ")+" (default: the one recorded in --weights)")
+	fs.StringVar(&ml.spec, "data", "", "dataset: "+data.Specs+"; its test split is used when it has one")
+	fs.StringVar(&ml.split, "split", "test", "which split of mnist, fashion-mnist and cifar specs: test or train")
+	fs.Float64Var(&ml.width, "width", 0, "channel-width multiplier (default: recorded in --weights, else 1)")
+}
+
+// load checks the flags, opens the data and builds the model. closeData
+// releases the data; errors name the flag and the command cmd.
+func (ml *modelFlags) load(cmd string) (model nn.FeatureModel, ds data.Dataset, closeData func(), err error) {
+	switch {
+	case ml.weights == "":
+		return nil, nil, nil, fmt.Errorf("%s: --weights is missing", cmd)
+	case ml.spec == "":
+		return nil, nil, nil, fmt.Errorf("%s: --data is missing; want one of: %s", cmd, data.Specs)
+	case ml.split != "test" && ml.split != "train":
+		return nil, nil, nil, fmt.Errorf("%s: --split: %q, want test or train", cmd, ml.split)
+	case !(ml.width >= 0):
+		return nil, nil, nil, fmt.Errorf("%s: --width: %g is not a non-negative number", cmd, ml.width)
+	}
+	w, err := train.ReadWeights(ml.weights)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: --weights: %w", cmd, err)
+	}
+	arch := ml.arch
+	if arch == "" {
+		if arch = w.Arch; arch == "" {
+			return nil, nil, nil, fmt.Errorf("%s: --arch is missing and %s does not record one", cmd, ml.weights)
+		}
+	}
+	trainSet, testSet, err := data.Open(ml.spec)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%s: --data: %w", cmd, err)
+	}
+	closeData = func() {
+		data.Close(trainSet)
+		if testSet != nil {
+			data.Close(testSet)
+		}
+	}
+	ds = trainSet
+	if testSet != nil && ml.split == "test" {
+		ds = testSet
+	}
+	if model, err = ml.build(cmd, w, arch, ds); err != nil {
+		closeData()
+		return nil, nil, nil, err
+	}
+	return model, ds, closeData, nil
+}
+
+// build makes the model of w for images like those of ds.
+func (ml *modelFlags) build(cmd string, w *train.Weights, arch string, ds data.Dataset) (nn.FeatureModel, error) {
+	cfg := w.Model
+	c, h, wd := ds.Shape()
+	if cfg.InChannels == 0 {
+		cfg.InChannels = c
+	} else if cfg.InChannels != c {
+		return nil, fmt.Errorf("%s: --data %s: images have %d channels but the model in %s takes %d", cmd, ml.spec, c, ml.weights, cfg.InChannels)
+	}
+	if h != wd {
+		return nil, fmt.Errorf("%s: --data %s: images are %d×%d, want square ones", cmd, ml.spec, h, wd)
+	}
+	if cfg.ImageSize == 0 {
+		cfg.ImageSize = h
+	} else if cfg.ImageSize != h && arch == "smallcnn" {
+		return nil, fmt.Errorf("%s: --data %s: images are %d×%d but the model in %s takes %d×%d", cmd, ml.spec, h, wd, ml.weights, cfg.ImageSize, cfg.ImageSize)
+	}
+	if ml.width != 0 {
+		cfg.Width = ml.width
+	}
+	model, err := w.Build(arch, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: --arch %s: %w", cmd, arch, err)
+	}
+	return model, nil
+}

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bytes"
+	"math"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/bulwark-ml/bulwark/data"
+)
+
+func TestAttackEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	spec := writeNpySet(t, dir, 24, 1, 8)
+	out := filepath.Join(dir, "run")
+	log := tinyTrain(t, spec, out, "--adv", "pgd", "--eps", "8/255", "--steps", "2", "--record-all", "--record-adv")
+	if !strings.Contains(log, "adversarial training pgd linf ε=0.03137") {
+		t.Fatalf("train output:\n%s", log)
+	}
+	if _, shape, err := data.ReadNpy[float32](filepath.Join(out, "probs_adv.npy")); err != nil || !slices.Equal(shape, []int{1, 24}) {
+		t.Fatalf("probs_adv.npy: %v %v", shape, err)
+	}
+	adv := filepath.Join(dir, "adv.npy")
+	var buf bytes.Buffer
+	args := []string{"attack", "--weights", filepath.Join(out, "model.safetensors"), "--data", spec, "--attack", "all",
+		"--eps", "8/255", "--steps", "3", "--n", "10", "--batch", "4", "--threads", "1", "--save-adv", adv}
+	if err := run(args, &buf, &buf); err != nil {
+		t.Fatalf("%v\n%s", err, buf.String())
+	}
+	for _, want := range []string{"10 samples", "clean", "FGSM", "PGD-3", "APGD", "DLR", "worst case", "wrote " + adv} {
+		if !strings.Contains(buf.String(), want) {
+			t.Fatalf("output lacks %q:\n%s", want, buf.String())
+		}
+	}
+	t.Log(buf.String())
+	x, shape, err := data.ReadNpy[float32](adv)
+	if err != nil || !slices.Equal(shape, []int{10, 1, 8, 8}) {
+		t.Fatalf("adv.npy: %v %v", shape, err)
+	}
+	clean, _, err := data.ReadNpy[float32](filepath.Join(dir, "X.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range x {
+		if v < 0 || v > 1 || math.Abs(float64(v-clean[i])) > 8.0/255+1e-6 {
+			t.Fatalf("adversarial pixel %d = %v, clean %v: outside the ball", i, v, clean[i])
+		}
+	}
+}
+
+func TestAttackFlagErrors(t *testing.T) {
+	dir := t.TempDir()
+	w := filepath.Join(dir, "none.safetensors")
+	base := []string{"attack", "--weights", w, "--data", "mnist"}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"attack", "--data", "mnist", "--eps", "0.3"}, "--weights"},
+		{[]string{"attack", "--weights", w, "--eps", "0.3"}, "--data"},
+		{base, "--eps"},
+		{append(base, "--eps", "8/0"), "--eps"},
+		{append(base, "--eps", "abc"), "--eps"},
+		{append(base, "--eps", "-1"), "--eps"},
+		{append(base, "--eps", "2"), "--eps"},
+		{append(base, "--eps", "0.3", "--norm", "l7"), "--norm"},
+		{append(base, "--eps", "0.3", "--attack", "cw"), "--attack"},
+		{append(base, "--eps", "0.3", "--attack", "fgsm", "--norm", "l2"), "--attack"},
+		{append(base, "--eps", "0.3", "--steps", "-2"), "--steps"},
+		{append(base, "--eps", "0.3", "--restarts", "0"), "--restarts"},
+		{append(base, "--eps", "0.3", "--step-size", "1/x"), "--step-size"},
+		{append(base, "--eps", "0.3", "--n", "-1"), "--n"},
+		{append(base, "--eps", "0.3", "--batch", "0"), "--batch"},
+		{append(base, "--eps", "0.3", "--split", "val"), "--split"},
+		{append(base, "--eps", "0.3"), "--weights"}, // the file does not exist
+		{[]string{"train", "--data", "mnist", "--out", dir, "--adv", "mart"}, "--adv"},
+		{[]string{"train", "--data", "mnist", "--out", dir, "--adv", "pgd"}, "--eps"},
+		{[]string{"train", "--data", "mnist", "--out", dir, "--adv", "pgd", "--eps", "8/"}, "--eps"},
+		{[]string{"train", "--data", "mnist", "--out", dir, "--record-adv"}, "--record-adv"},
+		{[]string{"train", "--data", "mnist", "--out", dir, "--synthetic", "npz:x.npz", "--synthetic-frac", "0"}, "--synthetic-frac"},
+		{[]string{"train", "--data", "mnist", "--out", dir, "--adv", "trades", "--eps", "0.1", "--beta", "0"}, "--beta"},
+	} {
+		var out bytes.Buffer
+		err := run(tc.args, &out, &out)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%v: error %v, want one line mentioning %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+func TestFraction(t *testing.T) {
+	for s, want := range map[string]float64{"8/255": 8.0 / 255, "0.3": 0.3, " 2 / 255 ": 2.0 / 255, "0": 0} {
+		var f fraction
+		if err := f.Set(s); err != nil || float64(f) != want {
+			t.Errorf("fraction %q = %v, %v; want %v", s, float64(f), err, want)
+		}
+	}
+}

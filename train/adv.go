@@ -1,0 +1,501 @@
+package train
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/bulwark-ml/bulwark/attack"
+	"github.com/bulwark-ml/bulwark/autograd"
+	"github.com/bulwark-ml/bulwark/nn"
+	"github.com/bulwark-ml/bulwark/safetensors"
+	"github.com/bulwark-ml/bulwark/tensor"
+)
+
+// AdvModes lists the adversarial training modes Config.Adv accepts:
+//
+//	none     standard training
+//	pgd      PGD-AT (Madry et al. 2018): minimize CE(f(x'), y), x' from
+//	         PGD-Steps with a random start
+//	trades   TRADES (Zhang et al. 2019): minimize CE(f(x), y) +
+//	         β·KL(softmax f(x) ‖ softmax f(x')), x' from Steps sign steps
+//	         on the KL from x + 0.001·N(0, I), in eval mode
+//	fgsm-rs  FGSM with a random start (Wong et al. 2020): δ ~ U(−ε, ε),
+//	         one step of 1.25ε, projected; with a per-epoch check for
+//	         catastrophic overfitting
+var AdvModes = []string{"none", "pgd", "trades", "fgsm-rs"}
+
+// BestModelFile holds the weights with the best validation robust
+// accuracy (the EMA weights when EMA is on).
+const BestModelFile = "best_model.safetensors"
+
+// adversarial reports whether c trains adversarially.
+func (c *Config) adversarial() bool { return c.Adv != "" && c.Adv != "none" }
+
+// recording reports whether c records per-sample probabilities.
+func (c *Config) recording() bool { return c.Record != "" || c.RecordAll }
+
+// Defaults of the adversarial settings.
+const (
+	defaultSteps    = 10
+	defaultBeta     = 6
+	defaultValSize  = 1000
+	tradesSigma     = 0.001 // σ of TRADES' random start
+	fgsmStepFactor  = 1.25  // FGSM-RS step, in units of ε
+	overfitFraction = 0.2   // PGD accuracy below this share of the last epoch's is a collapse
+)
+
+// checkAdv validates the adversarial, mixing and recording settings.
+func (c *Config) checkAdv(bad func(flag, format string, args ...any)) {
+	if c.Adv != "" && !slices.Contains(AdvModes, c.Adv) {
+		bad("adv", "unknown mode %q; want one of %v", c.Adv, AdvModes)
+	}
+	norm, err := c.norm()
+	if err != nil {
+		bad("norm", "%v", err)
+	}
+	switch {
+	case !(c.Eps >= 0) || math.IsInf(c.Eps, 0):
+		bad("eps", "%g is not a non-negative number", c.Eps)
+	case c.Eps > 1 && norm == attack.LInf:
+		bad("eps", "%g is more than 1, the whole [0,1] range, in L∞", c.Eps)
+	case c.Eps == 0 && (c.adversarial() || c.RecordAdv):
+		bad("eps", "missing: --adv %s and --record-adv need the radius, e.g. --eps 8/255", c.Adv)
+	}
+	if c.Steps < 0 {
+		bad("steps", "%d, want at least 1 (or 0 for the default %d)", c.Steps, defaultSteps)
+	}
+	if !(c.StepSize >= 0) || math.IsInf(c.StepSize, 0) {
+		bad("step-size", "%g is not a non-negative number", c.StepSize)
+	}
+	if !(c.Beta >= 0) || math.IsInf(c.Beta, 0) {
+		bad("beta", "%g is not a non-negative number", c.Beta)
+	}
+	switch c.AdvBN {
+	case "", "eval":
+	case "train":
+		if c.Adv == "trades" {
+			bad("adv-bn", "TRADES runs its inner attack in eval mode; drop --adv-bn train")
+		}
+	default:
+		bad("adv-bn", "unknown mode %q; want eval or train", c.AdvBN)
+	}
+	if !(c.SyntheticFrac >= 0 && c.SyntheticFrac < 1) {
+		bad("synthetic-frac", "%g is not in (0, 1)", c.SyntheticFrac)
+	}
+	if c.Synthetic != "" && c.BatchSize < 2 {
+		bad("batch", "%d: a mixed batch needs at least 2 samples", c.BatchSize)
+	}
+	if c.ValSize < 0 {
+		bad("val-size", "%d, want at least 1 (or 0 for the default %d)", c.ValSize, defaultValSize)
+	}
+	if c.ValSteps < 0 {
+		bad("val-steps", "%d, want at least 1 (or 0 for the default %d)", c.ValSteps, defaultSteps)
+	}
+	if c.Record != "" && c.RecordAll {
+		bad("record", "give --record IDX.npy or --record-all, not both")
+	}
+	if (c.RecordAdv || c.RecordTrain) && !c.recording() {
+		bad("record-adv", "--record-adv and --record-train need --record IDX.npy or --record-all")
+	}
+	if c.RecordAdv && c.RecordTrain {
+		bad("record-train", "records from the training pass instead of an eval pass; drop --record-adv")
+	}
+}
+
+// norm returns the parsed Norm ("" is L∞).
+func (c *Config) norm() (attack.Norm, error) {
+	if c.Norm == "" {
+		return attack.LInf, nil
+	}
+	return attack.ParseNorm(c.Norm)
+}
+
+// steps returns Steps with its default (1 for FGSM-RS).
+func (c *Config) steps() int {
+	switch {
+	case c.Adv == "fgsm-rs":
+		return 1
+	case c.Steps == 0:
+		return defaultSteps
+	}
+	return c.Steps
+}
+
+// stepSize returns StepSize with its default: ε/4, or 1.25ε for FGSM-RS.
+func (c *Config) stepSize() float32 {
+	switch {
+	case c.StepSize != 0:
+		return float32(c.StepSize)
+	case c.Adv == "fgsm-rs":
+		return float32(fgsmStepFactor * c.Eps)
+	}
+	return float32(c.Eps / 4)
+}
+
+// AdvMetrics are the robust-validation figures of an epoch, part of
+// Metrics (and of the metrics.jsonl line) in adversarial runs.
+// Accuracies are fractions in [0, 1] on the held-out validation slice.
+type AdvMetrics struct {
+	ValCleanAcc  float64 `json:"val_clean_acc"`
+	ValRobustAcc float64 `json:"val_robust_acc"` // under PGD-ValSteps
+	// ValFGSMAcc is the accuracy under FGSM (FGSM-RS runs), whose
+	// staying high while ValRobustAcc collapses marks catastrophic
+	// overfitting.
+	ValFGSMAcc *float64 `json:"val_fgsm_acc,omitempty"`
+	// EMAValRobustAcc is the EMA model's robust accuracy (with EMA).
+	EMAValRobustAcc *float64 `json:"ema_val_robust_acc,omitempty"`
+	BestRobustAcc   float64  `json:"best_robust_acc"` // of best_model.safetensors
+	// Overfit flags catastrophic overfitting (FGSM-RS).
+	Overfit bool    `json:"catastrophic_overfitting,omitempty"`
+	ValSec  float64 `json:"val_s"`
+}
+
+// String formats m as the suffix of an epoch's line.
+func (m *AdvMetrics) String() string {
+	s := fmt.Sprintf("  val clean %.2f%%  robust %.2f%%", 100*m.ValCleanAcc, 100*m.ValRobustAcc)
+	if m.EMAValRobustAcc != nil {
+		s += fmt.Sprintf("  ema robust %.2f%%", 100**m.EMAValRobustAcc)
+	}
+	if m.Overfit {
+		s += "  CATASTROPHIC OVERFITTING"
+	}
+	return s
+}
+
+// adv is the adversarial side of a Trainer: the inner attack of the
+// training loss, the per-epoch robust validation with the best
+// checkpoint, and the per-sample recording.
+type adv struct {
+	t     *Trainer
+	norm  attack.Norm
+	eps   float32
+	bn    attack.BNMode
+	inner *attack.PGD // the training attack, reseeded every epoch
+	epoch int         // the epoch inner was seeded for
+	xadv  *autograd.Var
+
+	// TRADES: the clean softmax [B, classes], computed once per batch.
+	tp         *autograd.Tape
+	clean      []float32
+	cleanCalls int // clean softmax computations (a test seam)
+
+	valIdx      []int   // the validation slice of the test set
+	history     bool    // best and prevRobust reflect the earlier epochs
+	best        float64 // best validation robust accuracy so far; −1 before any
+	prevRobust  float64 // last epoch's; −1 before any
+	rec         *recorder
+	warnedNoVal bool
+}
+
+// initAdv sets up adversarial training, mixing and recording as t.cfg
+// asks; without any of them t.adv stays nil.
+func (t *Trainer) initAdv() error {
+	cfg := &t.cfg
+	if !cfg.adversarial() && !cfg.recording() {
+		return nil
+	}
+	a := &adv{t: t, epoch: -1, best: -1, prevRobust: -1}
+	a.norm, _ = cfg.norm() // checked by Config.check
+	a.eps = float32(cfg.Eps)
+	if cfg.AdvBN == "train" {
+		a.bn = attack.BNTrain
+	}
+	if cfg.adversarial() {
+		if t.opts.Loss != nil {
+			return fmt.Errorf("--adv %s: the run already has a custom loss (Options.Loss)", cfg.Adv)
+		}
+		a.xadv = autograd.Leaf(nil, false)
+		a.tp = autograd.NewTape()
+		t.loss = a.loss
+		if t.test != nil {
+			a.valIdx = valSlice(t.test.Len(), cfg.ValSize, cfg.Seed)
+		}
+	}
+	if cfg.recording() {
+		r, err := newRecorder(t)
+		if err != nil {
+			return err
+		}
+		a.rec = r
+		if cfg.RecordTrain {
+			t.loss = r.wrap(t.loss)
+		}
+	}
+	t.adv = a
+	return nil
+}
+
+// valSlice returns the sorted indices of the validation slice: size
+// (0 means defaultValSize) samples of a test set of n drawn with seed.
+func valSlice(n, size int, seed uint64) []int {
+	if size == 0 {
+		size = defaultValSize
+	}
+	idx := tensor.NewRNG(seed ^ 0x7a11da7e).Perm(n)[:min(size, n)]
+	slices.Sort(idx)
+	return idx
+}
+
+// epochSeed derives the seed of an attack run at epoch e from the run's
+// seed and a salt; attacks are reseeded every epoch so that a resumed run
+// repeats them.
+func epochSeed(seed uint64, salt, e int) uint64 {
+	return mix(seed ^ uint64(salt)<<32 ^ uint64(e))
+}
+
+// mix is a 64-bit finalizer (splitmix64).
+func mix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
+// innerAttack returns the training attack for epoch e.
+func (a *adv) innerAttack(e int) *attack.PGD {
+	if a.inner != nil && a.epoch == e {
+		return a.inner
+	}
+	cfg := &a.t.cfg
+	p := &attack.PGD{Norm: a.norm, Eps: a.eps, Alpha: cfg.stepSize(), Steps: cfg.steps(), BN: a.bn,
+		Seed: epochSeed(cfg.Seed, 1, e)}
+	if cfg.Adv == "trades" {
+		p.Init, p.Sigma, p.BN, p.Objective = attack.InitNormal, tradesSigma, attack.BNEval, a.klObjective
+	}
+	a.inner, a.epoch = p, e
+	return p
+}
+
+// perturb returns the inner attack's adversarial version of the step's
+// batch. The loss cannot return an error, so a failing attack (inputs
+// outside [0,1], say) panics with the attack's message.
+func (a *adv) perturb(s *Step) *autograd.Var {
+	x, err := a.innerAttack(s.Epoch).Perturb(s.Model, s.X.Value, s.Labels)
+	if err != nil {
+		panic(fmt.Sprintf("train: --adv %s: epoch %d, batch %d: %v", a.t.cfg.Adv, s.Epoch+1, s.Batch+1, err))
+	}
+	a.xadv.Value = x
+	return a.xadv
+}
+
+// loss is the LossFunc of adversarial training. PGD-AT and FGSM-RS
+// return the adversarial logits (the training accuracy is then robust
+// accuracy); TRADES returns the clean ones.
+func (a *adv) loss(s *Step) (loss, logits *autograd.Var) {
+	ce := autograd.CEOptions{LabelSmoothing: float32(a.t.cfg.LabelSmoothing)}
+	if a.t.cfg.Adv != "trades" {
+		logits = s.Model.Forward(s.Tape, a.perturb(s))
+		return s.Tape.CrossEntropy(logits, s.Labels, ce), logits
+	}
+	a.cacheClean(s.Model, s.X)
+	xadv := a.perturb(s)
+	logits = s.Model.Forward(s.Tape, s.X)
+	kl := s.Tape.KLDiv(logits, s.Model.Forward(s.Tape, xadv), autograd.ReduceMean)
+	beta := a.t.cfg.Beta
+	if beta == 0 {
+		beta = defaultBeta
+	}
+	return s.Tape.Add(s.Tape.CrossEntropy(logits, s.Labels, ce), s.Tape.MulScalar(kl, float32(beta))), logits
+}
+
+// cacheClean computes the softmax of m on x in eval mode, without
+// gradients, into a.clean: the fixed P of TRADES' inner KL.
+func (a *adv) cacheClean(m nn.Module, x *autograd.Var) {
+	a.cleanCalls++
+	was := m.Training()
+	m.SetTrain(false)
+	a.tp.Reset()
+	restore := a.tp.NoGrad()
+	z := m.Forward(a.tp, x).Value
+	restore()
+	m.SetTrain(was)
+	a.clean = append(a.clean[:0], z.Data()...)
+	c := z.Dim(1)
+	for i := range z.Dim(0) {
+		softmaxRow(a.clean[i*c : (i+1)*c])
+	}
+	a.tp.Reset()
+}
+
+// softmaxRow replaces the logits in row by their softmax.
+func softmaxRow(row []float32) {
+	lse := logSumExp(row)
+	for j, v := range row {
+		row[j] = float32(math.Exp(float64(v) - lse))
+	}
+}
+
+// logSumExp returns log Σ exp(z), computed stably.
+func logSumExp(z []float32) float64 {
+	mx := slices.Max(z)
+	var sum float64
+	for _, v := range z {
+		sum += math.Exp(float64(v - mx))
+	}
+	return float64(mx) + math.Log(sum)
+}
+
+// klObjective is TRADES' inner objective for sample i:
+// KL(P ‖ softmax z) with P the cached clean softmax; ∂/∂z = softmax z − P.
+func (a *adv) klObjective(i int, z []float32, _ int, grad []float32) float64 {
+	c := len(z)
+	p := a.clean[i*c : (i+1)*c]
+	lse := logSumExp(z)
+	var kl float64
+	for j, v := range z {
+		lq := float64(v) - lse
+		if p[j] > 0 {
+			kl += float64(p[j]) * (math.Log(float64(p[j])) - lq)
+		}
+		grad[j] = float32(math.Exp(lq) - float64(p[j]))
+	}
+	return kl
+}
+
+// advEpochEnd runs after epoch e's evaluation: robust validation (with
+// the best checkpoint and the overfitting check) and recording. It leaves
+// the model in training mode.
+func (t *Trainer) advEpochEnd(e int, m *Metrics) error {
+	a := t.adv
+	if a == nil {
+		return nil
+	}
+	defer t.model.SetTrain(true)
+	if t.cfg.adversarial() {
+		if err := a.validate(e, m); err != nil {
+			return err
+		}
+	}
+	if a.rec != nil {
+		return a.rec.epochEnd(e)
+	}
+	return nil
+}
+
+// validate measures the robust accuracy of the model (and of the EMA
+// model) on the validation slice, keeps the best weights and warns of
+// catastrophic overfitting.
+func (a *adv) validate(e int, m *Metrics) error {
+	t := a.t
+	if len(a.valIdx) == 0 {
+		if !a.warnedNoVal && t.opts.Stdout != nil {
+			fmt.Fprintf(t.opts.Stdout, "note: --data %s has no test set: no robust validation, best checkpoint or overfitting check\n", t.cfg.Data)
+		}
+		a.warnedNoVal = true
+		return nil
+	}
+	if err := a.loadHistory(e); err != nil {
+		return err
+	}
+	start := time.Now()
+	am := &AdvMetrics{}
+	attacks := []attack.Attack{a.valAttack(e)}
+	if t.cfg.Adv == "fgsm-rs" {
+		attacks = append(attacks, &attack.FGSM{Eps: a.eps})
+	}
+	eo := attack.EvalOptions{BatchSize: t.cfg.BatchSize, Workers: t.opts.Workers, Indices: a.valIdx}
+	r, err := attack.Evaluate(t.model, t.test, eo, attacks...)
+	if err != nil {
+		return fmt.Errorf("--data %s: robust validation: %w", t.cfg.Data, err)
+	}
+	am.ValCleanAcc, am.ValRobustAcc = r.CleanAcc(), r.RobustAcc(0)
+	sel := am.ValRobustAcc
+	if len(attacks) > 1 {
+		f := r.RobustAcc(1)
+		am.ValFGSMAcc = &f
+	}
+	if t.ema != nil {
+		t.ema.Apply()
+		er, err := attack.Evaluate(t.model, t.test, eo, a.valAttack(e))
+		t.ema.Restore()
+		if err != nil {
+			return fmt.Errorf("--data %s: robust validation of the EMA model: %w", t.cfg.Data, err)
+		}
+		acc := er.RobustAcc(0)
+		am.EMAValRobustAcc, sel = &acc, acc
+	}
+	if sel > a.best {
+		a.best = sel
+		if err := a.saveBest(e, sel); err != nil {
+			return err
+		}
+	}
+	am.BestRobustAcc = a.best
+	if t.cfg.Adv == "fgsm-rs" {
+		am.Overfit = overfitting(a.prevRobust, am.ValRobustAcc, *am.ValFGSMAcc)
+		if am.Overfit && t.opts.Stdout != nil {
+			fmt.Fprintf(t.opts.Stdout, "WARNING: catastrophic overfitting at epoch %d: PGD accuracy %.2f%% (previous epoch %.2f%%) while FGSM accuracy is %.2f%%; lower --eps or --step-size, or use --adv pgd\n",
+				e+1, 100*am.ValRobustAcc, 100*max(a.prevRobust, 0), 100**am.ValFGSMAcc)
+		}
+	}
+	a.prevRobust = am.ValRobustAcc
+	am.ValSec = time.Since(start).Seconds()
+	m.AdvMetrics = am
+	return nil
+}
+
+// valAttack returns the validation attack of epoch e: PGD-ValSteps with
+// a random start and the attack package's default step, in eval mode.
+func (a *adv) valAttack(e int) *attack.PGD {
+	return &attack.PGD{Norm: a.norm, Eps: a.eps, Steps: a.t.cfg.ValSteps, Seed: epochSeed(a.t.cfg.Seed, 2, e)}
+}
+
+// overfitting reports catastrophic overfitting: PGD accuracy collapsing
+// to below overfitFraction of the previous epoch's, or to about zero
+// while FGSM accuracy stays high.
+func overfitting(prev, pgd, fgsm float64) bool {
+	collapsed := prev >= 0.05 && pgd < overfitFraction*prev
+	zero := pgd < 0.02 && fgsm > 0.3
+	return collapsed || zero
+}
+
+// saveBest writes the model (or, with EMA, the averaged) weights to
+// BestModelFile, recording the epoch and accuracy in the metadata.
+func (a *adv) saveBest(e int, acc float64) error {
+	t := a.t
+	meta, err := t.modelMeta()
+	if err != nil {
+		return err
+	}
+	meta["epoch"] = strconv.Itoa(e + 1)
+	meta["val_robust_acc"] = strconv.FormatFloat(acc, 'g', -1, 64)
+	ts := nn.StateMap(nn.StateDict(t.model))
+	if t.ema != nil {
+		ts = t.ema.State()
+	}
+	return safetensors.Write(filepath.Join(t.cfg.Out, BestModelFile), ts, meta)
+}
+
+// loadHistory restores, once, the best and previous robust accuracies of
+// the epochs before e from metrics.jsonl (a resumed run).
+func (a *adv) loadHistory(e int) error {
+	if a.history {
+		return nil
+	}
+	a.history = true
+	if e == 0 {
+		return nil
+	}
+	path := filepath.Join(a.t.cfg.Out, MetricsFile)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("--resume: %w", err)
+	}
+	for sc := bufio.NewScanner(bytes.NewReader(raw)); sc.Scan(); {
+		var m Metrics
+		if json.Unmarshal(sc.Bytes(), &m) != nil || m.Epoch < 1 || m.Epoch > e || m.AdvMetrics == nil {
+			continue
+		}
+		a.best = max(a.best, m.BestRobustAcc)
+		a.prevRobust = m.ValRobustAcc
+	}
+	return nil
+}
