@@ -81,7 +81,7 @@ func (r Result) String() string {
 		w = max(w, len([]rune(n)))
 	}
 	row := func(name string, acc float64, extra string) {
-		fmt.Fprintf(&b, "%-*s  %7.2f%%%s\n", w+len(name)-len([]rune(name)), name, 100*acc, extra)
+		fmt.Fprintf(&b, "%-*s  %7.2f%%%s\n", w, name, 100*acc, extra)
 	}
 	fmt.Fprintf(&b, "%d samples\n", r.N)
 	row("clean", r.CleanAcc(), "")
