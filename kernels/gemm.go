@@ -26,13 +26,6 @@ import "fmt"
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int,
 	b []float32, ldb int, beta float32, c []float32, ldc int) {
 	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
-	if m == 0 || n == 0 {
-		return
-	}
-	if k == 0 || alpha == 0 {
-		scaleMatrix(m, n, beta, c, ldc)
-		return
-	}
 	runGemm(gemmJob{
 		transA: transA, transB: transB, m: m, n: n, k: k,
 		alpha: alpha, beta: beta, a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc,
@@ -68,13 +61,6 @@ func SgemmRows(transB bool, m, n, k int, alpha float32, a []float32, aRows []int
 		checkMatrix("b", "ldb", k, n, b, ldb)
 	}
 	checkMatrix("c", "ldc", m, n, c, ldc)
-	if m == 0 || n == 0 {
-		return
-	}
-	if k == 0 || alpha == 0 {
-		scaleMatrix(m, n, beta, c, ldc)
-		return
-	}
 	runGemm(gemmJob{
 		transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta,
 		a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc, aRows: aRows, bRows: bRows,
@@ -94,8 +80,16 @@ func checkRows(name string, rows []int, count, width, size int) {
 	}
 }
 
-// runGemm runs a prepared product on the worker pool.
+// runGemm runs a checked product on the worker pool; empty products and
+// those with k = 0 or alpha = 0 only scale C by beta.
 func runGemm(spec gemmJob) {
+	if spec.m == 0 || spec.n == 0 {
+		return
+	}
+	if spec.k == 0 || spec.alpha == 0 {
+		scaleMatrix(spec.m, spec.n, spec.beta, spec.c, spec.ldc)
+		return
+	}
 	j := jobs.get()
 	*j = spec
 	j.gk = active.gemm
