@@ -81,16 +81,20 @@ func (t *Trainer) save() error {
 	if t.ema != nil {
 		ck["ema_updates"] = strconv.Itoa(t.ema.Updates())
 	}
-	if err := safetensors.Write(filepath.Join(t.cfg.Out, CheckpointFile), ts, ck); err != nil {
-		return err
-	}
+	// The weight files go first and the checkpoint last: the checkpoint is
+	// the commit point. A kill in between leaves weights one epoch ahead of
+	// the checkpoint, which the resumed run recomputes and rewrites
+	// identically; the other order could leave the final weights stale
+	// behind a finished checkpoint.
 	if err := safetensors.Write(filepath.Join(t.cfg.Out, ModelFile), nn.StateMap(nn.StateDict(t.model)), meta); err != nil {
 		return err
 	}
 	if t.ema != nil {
-		return safetensors.Write(filepath.Join(t.cfg.Out, EMAModelFile), emaState, meta)
+		if err := safetensors.Write(filepath.Join(t.cfg.Out, EMAModelFile), emaState, meta); err != nil {
+			return err
+		}
 	}
-	return nil
+	return safetensors.Write(filepath.Join(t.cfg.Out, CheckpointFile), ts, ck)
 }
 
 // modelMeta is the metadata of a weights file: arch, epoch, config and

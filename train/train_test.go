@@ -2,6 +2,7 @@ package train
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -196,8 +197,10 @@ func TestKillMidRun(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	kills := 0
 	for attempt := 0; attempt < 20 && kills < 4; attempt++ {
-		cmd := exec.Command(exe, "-test.run=^TestKillChild$", "-test.count=1")
+		cmd := exec.Command(exe, "-test.run=^TestKillChild$", "-test.count=1", "-test.v")
 		cmd.Env = append(os.Environ(), childEnv+"="+dir)
+		var childOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &childOut, &childOut
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -207,13 +210,26 @@ func TestKillMidRun(t *testing.T) {
 		// kill at a random moment.
 		start := modTime(ckpt)
 		deadline := time.Now().Add(60 * time.Second)
-		for modTime(ckpt).Equal(start) && time.Now().Before(deadline) {
-			time.Sleep(2 * time.Millisecond)
+		var exited bool
+		var exitErr error
+		for modTime(ckpt).Equal(start) && time.Now().Before(deadline) && !exited {
+			select {
+			case exitErr = <-done:
+				exited = true
+			default:
+				time.Sleep(2 * time.Millisecond)
+			}
 		}
-		time.Sleep(time.Duration(rng.IntN(60)) * time.Millisecond)
-		cmd.Process.Kill()
-		if err := <-done; err == nil {
+		if !exited {
+			time.Sleep(time.Duration(rng.IntN(60)) * time.Millisecond)
+			cmd.Process.Kill()
+			exitErr = <-done
+		}
+		if exitErr == nil {
 			break // the run finished before the kill
+		}
+		if exited {
+			t.Fatalf("child %d failed on its own: %v\n%s", attempt, exitErr, childOut.String())
 		}
 		kills++
 		if _, err := ReadConfig(dir); err != nil {
