@@ -275,35 +275,41 @@ func (a *adv) innerAttack(e int) *attack.PGD {
 }
 
 // perturb returns the inner attack's adversarial version of the step's
-// batch. The loss cannot return an error, so a failing attack (inputs
-// outside [0,1], say) panics with the attack's message.
-func (a *adv) perturb(s *Step) *autograd.Var {
+// batch, or the attack's error (inputs outside [0,1], say) naming --adv.
+func (a *adv) perturb(s *Step) (*autograd.Var, error) {
 	x, err := a.innerAttack(s.Epoch).Perturb(s.Model, s.X.Value, s.Labels)
 	if err != nil {
-		panic(fmt.Sprintf("train: --adv %s: epoch %d, batch %d: %v", a.t.cfg.Adv, s.Epoch+1, s.Batch+1, err))
+		return nil, fmt.Errorf("--adv %s: %w", a.t.cfg.Adv, err)
 	}
 	a.xadv.Value = x
-	return a.xadv
+	return a.xadv, nil
 }
 
 // loss is the LossFunc of adversarial training. PGD-AT and FGSM-RS
 // return the adversarial logits (the training accuracy is then robust
 // accuracy); TRADES returns the clean ones.
-func (a *adv) loss(s *Step) (loss, logits *autograd.Var) {
+func (a *adv) loss(s *Step) (loss, logits *autograd.Var, err error) {
 	ce := autograd.CEOptions{LabelSmoothing: float32(a.t.cfg.LabelSmoothing)}
 	if a.t.cfg.Adv != "trades" {
-		logits = s.Model.Forward(s.Tape, a.perturb(s))
-		return s.Tape.CrossEntropy(logits, s.Labels, ce), logits
+		xadv, err := a.perturb(s)
+		if err != nil {
+			return nil, nil, err
+		}
+		logits = s.Model.Forward(s.Tape, xadv)
+		return s.Tape.CrossEntropy(logits, s.Labels, ce), logits, nil
 	}
 	a.cacheClean(s.Model, s.X)
-	xadv := a.perturb(s)
+	xadv, err := a.perturb(s)
+	if err != nil {
+		return nil, nil, err
+	}
 	logits = s.Model.Forward(s.Tape, s.X)
 	kl := s.Tape.KLDiv(logits, s.Model.Forward(s.Tape, xadv), autograd.ReduceMean)
 	beta := a.t.cfg.Beta
 	if beta == 0 {
 		beta = defaultBeta
 	}
-	return s.Tape.Add(s.Tape.CrossEntropy(logits, s.Labels, ce), s.Tape.MulScalar(kl, float32(beta))), logits
+	return s.Tape.Add(s.Tape.CrossEntropy(logits, s.Labels, ce), s.Tape.MulScalar(kl, float32(beta))), logits, nil
 }
 
 // cacheClean computes the softmax of m on x in eval mode, without

@@ -82,7 +82,11 @@ func TestTRADESInnerStaysInBall(t *testing.T) {
 		tr, s := trainerFor(t, cfg)
 		a := tr.adv
 		a.cacheClean(s.Model, s.X)
-		x, xa := s.X.Value.Data(), a.perturb(s).Value.Data()
+		xv, err := a.perturb(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, xa := s.X.Value.Data(), xv.Value.Data()
 		chw := len(x) / len(s.Labels)
 		eps := float64(float32(cfg.Eps)) // the attack's ε
 		moved := false
@@ -171,7 +175,11 @@ func TestFGSMRSStepSize(t *testing.T) {
 	for k := range x {
 		x[k] = 0.5
 	}
-	xa := tr.adv.perturb(s).Value.Data()
+	xv, err := tr.adv.perturb(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xa := xv.Value.Data()
 	eps := float32(cfg.Eps)
 	near := 0
 	for k, v := range xa {
@@ -354,8 +362,19 @@ func TestAdvConfigErrorsNameTheFlag(t *testing.T) {
 	}
 	// A custom loss and --adv do not mix.
 	opts := tinyOptions(t)
-	opts.Loss = func(s *Step) (*autograd.Var, *autograd.Var) { return nil, nil }
+	opts.Loss = func(s *Step) (*autograd.Var, *autograd.Var, error) { return nil, nil, nil }
 	if _, err := New(advConfig(t.TempDir(), "pgd"), opts); err == nil || !strings.HasPrefix(err.Error(), "--adv") {
 		t.Errorf("custom loss with --adv: %v", err)
+	}
+}
+
+// TestAttackErrorIsAnError checks that a failing inner attack comes back
+// from the loss as an error naming --adv, not as a panic.
+func TestAttackErrorIsAnError(t *testing.T) {
+	tr, s := trainerFor(t, advConfig(t.TempDir(), "pgd"))
+	x := s.X.Value.Data()
+	x[0] = 2 // outside [0,1]: the attack refuses it
+	if _, _, err := tr.adv.loss(s); err == nil || !strings.Contains(err.Error(), "--adv pgd") {
+		t.Fatalf("error %v, want one naming --adv pgd", err)
 	}
 }

@@ -107,8 +107,11 @@ func nanRow(row []float32) []float32 {
 
 // wrap returns loss with the training-pass recording added.
 func (r *recorder) wrap(loss LossFunc) LossFunc {
-	return func(s *Step) (*autograd.Var, *autograd.Var) {
-		l, logits := loss(s)
+	return func(s *Step) (*autograd.Var, *autograd.Var, error) {
+		l, logits, err := loss(s)
+		if err != nil {
+			return nil, nil, err
+		}
 		z := logits.Value
 		c := z.Dim(1)
 		for i, k := range s.Indices {
@@ -116,7 +119,7 @@ func (r *recorder) wrap(loss LossFunc) LossFunc {
 				r.row[j] = trueProb(z.Data()[i*c:(i+1)*c], s.Labels[i])
 			}
 		}
-		return l, logits
+		return l, logits, nil
 	}
 }
 

@@ -52,7 +52,7 @@ type Options struct {
 
 // LossFunc returns the loss to minimise on a step and the logits from
 // which the training accuracy is counted. It records on s.Tape.
-type LossFunc func(s *Step) (loss, logits *autograd.Var)
+type LossFunc func(s *Step) (loss, logits *autograd.Var, err error)
 
 // Step is what a LossFunc and the OnBatch hook see of one training step.
 // The Trainer reuses it; do not keep it past the call.
@@ -71,9 +71,9 @@ type Step struct {
 
 // crossEntropy is the default LossFunc.
 func crossEntropy(smoothing float32) LossFunc {
-	return func(s *Step) (loss, logits *autograd.Var) {
+	return func(s *Step) (loss, logits *autograd.Var, err error) {
 		logits = s.Model.Forward(s.Tape, s.X)
-		return s.Tape.CrossEntropy(logits, s.Labels, autograd.CEOptions{LabelSmoothing: smoothing}), logits
+		return s.Tape.CrossEntropy(logits, s.Labels, autograd.CEOptions{LabelSmoothing: smoothing}), logits, nil
 	}
 }
 
@@ -416,7 +416,9 @@ func (t *Trainer) trainStep(batch *data.Batch, e, b int) (loss float64, correct 
 	s := &t.step
 	s.X.Value = batch.X
 	s.Labels, s.Indices, s.Epoch, s.Batch = batch.Labels, batch.Indices, e, b
-	s.Loss, s.Logits = t.loss(s)
+	if s.Loss, s.Logits, err = t.loss(s); err != nil {
+		return 0, 0, fmt.Errorf("train: epoch %d, batch %d: %w", e+1, b+1, err)
+	}
 	loss = float64(s.Loss.Value.Data()[0])
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return 0, 0, fmt.Errorf("train: loss is %v at epoch %d, batch %d (of %d); lower --lr or check the data", loss, e+1, b+1, t.batcher.Len())

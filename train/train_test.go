@@ -360,7 +360,7 @@ func TestHooks(t *testing.T) {
 	opts := tinyOptions(t)
 	var batches, samples, epochs int
 	custom := 0
-	opts.Loss = func(s *Step) (loss, logits *autograd.Var) {
+	opts.Loss = func(s *Step) (loss, logits *autograd.Var, err error) {
 		custom++
 		return crossEntropy(0)(s)
 	}
