@@ -431,7 +431,7 @@ func (e *engine) eval(m nn.Module, grad bool) error {
 		} else {
 			e.obj[i] = objective(e.s.loss, row, y, t, g)
 		}
-		p := argmax(row)
+		p := tensor.ArgmaxRow(row)
 		e.fooled[i] = p != y
 		if t >= 0 {
 			e.fooled[i] = p == t
@@ -478,17 +478,6 @@ func (e *engine) firstEval(c int) error {
 
 // row returns sample i of a buffer.
 func (e *engine) row(b []float32, i int) []float32 { return b[i*e.chw : (i+1)*e.chw] }
-
-// argmax returns the index of the first largest value.
-func argmax(z []float32) int {
-	bi := 0
-	for i, v := range z {
-		if v > z[bi] {
-			bi = i
-		}
-	}
-	return bi
-}
 
 // jobOp is a per-sample operation run in parallel over the batch.
 type jobOp int

@@ -102,7 +102,7 @@ func (p *predictor) correct(m nn.Module, x *tensor.Tensor, y []int, ok []bool) e
 		if t < 0 || t >= c {
 			return fmt.Errorf("label %d of sample %d is outside the model's %d classes", t, i, c)
 		}
-		ok[i] = argmax(z.Data()[i*c:(i+1)*c]) == t
+		ok[i] = tensor.ArgmaxRow(z.Data()[i*c:(i+1)*c]) == t
 	}
 	return nil
 }

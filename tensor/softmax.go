@@ -58,6 +58,23 @@ func Argmax(out []int, a *Tensor, axis int) []int {
 	return out
 }
 
+// ArgmaxRow returns the index of the largest element of row, with
+// Argmax's rules: the first one on ties, the first NaN if there is one (so
+// a NaN logit never counts as the right class by luck), and 0 for an
+// empty row. It serves per-sample loops over logits.
+func ArgmaxRow(row []float32) int {
+	bi := 0
+	for k, x := range row {
+		if x != x {
+			return k
+		}
+		if x > row[bi] {
+			bi = k
+		}
+	}
+	return bi
+}
+
 // Softmax returns exp(a) normalized to sum to 1 along axis (negative counts
 // from the end). It subtracts each vector's maximum first, so large inputs
 // do not overflow. out may be a.

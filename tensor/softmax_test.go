@@ -167,3 +167,24 @@ func TestSoftmaxNoAlloc(t *testing.T) {
 		}
 	})
 }
+
+func TestArgmaxRow(t *testing.T) {
+	nan := float32(math.NaN())
+	for _, c := range []struct {
+		row  []float32
+		want int
+	}{
+		{nil, 0}, {[]float32{3}, 0}, {[]float32{1, 5, 5, 2}, 1}, {[]float32{-1, -3}, 0},
+		{[]float32{1, nan, 9}, 1}, {[]float32{nan, 2}, 0},
+	} {
+		if got := ArgmaxRow(c.row); got != c.want {
+			t.Errorf("ArgmaxRow(%v) = %d, want %d", c.row, got, c.want)
+		}
+		if len(c.row) > 0 {
+			x, _ := FromSlice(append([]float32(nil), c.row...), 1, len(c.row))
+			if got := Argmax(nil, x, -1)[0]; got != c.want {
+				t.Errorf("Argmax(%v) = %d, ArgmaxRow says %d", c.row, got, c.want)
+			}
+		}
+	}
+}

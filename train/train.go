@@ -444,22 +444,11 @@ func countCorrect(logits *tensor.Tensor, labels []int) int {
 	z := logits.Data()
 	n := 0
 	for i, y := range labels {
-		if argmax(z[i*c:(i+1)*c]) == y {
+		if tensor.ArgmaxRow(z[i*c:(i+1)*c]) == y {
 			n++
 		}
 	}
 	return n
-}
-
-// argmax returns the index of the first maximum of row; NaNs never win.
-func argmax(row []float32) int {
-	best := 0
-	for j, v := range row {
-		if v > row[best] {
-			best = j
-		}
-	}
-	return best
 }
 
 // String formats m as the line printed after each of epochs epochs.
