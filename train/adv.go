@@ -69,6 +69,11 @@ func (c *Config) checkAdv(bad func(flag, format string, args ...any)) {
 	case c.Eps == 0 && (c.adversarial() || c.RecordAdv):
 		bad("eps", "missing: --adv %s and --record-adv need the radius, e.g. --eps 8/255", c.Adv)
 	}
+	if !(c.EpsWarmup >= 0) || c.EpsWarmup > float64(c.Epochs) {
+		bad("eps-warmup", "%g epochs: want a number in [0, --epochs]", c.EpsWarmup)
+	} else if c.EpsWarmup > 0 && !c.adversarial() {
+		bad("eps-warmup", "needs --adv")
+	}
 	if c.Steps < 0 {
 		bad("steps", "%d, want at least 1 (or 0 for the default %d)", c.Steps, defaultSteps)
 	}
@@ -277,12 +282,30 @@ func (a *adv) innerAttack(e int) *attack.PGD {
 // perturb returns the inner attack's adversarial version of the step's
 // batch, or the attack's error (inputs outside [0,1], say) naming --adv.
 func (a *adv) perturb(s *Step) (*autograd.Var, error) {
-	x, err := a.innerAttack(s.Epoch).Perturb(s.Model, s.X.Value, s.Labels)
+	p := a.innerAttack(s.Epoch)
+	a.rampEps(p, s)
+	x, err := p.Perturb(s.Model, s.X.Value, s.Labels)
 	if err != nil {
 		return nil, fmt.Errorf("--adv %s: %w", a.t.cfg.Adv, err)
 	}
 	a.xadv.Value = x
 	return a.xadv, nil
+}
+
+// rampEps sets the training attack's ε (and its default step size) for
+// step s under --eps-warmup: ε·min(1, t/T) with t the steps done so far
+// plus one and T the warm-up's length in steps.
+func (a *adv) rampEps(p *attack.PGD, s *Step) {
+	cfg := &a.t.cfg
+	if cfg.EpsWarmup == 0 {
+		return
+	}
+	nb := a.t.batcher.Len()
+	f := min(1, float64(s.Epoch*nb+s.Batch+1)/(cfg.EpsWarmup*float64(nb)))
+	p.Eps = float32(f * cfg.Eps)
+	if cfg.StepSize == 0 {
+		p.Alpha = float32(f * float64(cfg.stepSize()))
+	}
 }
 
 // loss is the LossFunc of adversarial training. PGD-AT and FGSM-RS

@@ -378,3 +378,34 @@ func TestAttackErrorIsAnError(t *testing.T) {
 		t.Fatalf("error %v, want one naming --adv pgd", err)
 	}
 }
+
+func TestEpsWarmup(t *testing.T) {
+	cfg := advConfig(t.TempDir(), "pgd")
+	cfg.Epochs, cfg.EpsWarmup, cfg.StepSize = 2, 1, 0
+	tr, s := trainerFor(t, cfg)
+	nb := tr.batcher.Len()
+	for _, tc := range []struct{ epoch, batch int }{{0, 0}, {0, nb / 2}, {0, nb - 1}, {1, 0}, {1, nb - 1}} {
+		s.Epoch, s.Batch = tc.epoch, tc.batch
+		xv, err := tr.adv.perturb(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := min(1, float64(tc.epoch*nb+tc.batch+1)/float64(nb))
+		want := float32(f * cfg.Eps)
+		p := tr.adv.innerAttack(tc.epoch)
+		if p.Eps != want || p.Alpha != want/4 {
+			t.Fatalf("epoch %d batch %d: ε %v α %v, want ε %v α %v", tc.epoch, tc.batch, p.Eps, p.Alpha, want, want/4)
+		}
+		x, xa := s.X.Value.Data(), xv.Value.Data()
+		for k := range xa {
+			if d := xa[k] - x[k]; d > want || d < -want {
+				t.Fatalf("epoch %d batch %d: pixel %d moved %v, beyond the ramped ε %v", tc.epoch, tc.batch, k, d, want)
+			}
+		}
+	}
+	bad := advConfig(t.TempDir(), "pgd")
+	bad.EpsWarmup = 3
+	if err := bad.check(); err == nil || !strings.Contains(err.Error(), "--eps-warmup") {
+		t.Fatalf("--eps-warmup beyond --epochs: %v", err)
+	}
+}

@@ -53,6 +53,11 @@ type Config struct {
 	StepSize float64 `json:"step_size,omitempty"` // inner step; 0 means ε/4 (fgsm-rs: 1.25ε)
 	Beta     float64 `json:"beta,omitempty"`      // TRADES weight of the KL term; 0 means 6
 	AdvBN    string  `json:"adv_bn,omitempty"`    // BN mode of the inner attack: "eval" (default) or "train"
+	// EpsWarmup is the number of epochs (fractions allowed) over which
+	// the training attack's ε grows linearly from 0 to Eps, step by step
+	// (a curriculum against the early stall of large-ε PGD-AT); the
+	// default step size ε/4 follows the ramp, an explicit one does not.
+	EpsWarmup float64 `json:"eps_warmup,omitempty"`
 
 	// Synthetic is a dataset spec of a synthetic pool mixed into every
 	// batch (SyntheticFrac of it, default 0.8); an epoch is then defined

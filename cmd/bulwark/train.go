@@ -52,6 +52,7 @@ func trainFlags(fs *flag.FlagSet, cfg *train.Config) {
 	fs.IntVar(&cfg.Steps, "steps", cfg.Steps, "steps of the inner attack (pgd, trades; fgsm-rs takes 1)")
 	fs.Var((*fraction)(&cfg.StepSize), "step-size", "step of the inner attack, e.g. 0.01 or 2/255 (0 = ε/4; fgsm-rs: 1.25ε)")
 	fs.Float64Var(&cfg.Beta, "beta", cfg.Beta, "TRADES weight β of the KL term")
+	fs.Float64Var(&cfg.EpsWarmup, "eps-warmup", cfg.EpsWarmup, "epochs (fractions allowed) over which the training ε grows linearly from 0")
 	fs.StringVar(&cfg.AdvBN, "adv-bn", cfg.AdvBN, "BatchNorm mode of the inner attack: eval or train (TRADES uses eval)")
 	fs.StringVar(&cfg.Synthetic, "synthetic", cfg.Synthetic, "synthetic pool mixed into every batch, as a dataset spec (e.g. npz:FILE); an epoch is one pass over --data")
 	fs.Float64Var(&cfg.SyntheticFrac, "synthetic-frac", cfg.SyntheticFrac, "share of every batch drawn from --synthetic")
