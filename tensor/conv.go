@@ -86,30 +86,98 @@ func (g *convGeom) direct() bool {
 	return g.kh == 1 && g.kw == 1 && p.StrideH == 1 && p.StrideW == 1 && p.PadH == 0 && p.PadW == 0
 }
 
-// implicit reports whether the convolution runs as an implicit GEMM: with
-// stride 1, every row of an image's column matrix is a contiguous window
-// of the zero-padded image laid out on a grid oh × wp (wp = w+2·PadW), so
-// kernels.SgemmRows reads the windows in place and no column matrix is
-// built. Outputs are computed on that grid, wp−ow junk columns per row
-// included, then cropped.
+// implicit reports whether the convolution's forward and weight-gradient
+// passes run as an implicit GEMM, with no column matrix built: every one
+// that is not direct. The zero-padded image is split into stride phases
+// (see padded), in which every row of the column matrix is a contiguous
+// window, so kernels.SgemmRows reads the windows in place. Outputs are
+// computed on a grid oh × wq, wq−ow junk columns per row included, then
+// cropped. With stride 1 there is one phase, the padded image itself.
+// Strides above maxConvStride, which would skip most of the input, build
+// column matrices instead.
 func (g *convGeom) implicit() bool {
-	return g.p.StrideH == 1 && g.p.StrideW == 1 && !g.direct()
+	return !g.direct() && g.p.StrideH <= maxConvStride && g.p.StrideW <= maxConvStride
 }
 
-// padded returns the padded image size and the width of the output grid.
-func (g *convGeom) padded() (hp, wp, grid int) {
-	hp, wp = g.h+2*g.p.PadH, g.w+2*g.p.PadW
-	return hp, wp, g.oh * wp
+// maxConvStride is the largest stride run as an implicit GEMM.
+const maxConvStride = 8
+
+// padded returns the size of one stride phase of the zero-padded image
+// and the size of the output grid. Phase (a, b) of a channel holds the
+// padded pixels (u·sh + a, v·sw + b), u < hq, v < wq, so the pixel that tap
+// (i, j) of output (oy, ox) reads lies in phase ((i·dh) mod sh,
+// (j·dw) mod sw) at (oy + i·dh/sh, ox + j·dw/sw): a window of the phase
+// shifted by a fixed offset. Each channel holds sh·sw phases in a row.
+func (g *convGeom) padded() (hq, wq, grid int) {
+	sh, sw := g.p.StrideH, g.p.StrideW
+	hq, wq = (g.h+2*g.p.PadH+sh-1)/sh, (g.w+2*g.p.PadW+sw-1)/sw
+	return hq, wq, g.oh * wq
+}
+
+// channelSize is the length of one channel's phases in the padded buffer.
+func (g *convGeom) channelSize() int {
+	hq, wq, _ := g.padded()
+	return g.p.StrideH * g.p.StrideW * hq * wq
 }
 
 // windowRows fills rows[(ci*kh+i)*kw+j] with the offset of the window of
-// tap (i, j) of channel ci in a padded image: the row table of SgemmRows.
+// tap (i, j) of channel ci in the phase-split padded image: the row table
+// of SgemmRows.
 func (g *convGeom) windowRows(rows []int) {
-	hp, wp, _ := g.padded()
+	hq, wq, _ := g.padded()
+	sh, sw, dh, dw := g.p.StrideH, g.p.StrideW, g.p.DilH, g.p.DilW
 	for ci := range g.cinG {
 		for i := range g.kh {
 			for j := range g.kw {
-				rows[(ci*g.kh+i)*g.kw+j] = ci*hp*wp + i*g.p.DilH*wp + j*g.p.DilW
+				phase := (ci*sh+i*dh%sh)*sw + j*dw%sw
+				rows[(ci*g.kh+i)*g.kw+j] = phase*hq*wq + i*dh/sh*wq + j*dw/sw
+			}
+		}
+	}
+}
+
+// fillPadded writes image xi [cin, h, w] into the interior of the
+// phase-split padded buffer dst, whose padding is zero and stays so.
+func (g *convGeom) fillPadded(dst, xi []float32) {
+	p := g.p
+	hq, wq, _ := g.padded()
+	plane, csize := hq*wq, g.channelSize()
+	if p.StrideH == 1 && p.StrideW == 1 {
+		for ci := range g.cin {
+			kernels.CopyRows(dst[ci*csize+p.PadH*wq+p.PadW:], wq, xi[ci*g.h*g.w:], g.w, g.h, g.w)
+		}
+		return
+	}
+	// Only the phases some tap reads are filled (one of four for a 1×1
+	// stride-2 projection).
+	var usedH, usedW [maxConvStride]bool
+	for i := range g.kh {
+		usedH[i*p.DilH%p.StrideH] = true
+	}
+	for j := range g.kw {
+		usedW[j*p.DilW%p.StrideW] = true
+	}
+	for ci := range g.cin {
+		for y := range g.h {
+			py := y + p.PadH
+			if !usedH[py%p.StrideH] {
+				continue
+			}
+			src := xi[(ci*g.h+y)*g.w:][:g.w]
+			row := dst[ci*csize+(py%p.StrideH)*p.StrideW*plane+py/p.StrideH*wq:]
+			for b := range p.StrideW {
+				if !usedW[b] {
+					continue
+				}
+				// The first column of phase b and where it lands.
+				x0 := ((b-p.PadW)%p.StrideW + p.StrideW) % p.StrideW
+				if x0 >= g.w {
+					continue
+				}
+				d := row[b*plane+(x0+p.PadW)/p.StrideW:][:(g.w-x0+p.StrideW-1)/p.StrideW]
+				for k := range d {
+					d[k] = src[x0+k*p.StrideW]
+				}
 			}
 		}
 	}
@@ -183,10 +251,11 @@ func panicDims(op, name string, have []int, want dims4) {
 // (likewise OW).
 //
 // The batch is split over the worker pool in contiguous ranges of images.
-// Each thread builds one image's column matrix (im2col) in its own scratch,
-// which stays in its L2, and multiplies it by the weights straight into the
-// NCHW output; 1×1 stride-1 unpadded convolutions multiply the image
-// itself. Steady-state calls allocate nothing but a nil out.
+// Each thread copies one image into its zero-padded, stride-phase-split
+// scratch (see convGeom.implicit), which stays in its L2, and runs an
+// implicit GEMM over it; 1×1 stride-1 unpadded convolutions multiply the
+// image itself, and strides above 8 build column matrices (im2col).
+// Steady-state calls allocate nothing but a nil out.
 func Conv2d(out, x, w, bias *Tensor, p ConvParams) *Tensor {
 	const op = "Conv2d"
 	g := newConvGeom(op, x.shape, w.shape, p)
@@ -240,7 +309,7 @@ func Conv2dBackwardInput(out, dy, w *Tensor, xShape []int, p ConvParams) *Tensor
 func (g *convGeom) flipped() (convGeom, bool) {
 	p := g.p
 	ph, pw := (g.kh-1)*p.DilH-p.PadH, (g.kw-1)*p.DilW-p.PadW
-	if !g.implicit() || ph < 0 || pw < 0 {
+	if p.StrideH != 1 || p.StrideW != 1 || g.direct() || ph < 0 || pw < 0 {
 		return convGeom{}, false
 	}
 	f := convGeom{n: g.n, cin: g.cout, h: g.oh, w: g.ow, cout: g.cin, kh: g.kh, kw: g.kw,
@@ -399,26 +468,27 @@ func startConv(g *convGeom, op convOp) *convRun {
 	}
 	r.per = (g.n + r.parts - 1) / r.parts
 	r.parts = (g.n + r.per - 1) / r.per
-	hp, wp, grid := g.padded()
-	if g.implicit() {
+	_, _, grid := g.padded()
+	// The strided input gradient is the one pass that builds a column
+	// matrix (Wᵀ·dY, then Col2im).
+	implicit := g.implicit() && op != convInputGrad
+	if implicit {
 		r.rows = slices.Grow(r.rows[:0], g.kG)[:g.kG]
 		g.windowRows(r.rows)
 	}
 	for p := range r.parts {
 		s := convScratchs.get()
 		switch {
-		case g.implicit():
+		case implicit:
 			// The padded image, with slack for the junk columns of the
 			// last window row, zeroed once: images only overwrite the
 			// interior, so the padding stays zero.
 			if s.padded != *g {
-				s.col = convGrow(s.col, g.cin*hp*wp+(g.kw-1)*g.p.DilW+16)
+				s.col = convGrow(s.col, g.cin*g.channelSize()+(g.kw-1)*g.p.DilW+16)
 				clear(s.col)
 				s.padded = *g
 			}
-			if op != convInputGrad {
-				s.grid = convGrow(s.grid, g.cout*padStride(grid))
-			}
+			s.grid = convGrow(s.grid, g.cout*padStride(grid))
 		case !g.direct():
 			s.col = convGrow(s.col, g.cin*g.kh*g.kw*g.ld())
 			s.padded = convGeom{}
@@ -564,23 +634,20 @@ func (l *scratchList[T]) put(x *T) {
 // image as an implicit GEMM over the zero-padded image in s.col.
 func (r *convRun) implicitImage(xi, yi []float32, s *convScratch) {
 	g := &r.g
-	hp, wp, grid := g.padded()
+	_, wq, grid := g.padded()
 	ldg := padStride(grid)
-	plane := hp * wp
-	// Copy the image into the interior of the padded buffer.
-	for ci := range g.cin {
-		kernels.CopyRows(s.col[ci*plane+g.p.PadH*wp+g.p.PadW:], wp, xi[ci*g.h*g.w:], g.w, g.h, g.w)
-	}
+	csize := g.channelSize()
+	g.fillPadded(s.col, xi)
 	switch r.op {
 	case convForward:
 		for grp := range g.p.Groups {
 			kernels.SgemmRows(false, g.coutG, grid, g.kG, 1, r.w[grp*g.coutG*g.kG:], nil, g.kG,
-				s.col[grp*g.cinG*plane:], r.rows, 0, 0, s.grid[grp*g.coutG*ldg:], ldg)
+				s.col[grp*g.cinG*csize:], r.rows, 0, 0, s.grid[grp*g.coutG*ldg:], ldg)
 		}
 		// Crop the grid to the output, adding the bias.
 		for co := range g.cout {
 			plane := yi[co*g.pix : (co+1)*g.pix]
-			kernels.CopyRows(plane, g.ow, s.grid[co*ldg:], wp, g.oh, g.ow)
+			kernels.CopyRows(plane, g.ow, s.grid[co*ldg:], wq, g.oh, g.ow)
 			if r.bias != nil {
 				kernels.ScaleShift(plane, plane, 1, r.bias[co])
 			}
@@ -590,10 +657,10 @@ func (r *convRun) implicitImage(xi, yi []float32, s *convScratch) {
 		for co := range g.cout {
 			row := s.grid[co*ldg:][:grid]
 			clear(row)
-			kernels.CopyRows(row, wp, yi[co*g.pix:], g.ow, g.oh, g.ow)
+			kernels.CopyRows(row, wq, yi[co*g.pix:], g.ow, g.oh, g.ow)
 		}
 		for grp := range g.p.Groups {
-			kernels.SgemmRows(true, g.kG, g.coutG, grid, 1, s.col[grp*g.cinG*plane:], r.rows, 0,
+			kernels.SgemmRows(true, g.kG, g.coutG, grid, 1, s.col[grp*g.cinG*csize:], r.rows, 0,
 				s.grid[grp*g.coutG*ldg:], nil, ldg, 1, s.dw[grp*g.coutG*g.kG:], g.coutG)
 		}
 	}

@@ -127,6 +127,11 @@ var convCases = []convCase{
 	{2, 3, 7, 8, 2, 2, 3, ConvParams{StrideH: 2, PadH: 1, DilW: 2}, true}, // rectangular
 	{5, 2, 32, 32, 3, 3, 3, ConvParams{PadH: 1, PadW: 1}, true},           // several chunks, short last one
 	{2, 3, 5, 5, 4, 5, 5, ConvParams{StrideH: 2, StrideW: 2, PadH: 2, PadW: 2}, false},
+	{2, 3, 11, 10, 4, 3, 3, ConvParams{StrideH: 3, StrideW: 3, PadH: 1, PadW: 1}, true},                   // 9 phases
+	{2, 2, 12, 11, 3, 3, 3, ConvParams{StrideH: 2, StrideW: 2, PadH: 2, PadW: 1, DilH: 2, DilW: 2}, true}, // taps in one phase
+	{2, 2, 6, 5, 3, 3, 3, ConvParams{StrideH: 2, StrideW: 3, PadH: 0, PadW: 2}, false},                    // uneven strides
+	{2, 2, 5, 6, 3, 2, 2, ConvParams{PadH: 2, PadW: 2}, true},
+	{2, 2, 21, 20, 3, 3, 3, ConvParams{StrideH: 9, StrideW: 9, PadH: 1, PadW: 1}, true}, // beyond maxConvStride: im2col                                             // padding > k−1: no flipped form
 }
 
 // convThreads are the thread counts the tests run under: the batch is
