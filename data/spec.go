@@ -9,7 +9,7 @@ import (
 )
 
 // Specs lists the dataset specs Open accepts, for help texts and errors.
-const Specs = "mnist, fashion-mnist, cifar10:DIR, cifar100:DIR, npz:FILE.npz, npy:X.npy,Y.npy"
+const Specs = "mnist, fashion-mnist, cifar10:DIR, cifar100:DIR, npz:FILE.npz, npy:X.npy,Y.npy, synth:BASE:N[:SEED]"
 
 // FashionMNISTDir is where Debian's dataset-fashion-mnist package installs
 // the four Fashion-MNIST IDX files (gzipped).
@@ -30,6 +30,9 @@ const gomnist = "github.com/petar/!go!m!n!i!s!t@v0.0.0-20150320212226-2fbe10d0fa
 //	cifar100:DIR      CIFAR-100 binary version in DIR (ReadCIFAR100)
 //	npz:FILE.npz      images and labels in one .npz (OpenNpz)
 //	npy:X.npy,Y.npy   images and labels in two .npy files (OpenNpy)
+//	synth:BASE:N[:SEED]  N samples deformed on the fly from BASE's training
+//	                  split (NewSynthetic, DefaultSynthOptions; SEED
+//	                  defaults to 0), with BASE's test split
 //
 // The first four give a training and a test set. npz and npy give one set,
 // returned as train with test nil; to evaluate on another set, open a
@@ -56,6 +59,8 @@ func Open(spec string) (train, test Dataset, err error) {
 		}
 		ds, err := OpenNpy(x, y)
 		return ds, nil, err
+	case kind == "synth" && arg != "":
+		return openSynth(spec, arg)
 	}
 	return nil, nil, fmt.Errorf("data: unknown dataset spec %q; want one of: %s", spec, Specs)
 }
