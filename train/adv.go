@@ -1,12 +1,8 @@
 package train
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -513,14 +509,12 @@ func (a *adv) loadHistory(e int) error {
 	if e == 0 {
 		return nil
 	}
-	path := filepath.Join(a.t.cfg.Out, MetricsFile)
-	raw, err := os.ReadFile(path)
+	ms, err := ReadMetrics(filepath.Join(a.t.cfg.Out, MetricsFile))
 	if err != nil {
 		return fmt.Errorf("--resume: %w", err)
 	}
-	for sc := bufio.NewScanner(bytes.NewReader(raw)); sc.Scan(); {
-		var m Metrics
-		if json.Unmarshal(sc.Bytes(), &m) != nil || m.Epoch < 1 || m.Epoch > e || m.AdvMetrics == nil {
+	for _, m := range ms {
+		if m.Epoch > e || m.AdvMetrics == nil {
 			continue
 		}
 		a.best = max(a.best, m.BestRobustAcc)

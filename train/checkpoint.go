@@ -242,6 +242,24 @@ func appendMetrics(path string, m Metrics) error {
 	return nil
 }
 
+// ReadMetrics reads a run's metrics.jsonl: one Metrics per epoch, in
+// order. Lines that are not metrics are skipped (a killed run may leave a
+// partial last line); a missing file is an error.
+func ReadMetrics(path string) ([]Metrics, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	var ms []Metrics
+	for sc := bufio.NewScanner(bytes.NewReader(raw)); sc.Scan(); {
+		var m Metrics
+		if json.Unmarshal(sc.Bytes(), &m) == nil && m.Epoch >= 1 {
+			ms = append(ms, m)
+		}
+	}
+	return ms, nil
+}
+
 // trimMetrics drops from the metrics file at path the lines of epochs
 // after epoch, which a killed run may have written after its last
 // checkpoint, so a resumed run's file has one line per epoch.
