@@ -24,7 +24,7 @@ var attackNames = []string{"fgsm", "pgd", "apgd-ce", "apgd-dlr"}
 func runAttack(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("attack", flag.ContinueOnError)
 	var ml modelFlags
-	ml.bind(fs)
+	ml.bind(fs, "test")
 	which := fs.String("attack", "pgd", "comma-separated attacks: "+strings.Join(attackNames, ", ")+", or all")
 	normName := fs.String("norm", "linf", "threat model: linf or l2")
 	var eps, alpha fraction
@@ -207,11 +207,12 @@ type modelFlags struct {
 	width                      float64
 }
 
-func (ml *modelFlags) bind(fs *flag.FlagSet) {
+// bind defines the flags on fs; split is the default --split.
+func (ml *modelFlags) bind(fs *flag.FlagSet, split string) {
 	fs.StringVar(&ml.weights, "weights", "", "model weights (.safetensors): a bulwark model or checkpoint, or a PyTorch state dict with torchvision names")
 	fs.StringVar(&ml.arch, "arch", "", "architecture: "+strings.Join(nn.Archs(), ", ")+" (default: the one recorded in --weights)")
 	fs.StringVar(&ml.spec, "data", "", "dataset: "+data.Specs+"; its test split is used when it has one")
-	fs.StringVar(&ml.split, "split", "test", "which split of mnist, fashion-mnist and cifar specs: test or train")
+	fs.StringVar(&ml.split, "split", split, "which split of mnist, fashion-mnist and cifar specs: test or train")
 	fs.Float64Var(&ml.width, "width", 0, "channel-width multiplier (default: recorded in --weights, else 1)")
 }
 

@@ -15,7 +15,7 @@ import (
 func runEval(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	var ml modelFlags
-	ml.bind(fs)
+	ml.bind(fs, "test")
 	batch := fs.Int("batch", 256, "batch size")
 	threads := fs.Int("threads", 0, "kernel threads (0 = GOMAXPROCS)")
 	logits := fs.String("save-logits", "", "write the logits as a float32 N×classes .npy file")

@@ -22,6 +22,12 @@ var commands = map[string]command{
 	"bench":  {"measure the kernels against gonum and this machine's FMA peak", runBench},
 	"train":  {"train a model on a dataset, with checkpoints and --resume", runTrain},
 	"eval":   {"evaluate model weights on a dataset; optionally save the logits", runEval},
+
+	"score":          {"adversarially train on a seed subset, recording trajectories, and score its samples", runScore},
+	"embed":          {"embed every sample of a dataset with a model's penultimate features", runEmbed},
+	"extrapolate":    {"extrapolate seed scores to every sample by k nearest neighbours", runExtrapolate},
+	"select":         {"keep the highest-scoring samples, dropping a fraction (globally or per class)", runSelect},
+	"prune-pipeline": {"the whole pruning experiment: score, embed, extrapolate, select, train, evaluate, report", runPrunePipeline},
 }
 
 func main() {
@@ -57,7 +63,7 @@ func usage(w io.Writer) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+		fmt.Fprintf(w, "  %-15s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun 'bulwark <command> -h' for a command's flags.")
 }

@@ -1,0 +1,340 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/bulwark-ml/bulwark/internal/atomicfile"
+)
+
+// Report is what a pipeline run found: report.json holds it whole, and
+// report.md and the plots present it.
+type Report struct {
+	Config  Config                `json:"config"`
+	Seeds   []SeedReport          `json:"seeds"`
+	Runs    map[string]RunSummary `json:"runs"`    // per training run, over the seeds
+	Quality map[string]QualitySum `json:"quality"` // per score, over the seeds
+	Stages  map[string]Stat       `json:"stages"`  // wall seconds per stage, over the seeds
+}
+
+// SeedReport is one repetition.
+type SeedReport struct {
+	Seed     uint64                   `json:"seed"`
+	SeedSize int                      `json:"seed_size"`
+	Stages   map[string]float64       `json:"stages"` // wall seconds
+	Quality  map[string]QualityReport `json:"quality"`
+	Runs     map[string]RunReport     `json:"runs"`
+}
+
+// RunReport is one training run and its evaluation.
+type RunReport struct {
+	Kept         int        `json:"kept"`
+	Epochs       int        `json:"epochs"`
+	TrainSeconds float64    `json:"train_seconds"`
+	Eval         EvalResult `json:"eval"`
+}
+
+// QualityReport measures an extrapolation against true scores on
+// held-out seed samples (method.md §5). A correlation is NaN (null in
+// JSON) when either side is constant, as forgetting counts can be.
+type QualityReport struct {
+	HeldOut       int `json:"held_out"`
+	Pearson       Num `json:"pearson"`
+	Spearman      Num `json:"spearman"`
+	ClassMean     Num `json:"class_mean_spearman"` // baseline: the class's mean seed score
+	ClassMeanP    Num `json:"class_mean_pearson"`
+	Shuffled      Num `json:"shuffled_spearman"` // baseline: kNN on shuffled embeddings
+	ShuffledP     Num `json:"shuffled_pearson"`
+	VarianceRatio Num `json:"variance_ratio"` // Var(Ŝ)/Var(S)
+}
+
+// Num is a float64 that JSON encodes NaN as null (and decodes back).
+type Num float64
+
+func (x Num) MarshalJSON() ([]byte, error) {
+	if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+		return []byte("null"), nil
+	}
+	return json.Marshal(float64(x))
+}
+
+func (x *Num) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*x = Num(math.NaN())
+		return nil
+	}
+	return json.Unmarshal(b, (*float64)(x))
+}
+
+// Stat is a mean and a sample standard deviation over seeds; NaN values
+// (undefined correlations) are left out and counted in NaN.
+type Stat struct {
+	Mean float64 `json:"mean"`
+	Std  float64 `json:"std"`
+	N    int     `json:"n"`
+	NaN  int     `json:"nan,omitempty"`
+}
+
+func stat(v []float64) Stat {
+	var s Stat
+	for _, x := range v {
+		if math.IsNaN(x) {
+			s.NaN++
+			continue
+		}
+		s.Mean += x
+		s.N++
+	}
+	if s.N == 0 {
+		return s
+	}
+	s.Mean /= float64(s.N)
+	if s.N > 1 {
+		var ss float64
+		for _, x := range v {
+			if !math.IsNaN(x) {
+				ss += (x - s.Mean) * (x - s.Mean)
+			}
+		}
+		s.Std = math.Sqrt(ss / float64(s.N-1))
+	}
+	return s
+}
+
+// pct formats a fraction's Stat as percent mean ± std.
+func (s Stat) pct() string { return s.format(100, 2) }
+
+// num formats a Stat with the given precision.
+func (s Stat) num(prec int) string { return s.format(1, prec) }
+
+func (s Stat) format(scale float64, prec int) string {
+	switch {
+	case s.N == 0:
+		return "n/a"
+	case s.N > 1:
+		return fmt.Sprintf("%.*f ± %.*f", prec, scale*s.Mean, prec, scale*s.Std)
+	}
+	return fmt.Sprintf("%.*f", prec, scale*s.Mean)
+}
+
+// RunSummary aggregates one training run over the seeds.
+type RunSummary struct {
+	Method string  `json:"method"` // score, "random" or "full"
+	Prune  float64 `json:"prune"`  // fraction removed (0 for full)
+	Kept   Stat    `json:"kept"`
+	Epochs int     `json:"epochs"`
+	Clean  Stat    `json:"clean"`
+	PGD    Stat    `json:"pgd"`
+	APGDCE Stat    `json:"apgd_ce"`
+	APGDDL Stat    `json:"apgd_dlr"`
+	Worst  Stat    `json:"worst"`
+	Train  Stat    `json:"train_seconds"`
+}
+
+// QualitySum aggregates a score's extrapolation quality over the seeds.
+type QualitySum struct {
+	Spearman, Pearson, ClassMean, Shuffled, VarianceRatio Stat
+}
+
+// summarize fills the aggregates from the seeds.
+func (rep *Report) summarize() {
+	rep.Runs, rep.Quality, rep.Stages = map[string]RunSummary{}, map[string]QualitySum{}, map[string]Stat{}
+	collect := func(f func(SeedReport) (float64, bool)) Stat {
+		var v []float64
+		for _, s := range rep.Seeds {
+			if x, ok := f(s); ok {
+				v = append(v, x)
+			}
+		}
+		return stat(v)
+	}
+	for _, name := range rep.runNames() {
+		get := func(f func(RunReport) float64) Stat {
+			return collect(func(s SeedReport) (float64, bool) {
+				r, ok := s.Runs[name]
+				return f(r), ok
+			})
+		}
+		rs := RunSummary{Method: name, Kept: get(func(r RunReport) float64 { return float64(r.Kept) }),
+			Clean: get(func(r RunReport) float64 { return r.Eval.Clean }), PGD: get(func(r RunReport) float64 { return r.Eval.PGD }),
+			APGDCE: get(func(r RunReport) float64 { return r.Eval.APGDCE }), APGDDL: get(func(r RunReport) float64 { return r.Eval.APGDDLR }),
+			Worst: get(func(r RunReport) float64 { return r.Eval.Worst }), Train: get(func(r RunReport) float64 { return r.TrainSeconds })}
+		if m, p, ok := strings.Cut(name, "_p"); ok {
+			rs.Method = m
+			fmt.Sscan(p, &rs.Prune)
+		}
+		for _, s := range rep.Seeds {
+			if r, ok := s.Runs[name]; ok {
+				rs.Epochs = r.Epochs
+			}
+		}
+		rep.Runs[name] = rs
+	}
+	for _, m := range rep.Config.Scores {
+		get := func(f func(QualityReport) Num) Stat {
+			return collect(func(s SeedReport) (float64, bool) {
+				q, ok := s.Quality[m]
+				return float64(f(q)), ok
+			})
+		}
+		rep.Quality[m] = QualitySum{Spearman: get(func(q QualityReport) Num { return q.Spearman }),
+			Pearson: get(func(q QualityReport) Num { return q.Pearson }), ClassMean: get(func(q QualityReport) Num { return q.ClassMean }),
+			Shuffled: get(func(q QualityReport) Num { return q.Shuffled }), VarianceRatio: get(func(q QualityReport) Num { return q.VarianceRatio })}
+	}
+	names := map[string]bool{}
+	for _, s := range rep.Seeds {
+		for k := range s.Stages {
+			names[k] = true
+		}
+	}
+	for k := range names {
+		rep.Stages[k] = collect(func(s SeedReport) (float64, bool) { v, ok := s.Stages[k]; return v, ok })
+	}
+}
+
+// runNames lists the training runs in presentation order: by prune ratio,
+// the scores in the order given, then random; the full pool last.
+func (rep *Report) runNames() []string {
+	var out []string
+	for _, p := range rep.Config.Prune {
+		for _, m := range append(slices.Clone(rep.Config.Scores), "random") {
+			out = append(out, runName(m, p))
+		}
+	}
+	if rep.Config.Full {
+		out = append(out, "full")
+	}
+	return out
+}
+
+// Table writes the final table: method, kept samples, clean and robust
+// accuracy, training time.
+func (rep *Report) Table(w io.Writer) {
+	c := rep.Config
+	fmt.Fprintf(w, "| method | pruned | kept | epochs | clean %% | PGD-%d %% |", c.EvalSteps)
+	if c.APGDSteps > 0 {
+		fmt.Fprint(w, " APGD-CE % | APGD-DLR % |")
+	}
+	fmt.Fprint(w, " worst % | train s |\n|---|---|---|---|---|---|")
+	if c.APGDSteps > 0 {
+		fmt.Fprint(w, "---|---|")
+	}
+	fmt.Fprintln(w, "---|---|")
+	for _, name := range rep.runNames() {
+		r := rep.Runs[name]
+		pruned := "—"
+		if name != "full" {
+			pruned = fmt.Sprintf("%g%%", 100*r.Prune)
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %d | %s | %s |", r.Method, pruned, r.Kept.num(0), r.Epochs, r.Clean.pct(), r.PGD.pct())
+		if c.APGDSteps > 0 {
+			fmt.Fprintf(w, " %s | %s |", r.APGDCE.pct(), r.APGDDL.pct())
+		}
+		fmt.Fprintf(w, " %s | %s |\n", r.Worst.pct(), r.Train.num(0))
+	}
+}
+
+// markdown writes report.md.
+func (rep *Report) markdown(w io.Writer, plots []string) {
+	c := rep.Config
+	t := c.Train
+	fmt.Fprintf(w, "# Pruning report: %s\n\n", c.Data)
+	fmt.Fprintf(w, "Seed subset %g%% of the pool, scored by %s adversarial training (%d epochs, %s trajectories); "+
+		"scores %s extrapolated by %d-NN (%s%s); %v of the pool pruned%s; %d seed(s).\n\n",
+		100*c.SeedFrac, t.Arch, c.ScoreEpochs, c.Trajectory, strings.Join(c.Scores, ", "), c.K, c.Metric,
+		map[bool]string{true: ", exp(−d)-weighted", false: ""}[c.Weighted], c.Prune,
+		map[bool]string{true: " per class", false: ""}[c.ClassBalanced], c.Seeds)
+	fmt.Fprintf(w, "Training: %s, %s ε=%.4g (%s), %d steps, %d epochs on each kept set (the full pool: the same number of steps), "+
+		"batch %d, lr %g %s. Evaluation: %d test samples, PGD-%d",
+		t.Arch, t.Adv, t.Eps, normName(t.Norm), t.Steps, t.Epochs, t.BatchSize, t.LR, t.Schedule, rep.evalN(), c.EvalSteps)
+	if c.APGDSteps > 0 {
+		fmt.Fprintf(w, ", APGD-CE and APGD-DLR (%d steps), worst case per sample", c.APGDSteps)
+	}
+	fmt.Fprint(w, ". Figures are mean ± std over the seeds.\n\n## Accuracy\n\n")
+	rep.Table(w)
+	fmt.Fprint(w, "\n## Extrapolation quality\n\nSpearman (Pearson) correlation of the extrapolated against the true scores of "+
+		"held-out seed samples, against the two baselines; the variance ratio Var(Ŝ)/Var(S) shows the kNN's smoothing.\n\n"+
+		"| score | kNN Spearman | kNN Pearson | class-mean Spearman | shuffled-kNN Spearman | Var ratio |\n|---|---|---|---|---|---|\n")
+	for _, m := range c.Scores {
+		q := rep.Quality[m]
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", m, q.Spearman.num(3), q.Pearson.num(3), q.ClassMean.num(3), q.Shuffled.num(3), q.VarianceRatio.num(3))
+	}
+	fmt.Fprint(w, "\n## Cost\n\nWall seconds per stage (mean over seeds).\n\n| stage | seconds |\n|---|---|\n")
+	keys := make([]string, 0, len(rep.Stages))
+	for k := range rep.Stages {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		return stageOrder(keys[i]) < stageOrder(keys[j]) || stageOrder(keys[i]) == stageOrder(keys[j]) && keys[i] < keys[j]
+	})
+	for _, k := range keys {
+		fmt.Fprintf(w, "| %s | %s |\n", k, rep.Stages[k].num(1))
+	}
+	if len(plots) > 0 {
+		fmt.Fprint(w, "\n## Plots\n\n")
+		for _, p := range plots {
+			fmt.Fprintf(w, "![%s](%s)\n\n", strings.TrimSuffix(p, ".png"), p)
+		}
+	}
+}
+
+// stageOrder sorts stages in pipeline order.
+func stageOrder(name string) int {
+	for i, p := range []string{"seed", "score_train", "score_", "embed", "extrapolate_", "select_", "train_", "eval_"} {
+		if strings.HasPrefix(name, p) {
+			return i
+		}
+	}
+	return 99
+}
+
+// evalN returns the number of test samples evaluated.
+func (rep *Report) evalN() int {
+	for _, s := range rep.Seeds {
+		for _, r := range s.Runs {
+			return r.Eval.N
+		}
+	}
+	return 0
+}
+
+func normName(n string) string {
+	if n == "" {
+		return "linf"
+	}
+	return n
+}
+
+// write writes report.json, the plots and report.md into dir.
+func (rep *Report) write(dir string) error {
+	if err := writeJSON(filepath.Join(dir, "report.json"), rep); err != nil {
+		return err
+	}
+	plots, err := rep.plots(dir)
+	if err != nil {
+		return fmt.Errorf("plots: %w", err)
+	}
+	return atomicfile.Write(filepath.Join(dir, "report.md"), func(w io.Writer) error {
+		rep.markdown(w, plots)
+		return nil
+	})
+}
+
+// ReadReport reads a run directory's report.json.
+func ReadReport(dir string) (*Report, error) {
+	var rep Report
+	ok, err := readJSON(filepath.Join(dir, "report.json"), &rep)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("%s: no report.json", dir)
+	}
+	return &rep, nil
+}

@@ -1,0 +1,413 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/bulwark-ml/bulwark/attack"
+	"github.com/bulwark-ml/bulwark/data"
+	"github.com/bulwark-ml/bulwark/prune"
+	"github.com/bulwark-ml/bulwark/tensor"
+	"github.com/bulwark-ml/bulwark/train"
+)
+
+// Options are the parts of a pipeline run that are not settings.
+type Options struct {
+	Stdout   io.Writer // one line per finished stage; nil discards them
+	Progress io.Writer // progress bars; nil disables them
+	// Pool and Test, if set, replace the sets opened from Config.Data
+	// (tests pass sets built in memory); Test must be set with Pool.
+	Pool, Test data.Dataset
+}
+
+// Files of a pipeline run directory (per seed, under seedN/).
+const (
+	ConfigFile     = "config.json"
+	SeedFile       = "seed_indices.npy" // int64 pool indices of the seed subset
+	EmbeddingsFile = "embeddings.npy"   // float32 N×d embeddings of the pool
+	StagesFile     = "stages.json"      // wall seconds of every finished stage
+	scoreDir       = "score"            // the seed-subset training run
+)
+
+// run is one pipeline run in progress.
+type run struct {
+	c          Config
+	o          Options
+	pool, test data.Dataset
+	labels     []int
+	evalIdx    []int
+	norm       attack.Norm
+}
+
+// Run executes the experiment c: for every seed, the seed draw, the
+// seed-subset adversarial training with recording, the scores, the
+// embedding, the extrapolation, the selection, the trainings on the kept
+// sets, on random sets of the same size and (with c.Full) on the whole
+// pool, and their evaluation; then the report. Every stage writes its
+// result to c.Out; a stage whose result is there already is skipped and a
+// training cut short is resumed, so Run can be called again on the same
+// directory to finish a run.
+func Run(ctx context.Context, c Config, o Options) (*Report, error) {
+	if err := c.Check(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(c.Out, 0o755); err != nil {
+		return nil, err
+	}
+	if err := claimDir(c); err != nil {
+		return nil, err
+	}
+	pool, test := o.Pool, o.Test
+	if pool == nil {
+		var err error
+		if pool, test, err = data.Open(c.Data); err != nil {
+			return nil, fmt.Errorf("--data: %w", err)
+		}
+		defer data.Close(pool)
+		if test != nil {
+			defer data.Close(test)
+		}
+	}
+	if test == nil {
+		return nil, fmt.Errorf("--data %s: has no test split to evaluate on", c.Data)
+	}
+	r := &run{c: c, o: o, pool: pool, test: test, labels: make([]int, pool.Len())}
+	for i := range r.labels {
+		r.labels[i] = pool.Label(i)
+	}
+	r.norm, _ = attack.ParseNorm(c.Train.Norm)
+	r.evalIdx = EvalSlice(test.Len(), c.EvalN, 0)
+	rep := &Report{Config: c}
+	for s := range c.Seeds {
+		sr, err := r.seed(ctx, uint64(s))
+		if err != nil {
+			return nil, err
+		}
+		rep.Seeds = append(rep.Seeds, *sr)
+	}
+	rep.summarize()
+	if err := rep.write(c.Out); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// claimDir records c in the run directory, or checks that the directory's
+// run has the same settings.
+func claimDir(c Config) error {
+	path := filepath.Join(c.Out, ConfigFile)
+	var stored Config
+	ok, err := readJSON(path, &stored)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return writeJSON(path, c)
+	}
+	if f := configDiff(stored, c); f != "" {
+		return fmt.Errorf("--out %s holds a run with other settings (%s differs); choose another --out", c.Out, f)
+	}
+	return nil
+}
+
+// configDiff names the first JSON field in which a and b differ, or "".
+func configDiff(a, b Config) string {
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	for i := range va.NumField() {
+		if !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
+			return va.Type().Field(i).Tag.Get("json")
+		}
+	}
+	return ""
+}
+
+// stages is the bookkeeping of one seed directory: the wall seconds of
+// every finished stage, saved after each.
+type stages struct {
+	path    string
+	Seconds map[string]float64 `json:"seconds"`
+}
+
+func loadStages(dir string) (*stages, error) {
+	st := &stages{path: filepath.Join(dir, StagesFile), Seconds: map[string]float64{}}
+	if _, err := readJSON(st.path, st); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// do runs stage f unless it finished before (and its output, if named,
+// is still there), recording its wall time.
+func (st *stages) do(name, output string, f func() error) error {
+	if _, ok := st.Seconds[name]; ok && (output == "" || exists(output)) {
+		return nil
+	}
+	start := time.Now()
+	if err := f(); err != nil {
+		return errStage(name, err)
+	}
+	st.Seconds[name] = time.Since(start).Seconds()
+	return writeJSON(st.path, st)
+}
+
+// set records a stage's time measured elsewhere (a training run's, across
+// resumes).
+func (st *stages) set(name string, sec float64) error {
+	st.Seconds[name] = sec
+	return writeJSON(st.path, st)
+}
+
+// logf prints a progress line.
+func (r *run) logf(format string, args ...any) {
+	if r.o.Stdout != nil {
+		fmt.Fprintf(r.o.Stdout, format+"\n", args...)
+	}
+}
+
+// seed runs every stage of repetition s.
+func (r *run) seed(ctx context.Context, s uint64) (*SeedReport, error) {
+	c := &r.c
+	dir := filepath.Join(c.Out, "seed"+strconv.FormatUint(s, 10))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	st, err := loadStages(dir)
+	if err != nil {
+		return nil, err
+	}
+	sr := &SeedReport{Seed: s, Stages: st.Seconds}
+	n := r.pool.Len()
+
+	// 1. The seed subset.
+	seedPath := filepath.Join(dir, SeedFile)
+	seedIdx := DrawSeed(n, c.SeedFrac, s)
+	if err := st.do("seed", seedPath, func() error { return WriteIndices(seedPath, seedIdx) }); err != nil {
+		return nil, err
+	}
+	if stored, err := ReadIndices(seedPath, n); err != nil || !slices.Equal(stored, seedIdx) {
+		return nil, fmt.Errorf("%s: does not hold the seed subset of these settings (%v)", seedPath, err)
+	}
+	sr.SeedSize = len(seedIdx)
+	r.logf("seed %d: %d of %d samples in the seed subset", s, len(seedIdx), n)
+
+	// 2. Adversarial training on the seed subset, recording trajectories.
+	scfg := c.Train
+	scfg.Data, scfg.Epochs, scfg.Seed = c.Data, c.ScoreEpochs, s
+	scfg.Record, scfg.RecordAll, scfg.RecordAdv, scfg.RecordTrain = "", true, c.Trajectory == "adv", false
+	scfg.Out = filepath.Join(dir, scoreDir)
+	ms, err := TrainRun(ctx, scfg, r.pool, r.test, seedIdx, nil, r.o.Progress)
+	if err != nil {
+		return nil, errStage("score training", err)
+	}
+	if err := st.set("score_train", trainSeconds(ms)); err != nil {
+		return nil, err
+	}
+	r.logf("seed %d: seed-subset training done (%.0f s)", s, trainSeconds(ms))
+
+	// 3. Scores of the seed samples.
+	probs := train.ProbsCleanFile
+	if c.Trajectory == "adv" {
+		probs = train.ProbsAdvFile
+	}
+	seedScores := map[string][]float32{}
+	for _, m := range c.Scores {
+		path := filepath.Join(dir, "scores_seed_"+m+".npy")
+		err := st.do("score_"+m, path, func() error {
+			tr, err := ReadTrajectories(filepath.Join(scfg.Out, probs))
+			if err != nil {
+				return err
+			}
+			if tr.N != len(seedIdx) {
+				return fmt.Errorf("%s: %d samples, but the seed subset has %d", filepath.Join(scfg.Out, probs), tr.N, len(seedIdx))
+			}
+			v, err := Scores(m, tr, c.Window, s)
+			if err != nil {
+				return fmt.Errorf("%s: %w", filepath.Join(scfg.Out, probs), err)
+			}
+			return WriteVector(path, v)
+		})
+		if err != nil {
+			return nil, err
+		}
+		if seedScores[m], err = ReadVector(path); err != nil {
+			return nil, err
+		}
+	}
+
+	// 4. Embeddings of the whole pool by the seed-trained model.
+	embPath := filepath.Join(dir, EmbeddingsFile)
+	err = st.do("embed", embPath, func() error {
+		model, err := LoadModel(filepath.Join(scfg.Out, train.ModelFile), r.pool)
+		if err != nil {
+			return err
+		}
+		emb, dim, err := Embed(model, r.pool, prune.EmbedOptions{Normalize: c.Normalize}, r.o.Progress)
+		if err != nil {
+			return err
+		}
+		return data.WriteNpy(embPath, []int{n, dim}, emb)
+	})
+	if err != nil {
+		return nil, err
+	}
+	emb, rows, dim, err := ReadMatrix(embPath)
+	if err != nil {
+		return nil, err
+	}
+	if rows != n {
+		return nil, fmt.Errorf("%s: %d rows, but the pool has %d samples", embPath, rows, n)
+	}
+	metric, _ := prune.ParseMetric(c.Metric)
+	kopt := prune.KNNOptions{K: c.K, Metric: metric, Weighted: c.Weighted}
+
+	// 5. Extrapolation to the whole pool, and its quality on a held-out
+	// part of the seed.
+	allScores := map[string][]float32{}
+	sr.Quality = map[string]QualityReport{}
+	for _, m := range c.Scores {
+		path := filepath.Join(dir, "scores_"+m+".npy")
+		qpath := filepath.Join(dir, "quality_"+m+".json")
+		err := st.do("extrapolate_"+m, path, func() error {
+			ex, err := prune.Extrapolate(emb, dim, seedIdx, seedScores[m], kopt)
+			if err != nil {
+				return err
+			}
+			q, truth, pred, err := holdOutQuality(emb, dim, r.labels, seedIdx, seedScores[m], kopt, c.HoldOut, s)
+			if err != nil {
+				return err
+			}
+			if err := writeHoldOut(filepath.Join(dir, holdOutFile(m)), truth, pred); err != nil {
+				return err
+			}
+			if err := writeJSON(qpath, q); err != nil {
+				return err
+			}
+			return WriteVector(path, ex.Scores)
+		})
+		if err != nil {
+			return nil, err
+		}
+		if allScores[m], err = ReadVector(path); err != nil {
+			return nil, err
+		}
+		if len(allScores[m]) != n {
+			return nil, fmt.Errorf("%s: %d scores, but the pool has %d samples", path, len(allScores[m]), n)
+		}
+		var q QualityReport
+		if _, err := readJSON(qpath, &q); err != nil {
+			return nil, err
+		}
+		sr.Quality[m] = q
+	}
+
+	// 6. Selection: every method at every ratio, and random sets of the
+	// same sizes.
+	allScores["random"] = prune.RandomScores(tensor.NewRNG(s^0x4a4d0), n)
+	methods := append(slices.Clone(c.Scores), "random")
+	kept := map[string][]int{}
+	for _, p := range c.Prune {
+		for _, m := range methods {
+			name := runName(m, p)
+			path := filepath.Join(dir, "kept_"+name+".npy")
+			err := st.do("select_"+name, path, func() error {
+				sel, err := prune.Select(allScores[m], prune.SelectOptions{Ratio: p, Labels: r.labels,
+					ClassBalanced: c.ClassBalanced, KeepLow: c.KeepLow && m != "random"})
+				if err != nil {
+					return err
+				}
+				return WriteIndices(path, sel.Kept)
+			})
+			if err != nil {
+				return nil, err
+			}
+			if kept[name], err = ReadIndices(path, n); err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	// 7-8. Adversarial training on each kept set (and the full pool), and
+	// its evaluation.
+	runs := make([]string, 0, len(kept)+1)
+	for _, p := range c.Prune {
+		for _, m := range methods {
+			runs = append(runs, runName(m, p))
+		}
+	}
+	if c.Full {
+		runs = append(runs, "full")
+	}
+	sr.Runs = map[string]RunReport{}
+	for _, name := range runs {
+		rr, err := r.trainAndEval(ctx, st, dir, name, kept, s)
+		if err != nil {
+			return nil, err
+		}
+		sr.Runs[name] = *rr
+	}
+	return sr, nil
+}
+
+// runName names the training run of method m at prune ratio p.
+func runName(m string, p float64) string {
+	return m + "_p" + strconv.FormatFloat(p, 'f', -1, 64)
+}
+
+// fullEpochs returns the epochs of the full-pool run: the step budget of
+// the runs on the first prune ratio's kept sets, E·kept/N epochs of the
+// whole pool, at least one.
+func (r *run) fullEpochs(kept int) int {
+	n := r.pool.Len()
+	return max(1, int(math.Round(float64(r.c.Train.Epochs)*float64(kept)/float64(n))))
+}
+
+// trainAndEval trains run name (on kept[name], or the whole pool for
+// "full") and evaluates it.
+func (r *run) trainAndEval(ctx context.Context, st *stages, dir, name string, kept map[string][]int, s uint64) (*RunReport, error) {
+	c := &r.c
+	cfg := c.Train
+	cfg.Data, cfg.Seed, cfg.Out = c.Data, s, filepath.Join(dir, "train_"+name)
+	idx := kept[name]
+	size := len(idx)
+	if name == "full" {
+		idx, size = nil, r.pool.Len()
+		cfg.Epochs = r.fullEpochs(len(kept[runName(c.Scores[0], c.Prune[0])]))
+	}
+	ms, err := TrainRun(ctx, cfg, r.pool, r.test, idx, nil, r.o.Progress)
+	if err != nil {
+		return nil, errStage("train "+name, err)
+	}
+	if err := st.set("train_"+name, trainSeconds(ms)); err != nil {
+		return nil, err
+	}
+	evalPath := filepath.Join(dir, "eval_"+name+".json")
+	err = st.do("eval_"+name, evalPath, func() error {
+		model, err := LoadModel(filepath.Join(cfg.Out, train.ModelFile), r.test)
+		if err != nil {
+			return err
+		}
+		e, err := Evaluate(model, r.test, r.evalIdx, r.norm, float32(c.Train.Eps), c.EvalSteps, c.APGDSteps, s)
+		if err != nil {
+			return err
+		}
+		return writeJSON(evalPath, e)
+	})
+	if err != nil {
+		return nil, err
+	}
+	var e EvalResult
+	if _, err := readJSON(evalPath, &e); err != nil {
+		return nil, err
+	}
+	r.logf("seed %d: %-16s %6d samples, %2d epochs: clean %.2f%%, PGD-%d %.2f%%, worst %.2f%% (train %.0f s)",
+		s, name, size, cfg.Epochs, 100*e.Clean, c.EvalSteps, 100*e.PGD, 100*e.Worst, trainSeconds(ms))
+	return &RunReport{Kept: size, Epochs: cfg.Epochs, TrainSeconds: trainSeconds(ms), Eval: e}, nil
+}

@@ -1,0 +1,212 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/bulwark-ml/bulwark/attack"
+	"github.com/bulwark-ml/bulwark/data"
+	"github.com/bulwark-ml/bulwark/nn"
+	"github.com/bulwark-ml/bulwark/prune"
+	"github.com/bulwark-ml/bulwark/tensor"
+	"github.com/bulwark-ml/bulwark/train"
+)
+
+// The stages of method.md's pipeline as functions over plain values; the
+// CLI stages and Run wrap them with files.
+
+// DrawSeed returns the seed subset: round(frac·n) of the n pool samples
+// (at least one), drawn without replacement with seed, in increasing
+// order.
+func DrawSeed(n int, frac float64, seed uint64) []int {
+	m := max(1, min(n, int(math.Round(frac*float64(n)))))
+	idx := tensor.NewRNG(seed ^ 0x5eed5eed).Perm(n)[:m]
+	slices.Sort(idx)
+	return idx
+}
+
+// Scores computes the importance scores of method ("du", "fp",
+// "forgetting", "random") from the trajectories of the scored samples;
+// seed seeds "random". Higher is more important.
+func Scores(method string, tr prune.Trajectories, window int, seed uint64) ([]float32, error) {
+	switch method {
+	case "du":
+		return prune.DynamicUncertainty(tr, window)
+	case "fp":
+		return prune.FrequencyScore(tr)
+	case "forgetting":
+		correct, err := prune.CorrectFromProbs(tr)
+		if err != nil {
+			return nil, err
+		}
+		return prune.Forgetting(correct, tr.K, tr.N)
+	case "random":
+		return prune.RandomScores(tensor.NewRNG(seed^0x7a4d0), tr.N), nil
+	}
+	return nil, fmt.Errorf("unknown score %q", method)
+}
+
+// ReadTrajectories reads a K×n probability file written by the training
+// recorder.
+func ReadTrajectories(path string) (prune.Trajectories, error) {
+	p, shape, err := data.ReadNpy[float32](path)
+	if err != nil {
+		return prune.Trajectories{}, err
+	}
+	if len(shape) != 2 {
+		return prune.Trajectories{}, fmt.Errorf("%s: shape %v, want epochs × samples", path, shape)
+	}
+	return prune.Trajectories{K: shape[0], N: shape[1], P: p}, nil
+}
+
+// TrainRun trains cfg on the samples idx of pool (all if nil), with test
+// for validation and evaluation (may be nil), in the run directory
+// cfg.Out. A directory holding a finished run is left as it is; one
+// holding an unfinished run is resumed. It returns the run's metrics.
+func TrainRun(ctx context.Context, cfg train.Config, pool, test data.Dataset, idx []int, stdout, progress io.Writer) ([]train.Metrics, error) {
+	opts := train.Options{Train: pool, Test: test, Stdout: stdout, Progress: progress}
+	if idx != nil {
+		sub, err := data.Subset(pool, idx)
+		if err != nil {
+			return nil, err
+		}
+		opts.Train = sub
+	}
+	if exists(filepath.Join(cfg.Out, train.CheckpointFile)) {
+		done, err := finishedEpochs(cfg.Out)
+		if err != nil {
+			return nil, err
+		}
+		if done >= cfg.Epochs {
+			return readMetrics(cfg.Out)
+		}
+		opts.Resume = true
+	}
+	t, err := train.New(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer t.Close()
+	if err := t.Run(ctx); err != nil {
+		return nil, err
+	}
+	if err := t.Close(); err != nil {
+		return nil, err
+	}
+	return readMetrics(cfg.Out)
+}
+
+// finishedEpochs returns the epochs the checkpoint in dir has completed.
+func finishedEpochs(dir string) (int, error) {
+	w, err := train.ReadWeights(filepath.Join(dir, train.CheckpointFile))
+	if err != nil {
+		return 0, err
+	}
+	return w.Epoch, nil
+}
+
+// readMetrics reads the metrics.jsonl of a run directory.
+func readMetrics(dir string) ([]train.Metrics, error) {
+	return train.ReadMetrics(filepath.Join(dir, train.MetricsFile))
+}
+
+// trainSeconds returns the wall time of a run from its metrics (across
+// resumes).
+func trainSeconds(ms []train.Metrics) float64 {
+	if len(ms) == 0 {
+		return 0
+	}
+	return ms[len(ms)-1].WallSec
+}
+
+// EvalResult holds the accuracies of one model on the evaluation slice.
+type EvalResult struct {
+	N       int     `json:"n"`
+	Clean   float64 `json:"clean"`
+	PGD     float64 `json:"pgd"`                // PGD-EvalSteps
+	APGDCE  float64 `json:"apgd_ce,omitempty"`  // APGD-CE
+	APGDDLR float64 `json:"apgd_dlr,omitempty"` // APGD-DLR
+	Worst   float64 `json:"worst"`              // per-sample worst case over the attacks
+	Seconds float64 `json:"seconds"`
+}
+
+// Evaluate measures clean accuracy and robust accuracy under PGD and, if
+// apgdSteps > 0, APGD-CE and APGD-DLR (L∞ or L2 as norm, radius eps) on
+// the samples idx of test (all if nil).
+func Evaluate(model nn.FeatureModel, test data.Dataset, idx []int, norm attack.Norm, eps float32, pgdSteps, apgdSteps int, seed uint64) (EvalResult, error) {
+	attacks := []attack.Attack{&attack.PGD{Norm: norm, Eps: eps, Steps: pgdSteps, Seed: seed}}
+	if apgdSteps > 0 {
+		attacks = append(attacks,
+			&attack.APGD{Norm: norm, Eps: eps, Steps: apgdSteps, Loss: attack.CE, Seed: seed},
+			&attack.APGD{Norm: norm, Eps: eps, Steps: apgdSteps, Loss: attack.DLR, Seed: seed})
+	}
+	start := time.Now()
+	r, err := attack.Evaluate(model, test, attack.EvalOptions{Indices: idx}, attacks...)
+	if err != nil {
+		return EvalResult{}, err
+	}
+	e := EvalResult{N: r.N, Clean: r.CleanAcc(), PGD: r.RobustAcc(0), Worst: r.WorstAcc(),
+		Seconds: time.Since(start).Seconds()}
+	if apgdSteps > 0 {
+		e.APGDCE, e.APGDDLR = r.RobustAcc(1), r.RobustAcc(2)
+	}
+	return e, nil
+}
+
+// EvalSlice returns the evaluation slice: n of the m test samples (all if
+// n is 0 or at least m), drawn with seed, in increasing order. Every
+// model of an experiment is evaluated on the same slice.
+func EvalSlice(m, n int, seed uint64) []int {
+	if n == 0 || n >= m {
+		return nil
+	}
+	idx := tensor.NewRNG(seed ^ 0xe7a1).Perm(m)[:n]
+	slices.Sort(idx)
+	return idx
+}
+
+// LoadModel builds the model saved in a weights file for images of ds.
+func LoadModel(path string, ds data.Dataset) (nn.FeatureModel, error) {
+	w, err := train.ReadWeights(path)
+	if err != nil {
+		return nil, err
+	}
+	if w.Arch == "" {
+		return nil, fmt.Errorf("%s: records no architecture", path)
+	}
+	cfg := w.Model
+	c, h, _ := ds.Shape()
+	if cfg.InChannels == 0 {
+		cfg.InChannels = c
+	}
+	if cfg.ImageSize == 0 {
+		cfg.ImageSize = h
+	}
+	if cfg.InChannels != c {
+		return nil, fmt.Errorf("%s: the model takes %d channels but the images have %d", path, cfg.InChannels, c)
+	}
+	return w.Build(w.Arch, cfg)
+}
+
+// Embed embeds every sample of ds (prune.Embed) with a progress bar on
+// progress (none if nil).
+func Embed(model nn.FeatureModel, ds data.Dataset, o prune.EmbedOptions, progress io.Writer) ([]float32, int, error) {
+	b := newBar(progress, ds.Len(), "embed")
+	o.Progress = b.set
+	defer b.finish()
+	return prune.Embed(model, ds, nil, o)
+}
+
+// errStage wraps a stage's error with the stage's name.
+func errStage(stage string, err error) error {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return err
+	}
+	return fmt.Errorf("%s: %w", stage, err)
+}
