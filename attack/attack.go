@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 
 	"github.com/bulwark-ml/bulwark/autograd"
 	"github.com/bulwark-ml/bulwark/kernels"
@@ -198,6 +199,41 @@ type engine struct {
 	tmp   []float32 // APGD scratch
 }
 
+// tapeList holds the tapes of finished attacks. A tape keeps the memory
+// of its largest pass (hundreds of MB for a batch of 256), so attacks
+// borrow one for a Perturb call and return it: attacks run one after
+// another (as in Evaluate) share one tape's memory instead of holding one
+// each, and steady calls still allocate nothing.
+type tapeList struct {
+	mu    sync.Mutex
+	items []*autograd.Tape
+}
+
+var tapes tapeList
+
+// get returns a free tape, or a new one.
+func (l *tapeList) get() *autograd.Tape {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n := len(l.items); n > 0 {
+		tp := l.items[n-1]
+		l.items = l.items[:n-1]
+		return tp
+	}
+	return autograd.NewTape()
+}
+
+// put resets tp and keeps it for reuse (a few at most, for attacks that
+// run concurrently).
+func (l *tapeList) put(tp *autograd.Tape) {
+	tp.Reset()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.items) < 4 {
+		l.items = append(l.items, tp)
+	}
+}
+
 // grow returns b resized to n, reallocating only if its capacity is short.
 func grow[T any](b []T, n int) []T {
 	if cap(b) < n {
@@ -270,7 +306,8 @@ func (e *engine) begin(m nn.Module, x *tensor.Tensor, y []int) error {
 
 // end restores the model's mode and parameters and recycles the tape.
 func (e *engine) end(m nn.Module) {
-	e.tp.Reset()
+	tapes.put(e.tp)
+	e.tp = nil
 	e.thaw()
 	if e.s.bn != BNKeep {
 		m.SetTrain(e.wasTrain)
@@ -288,7 +325,9 @@ func shapeOf(x *tensor.Tensor) []int {
 // resize sizes the buffers for x's shape.
 func (e *engine) resize(x *tensor.Tensor) {
 	if e.tp == nil {
-		e.tp = autograd.NewTape()
+		e.tp = tapes.get()
+	}
+	if e.x == nil {
 		e.x = autograd.Leaf(nil, true)
 		e.xc = autograd.Leaf(nil, false)
 	}

@@ -78,21 +78,20 @@ func (w *WorstCase) Perturb(m nn.Module, x *tensor.Tensor, y []int) (*tensor.Ten
 
 // predictor runs forward passes without gradients on its own tape.
 type predictor struct {
-	tp *autograd.Tape
-	x  *autograd.Var
+	x *autograd.Var
 }
 
 // correct sets ok[i] to whether m classifies x[i] as y[i]. Labels outside
 // the model's classes are an error.
 func (p *predictor) correct(m nn.Module, x *tensor.Tensor, y []int, ok []bool) error {
-	if p.tp == nil {
-		p.tp = autograd.NewTape()
+	if p.x == nil {
 		p.x = autograd.Leaf(nil, false)
 	}
-	p.tp.Reset()
-	restore := p.tp.NoGrad()
+	tp := tapes.get()
+	defer tapes.put(tp)
+	restore := tp.NoGrad()
 	p.x.Value = x
-	z := m.Forward(p.tp, p.x).Value
+	z := m.Forward(tp, p.x).Value
 	restore()
 	if z.Rank() != 2 || z.Dim(0) != len(y) {
 		return fmt.Errorf("model returned logits %v for %d inputs, want [%d, classes]", z.Shape(), len(y), len(y))
