@@ -14,13 +14,24 @@ import (
 // is always run as the baseline.
 var Methods = []string{"du", "fp", "forgetting"}
 
+// Trajectories are the kinds of probability trajectories a seed run can
+// record (method.md §3): on PGD-10 inputs after every epoch (the paper's
+// default), on clean inputs, or from the training forward pass itself (no
+// extra pass: adversarial inputs for PGD-AT and FGSM-RS, clean ones for
+// TRADES, in training mode).
+var Trajectories = []string{"adv", "clean", "train"}
+
 // Config describes one pruning experiment (method.md §7).
 type Config struct {
 	Data string `json:"data"` // dataset spec: its training split is the pool, its test split evaluates
+	// PoolSize, if positive, makes the pool a random subset of that many
+	// training samples (drawn once, with seed 0); indices in the stage
+	// files then refer to positions in it.
+	PoolSize int `json:"pool_size,omitempty"`
 
 	SeedFrac   float64  `json:"seed_frac"`  // share of the pool scored by seed-subset training
 	Scores     []string `json:"scores"`     // methods of Methods to prune with
-	Trajectory string   `json:"trajectory"` // "adv" (PGD-10 inputs, the default) or "clean"
+	Trajectory string   `json:"trajectory"` // one of Trajectories
 	Window     int      `json:"window"`     // Dynamic Uncertainty window J
 
 	K         int     `json:"k"`         // neighbours of the extrapolation
@@ -96,8 +107,8 @@ func (c *Config) checkScoring(ps *problems) {
 			ps.add("score", "unknown score %q; want some of %s", m, strings.Join(Methods, ","))
 		}
 	}
-	if c.Trajectory != "adv" && c.Trajectory != "clean" {
-		ps.add("trajectory", "%q, want adv or clean", c.Trajectory)
+	if !slices.Contains(Trajectories, c.Trajectory) {
+		ps.add("trajectory", "%q, want one of %s", c.Trajectory, strings.Join(Trajectories, ", "))
 	}
 	if c.Window < 2 {
 		ps.add("window", "%d, want at least 2", c.Window)
@@ -114,6 +125,26 @@ func (c *Config) checkScoring(ps *problems) {
 	if c.Out == "" {
 		ps.add("out", "missing: name the run directory, e.g. runs/NAME")
 	}
+}
+
+// Recording returns the scoring run's settings: cfg recording every
+// (seed) sample's trajectory of kind c.Trajectory.
+func (c *Config) Recording(cfg train.Config) train.Config {
+	cfg.Record, cfg.RecordAll = "", true
+	cfg.RecordAdv, cfg.RecordTrain = c.Trajectory == "adv", c.Trajectory == "train"
+	return cfg
+}
+
+// ProbsFile returns the name of the recorded trajectories the scores are
+// computed from, in the scoring run's directory.
+func (c *Config) ProbsFile() string {
+	switch c.Trajectory {
+	case "adv":
+		return train.ProbsAdvFile
+	case "train":
+		return train.ProbsTrainFile
+	}
+	return train.ProbsCleanFile
 }
 
 // Check validates every setting, naming the offending flags.
@@ -136,6 +167,9 @@ func (c *Config) Check() error {
 		if !(p > 0 && p < 1) {
 			ps.add("prune", "%g is not a fraction in (0, 1)", p)
 		}
+	}
+	if c.PoolSize < 0 {
+		ps.add("pool", "%d, want at least 0 (0 = the whole training split)", c.PoolSize)
 	}
 	if c.Seeds < 1 {
 		ps.add("seeds", "%d, want at least 1", c.Seeds)

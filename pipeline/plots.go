@@ -110,12 +110,13 @@ func scatterPlot(path, method string, truth, pred []float32) error {
 	return p.Save(5*vg.Inch, 5*vg.Inch, path)
 }
 
-// accuracyPlot draws clean (dashed) and PGD (solid) accuracy against the
-// kept fraction, one line per method, the full pool as a point at 1.
+// accuracyPlot draws robust (PGD, filled) and clean (rings, dashed)
+// accuracy against the kept fraction, one colour per method; the full
+// pool's two accuracies are horizontal reference lines.
 func (rep *Report) accuracyPlot(path string) error {
 	c := rep.Config
 	p := plot.New()
-	p.Title.Text = "accuracy against kept fraction"
+	p.Title.Text = fmt.Sprintf("accuracy against kept fraction (filled: PGD-%d, rings: clean)", c.EvalSteps)
 	p.X.Label.Text = "kept fraction of the pool"
 	p.Y.Label.Text = "accuracy (%)"
 	methods := append(slices.Clone(c.Scores), "random")
@@ -140,28 +141,37 @@ func (rep *Report) accuracyPlot(path string) error {
 			if err != nil {
 				return err
 			}
-			l.Color, pt.Color = col, col
+			l.Color, pt.Color, pt.Radius = col, col, vg.Points(4)
+			pt.Shape = draw.CircleGlyph{}
 			if k == 1 {
 				l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 				pt.Shape = draw.RingGlyph{}
 			}
 			p.Add(l, pt)
 			if k == 0 {
-				p.Legend.Add(m+fmt.Sprintf(" (PGD-%d solid, clean dashed)", c.EvalSteps), l, pt)
+				p.Legend.Add(m, l, pt)
 			}
 		}
 	}
+	lo := 1 - ps[len(ps)-1]
 	if r, ok := rep.Runs["full"]; ok && r.Clean.N > 0 {
-		s, err := plotter.NewScatter(plotter.XYs{{X: 1, Y: 100 * r.PGD.Mean}, {X: 1, Y: 100 * r.Clean.Mean}})
-		if err != nil {
-			return err
+		for k, y := range []float64{100 * r.PGD.Mean, 100 * r.Clean.Mean} {
+			l, err := plotter.NewLine(plotter.XYs{{X: lo - 0.1, Y: y}, {X: 1.05, Y: y}})
+			if err != nil {
+				return err
+			}
+			l.Color, l.Width = color.Black, vg.Points(1)
+			if k == 1 {
+				l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+			}
+			p.Add(l)
+			if k == 0 {
+				p.Legend.Add("full pool (same steps)", l)
+			}
 		}
-		s.GlyphStyle.Color, s.GlyphStyle.Shape, s.GlyphStyle.Radius = color.Black, draw.BoxGlyph{}, vg.Points(3)
-		p.Add(s)
-		p.Legend.Add("full pool (same steps)", s)
 	}
-	p.X.Max = 1.05
-	p.Legend.Left, p.Legend.Top = true, false
+	p.X.Min, p.X.Max = lo-0.1, 1.05
+	p.Legend.Left, p.Legend.Top = false, false
 	p.Add(plotter.NewGrid())
 	return p.Save(6*vg.Inch, 4*vg.Inch, path)
 }

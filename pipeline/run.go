@@ -79,6 +79,15 @@ func Run(ctx context.Context, c Config, o Options) (*Report, error) {
 	if test == nil {
 		return nil, fmt.Errorf("--data %s: has no test split to evaluate on", c.Data)
 	}
+	if c.PoolSize > 0 {
+		if c.PoolSize > pool.Len() {
+			return nil, fmt.Errorf("--pool %d: the training split of %s has %d samples", c.PoolSize, c.Data, pool.Len())
+		}
+		var err error
+		if pool, err = data.Subset(pool, DrawSeed(pool.Len(), float64(c.PoolSize)/float64(pool.Len()), 0)); err != nil {
+			return nil, err
+		}
+	}
 	r := &run{c: c, o: o, pool: pool, test: test, labels: make([]int, pool.Len())}
 	for i := range r.labels {
 		r.labels[i] = pool.Label(i)
@@ -201,7 +210,7 @@ func (r *run) seed(ctx context.Context, s uint64) (*SeedReport, error) {
 	// 2. Adversarial training on the seed subset, recording trajectories.
 	scfg := c.Train
 	scfg.Data, scfg.Epochs, scfg.Seed = c.Data, c.ScoreEpochs, s
-	scfg.Record, scfg.RecordAll, scfg.RecordAdv, scfg.RecordTrain = "", true, c.Trajectory == "adv", false
+	scfg = c.Recording(scfg)
 	scfg.Out = filepath.Join(dir, scoreDir)
 	ms, err := TrainRun(ctx, scfg, r.pool, r.test, seedIdx, nil, r.o.Progress)
 	if err != nil {
@@ -213,10 +222,7 @@ func (r *run) seed(ctx context.Context, s uint64) (*SeedReport, error) {
 	r.logf("seed %d: seed-subset training done (%.0f s)", s, trainSeconds(ms))
 
 	// 3. Scores of the seed samples.
-	probs := train.ProbsCleanFile
-	if c.Trajectory == "adv" {
-		probs = train.ProbsAdvFile
-	}
+	probs := c.ProbsFile()
 	seedScores := map[string][]float32{}
 	for _, m := range c.Scores {
 		path := filepath.Join(dir, "scores_seed_"+m+".npy")
