@@ -2,9 +2,9 @@ package attack
 
 import (
 	"fmt"
+	"github.com/bulwark-ml/bulwark/internal/freelist"
 	"math"
 	"strings"
-	"sync"
 
 	"github.com/bulwark-ml/bulwark/autograd"
 	"github.com/bulwark-ml/bulwark/kernels"
@@ -199,39 +199,18 @@ type engine struct {
 	tmp   []float32 // APGD scratch
 }
 
-// tapeList holds the tapes of finished attacks. A tape keeps the memory
-// of its largest pass (hundreds of MB for a batch of 256), so attacks
-// borrow one for a Perturb call and return it: attacks run one after
+// tapes holds the tapes of finished attacks. A tape keeps the memory of
+// its largest pass (hundreds of MB for a batch of 256), so attacks borrow
+// one for a Perturb call and return it reset: attacks run one after
 // another (as in Evaluate) share one tape's memory instead of holding one
-// each, and steady calls still allocate nothing.
-type tapeList struct {
-	mu    sync.Mutex
-	items []*autograd.Tape
-}
+// each, and steady calls still allocate nothing. A few are kept, for
+// attacks that run concurrently.
+var tapes = freelist.List[autograd.Tape]{New: autograd.NewTape, Max: 4}
 
-var tapes tapeList
-
-// get returns a free tape, or a new one.
-func (l *tapeList) get() *autograd.Tape {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if n := len(l.items); n > 0 {
-		tp := l.items[n-1]
-		l.items = l.items[:n-1]
-		return tp
-	}
-	return autograd.NewTape()
-}
-
-// put resets tp and keeps it for reuse (a few at most, for attacks that
-// run concurrently).
-func (l *tapeList) put(tp *autograd.Tape) {
+// putTape resets tp and returns it to tapes.
+func putTape(tp *autograd.Tape) {
 	tp.Reset()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.items) < 4 {
-		l.items = append(l.items, tp)
-	}
+	tapes.Put(tp)
 }
 
 // grow returns b resized to n, reallocating only if its capacity is short.
@@ -306,7 +285,7 @@ func (e *engine) begin(m nn.Module, x *tensor.Tensor, y []int) error {
 
 // end restores the model's mode and parameters and recycles the tape.
 func (e *engine) end(m nn.Module) {
-	tapes.put(e.tp)
+	putTape(e.tp)
 	e.tp = nil
 	e.thaw()
 	if e.s.bn != BNKeep {
@@ -325,7 +304,7 @@ func shapeOf(x *tensor.Tensor) []int {
 // resize sizes the buffers for x's shape.
 func (e *engine) resize(x *tensor.Tensor) {
 	if e.tp == nil {
-		e.tp = tapes.get()
+		e.tp = tapes.Get()
 	}
 	if e.x == nil {
 		e.x = autograd.Leaf(nil, true)

@@ -87,8 +87,8 @@ func (p *predictor) correct(m nn.Module, x *tensor.Tensor, y []int, ok []bool) e
 	if p.x == nil {
 		p.x = autograd.Leaf(nil, false)
 	}
-	tp := tapes.get()
-	defer tapes.put(tp)
+	tp := tapes.Get()
+	defer putTape(tp)
 	restore := tp.NoGrad()
 	p.x.Value = x
 	z := m.Forward(tp, p.x).Value

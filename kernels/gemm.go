@@ -1,6 +1,10 @@
 package kernels
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/bulwark-ml/bulwark/internal/freelist"
+)
 
 // Sgemm computes C = alpha·op(A)·op(B) + beta·C for row-major float32
 // matrices, where op(X) is X or Xᵀ as transA/transB say, op(A) is m×k,
@@ -90,14 +94,14 @@ func runGemm(spec gemmJob) {
 		scaleMatrix(spec.m, spec.n, spec.beta, spec.c, spec.ldc)
 		return
 	}
-	j := jobs.get()
+	j := jobs.Get()
 	*j = spec
 	j.gk = active.gemm
 	j.blk = blockingFor(j.gk)
 	parts := j.split(Threads())
 	Run(j, parts)
 	*j = gemmJob{}
-	jobs.put(j)
+	jobs.Put(j)
 }
 
 // checkGemm panics with a message naming the first invalid argument.
@@ -158,7 +162,7 @@ type gemmJob struct {
 	perPart   int  // rows or columns per part, a multiple of the tile
 }
 
-var jobs freeList[gemmJob]
+var jobs freelist.List[gemmJob]
 
 // minParallelFlops is the size below which a product runs on one thread:
 // there the hand-off costs more than it saves.
@@ -204,7 +208,7 @@ const directBMaxRows = 96
 // compute does C[i0:i1, j0:j1] with the BLIS loop nest.
 func (j *gemmJob) compute(i0, i1, j0, j1 int) {
 	buf := getBuffers(j.gk, j.blk, i1-i0, j1-j0, j.k)
-	defer buffers.put(buf)
+	defer buffers.Put(buf)
 	direct := !j.transB && j.m <= directBMaxRows && 4*j.k*j.n <= Caches().L3/2
 	if j.bRows != nil {
 		direct = j.gk.rows != nil && j.m <= directBMaxRows

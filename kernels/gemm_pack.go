@@ -1,6 +1,10 @@
 package kernels
 
-import "unsafe"
+import (
+	"unsafe"
+
+	"github.com/bulwark-ml/bulwark/internal/freelist"
+)
 
 // gemmBuffers is one thread's packing scratch.
 type gemmBuffers struct {
@@ -8,13 +12,13 @@ type gemmBuffers struct {
 }
 
 // buffers keeps packing scratch for reuse across calls.
-var buffers freeList[gemmBuffers]
+var buffers freelist.List[gemmBuffers]
 
 // getBuffers returns packing scratch for one thread computing an m×n block
 // of C with inner dimension k: no larger than the blocking needs, and no
 // larger than the block itself.
 func getBuffers(gk *gemmKernel, blk Blocking, m, n, k int) *gemmBuffers {
-	g := buffers.get()
+	g := buffers.Get()
 	kc := min(blk.KC, k)
 	g.a = grow(g.a, roundUp(min(blk.MC, m), gk.mr)*kc)
 	g.b = grow(g.b, roundUp(min(blk.NC, n), gk.nr)*kc)

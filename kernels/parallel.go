@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"github.com/bulwark-ml/bulwark/internal/freelist"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -39,7 +40,7 @@ type batch struct {
 	refs  atomic.Int32 // holders: the caller plus the workers handed it
 }
 
-var batches freeList[batch]
+var batches freelist.List[batch]
 
 func init() {
 	pool.workers.Store(new([]*poolWorker))
@@ -92,7 +93,7 @@ func (b *batch) work() {
 func (b *batch) release() {
 	if b.refs.Add(-1) == 0 {
 		b.r = nil
-		batches.put(b)
+		batches.Put(b)
 	}
 }
 
@@ -110,7 +111,7 @@ func Run(r Runner, parts int) {
 		}
 		return
 	}
-	b := batches.get()
+	b := batches.Get()
 	b.r = r
 	b.parts = int64(parts)
 	b.next.Store(0)

@@ -2,37 +2,14 @@ package pipeline
 
 import (
 	"context"
+	"github.com/bulwark-ml/bulwark/internal/toyset"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
-	"github.com/bulwark-ml/bulwark/data"
-	"github.com/bulwark-ml/bulwark/tensor"
 	"github.com/bulwark-ml/bulwark/train"
 )
-
-// quadrants returns n random 1×s×s images labelled by their brightest
-// quadrant: a task a tiny model learns in a few epochs.
-func quadrants(t testing.TB, seed uint64, n, s int) data.Dataset {
-	t.Helper()
-	x := tensor.Rand(tensor.NewRNG(seed), n, 1, s, s)
-	y := make([]int, n)
-	h := s / 2
-	for i := range n {
-		var q [4]float32
-		for k, v := range x.Data()[i*s*s : (i+1)*s*s] {
-			q[(k/s/h)*2+(k%s)/h] += v
-		}
-		y[i] = slices.Index(q[:], slices.Max(q[:]))
-	}
-	ds, err := data.FromTensor(x, y, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ds
-}
 
 // tinyConfig is a complete experiment small enough for a unit test.
 func tinyConfig(out string) Config {
@@ -47,7 +24,7 @@ func tinyConfig(out string) Config {
 }
 
 func tinyOptions(t testing.TB) Options {
-	return Options{Pool: quadrants(t, 1, 128, 8), Test: quadrants(t, 2, 48, 8)}
+	return Options{Pool: toyset.Quadrants(1, 128, 1, 8), Test: toyset.Quadrants(2, 48, 1, 8)}
 }
 
 func TestRunEndToEnd(t *testing.T) {

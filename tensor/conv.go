@@ -2,8 +2,8 @@ package tensor
 
 import (
 	"fmt"
+	"github.com/bulwark-ml/bulwark/internal/freelist"
 	"slices"
-	"sync"
 
 	"github.com/bulwark-ml/bulwark/kernels"
 )
@@ -289,7 +289,7 @@ func Conv2dBackwardInput(out, dy, w *Tensor, xShape []int, p ConvParams) *Tensor
 		// dx is the stride-1 convolution of dy with the flipped, transposed
 		// kernel: run it as a forward implicit GEMM.
 		r := startConv(&fg, convForward)
-		r.flip = convWeightsFree.get()
+		r.flip = convWeightsFree.Get()
 		r.flip.dw = convGrow(r.flip.dw, len(w.data))
 		g.flipWeights(r.flip.dw, w.data)
 		r.x, r.y, r.w = dy.data, out.data, r.flip.dw
@@ -448,15 +448,19 @@ type convScratch struct {
 	padded convGeom
 }
 
+// scratchMax bounds the recycled scratch kept per kind: enough for the
+// calls that run concurrently.
+const scratchMax = 8
+
 var (
-	convRuns        scratchList[convRun]
-	convScratchs    scratchList[convScratch]
-	convWeightsFree scratchList[convScratch]
+	convRuns        = freelist.List[convRun]{Max: scratchMax}
+	convScratchs    = freelist.List[convScratch]{Max: scratchMax}
+	convWeightsFree = freelist.List[convScratch]{Max: scratchMax}
 )
 
 // startConv prepares a run of op over g with per-part scratch.
 func startConv(g *convGeom, op convOp) *convRun {
-	r := convRuns.get()
+	r := convRuns.Get()
 	r.g, r.op = *g, op
 	if op == convBiasGradOp {
 		r.parts, r.per = g.cout, 1
@@ -477,7 +481,7 @@ func startConv(g *convGeom, op convOp) *convRun {
 		g.windowRows(r.rows)
 	}
 	for p := range r.parts {
-		s := convScratchs.get()
+		s := convScratchs.Get()
 		switch {
 		case implicit:
 			// The padded image, with slack for the junk columns of the
@@ -514,16 +518,16 @@ func (r *convRun) run() {
 func (r *convRun) finish() {
 	for p := range r.parts {
 		if s := r.scratch[p]; s != nil {
-			convScratchs.put(s)
+			convScratchs.Put(s)
 			r.scratch[p] = nil
 		}
 	}
 	if r.flip != nil {
-		convWeightsFree.put(r.flip)
+		convWeightsFree.Put(r.flip)
 		r.flip = nil
 	}
 	r.x, r.y, r.w, r.bias = nil, nil, nil, nil
-	convRuns.put(r)
+	convRuns.Put(r)
 }
 
 // RunPart computes part p: its range of images (or channel p).
@@ -594,39 +598,6 @@ func (r *convRun) image(img int, s *convScratch) {
 			kernels.Sgemm(false, true, g.kG, g.coutG, g.pix, 1, col[grp*g.kG*ld:], ld,
 				yi[grp*g.coutG*g.pix:], g.pix, 1, s.dw[grp*g.coutG*g.kG:], g.coutG)
 		}
-	}
-}
-
-// scratchList is a small mutex-guarded stack of reusable per-call state.
-// Unlike a sync.Pool it is not emptied by the GC (nor randomly under the
-// race detector), so steady-state calls never allocate. It keeps at most
-// scratchListMax items: enough for the calls that run concurrently.
-type scratchList[T any] struct {
-	mu    sync.Mutex
-	items []*T
-}
-
-const scratchListMax = 8
-
-// get pops an item, or returns a new zero one.
-func (l *scratchList[T]) get() *T {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := len(l.items)
-	if n == 0 {
-		return new(T)
-	}
-	x := l.items[n-1]
-	l.items = l.items[:n-1]
-	return x
-}
-
-// put returns an item for reuse (dropping it if the list is full).
-func (l *scratchList[T]) put(x *T) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.items) < scratchListMax {
-		l.items = append(l.items, x)
 	}
 }
 

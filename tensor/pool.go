@@ -2,6 +2,7 @@ package tensor
 
 import (
 	"fmt"
+	"github.com/bulwark-ml/bulwark/internal/freelist"
 	"math"
 
 	"github.com/bulwark-ml/bulwark/kernels"
@@ -171,7 +172,7 @@ type poolWork struct {
 	planes int // planes per part
 }
 
-var poolWorks scratchList[poolWork]
+var poolWorks = freelist.List[poolWork]{Max: scratchMax}
 
 // poolGrain is about how many elements one part should touch, so small
 // poolings do not pay for a hand-off to the worker pool.
@@ -184,14 +185,14 @@ func runPlanes(kind poolKind, g *poolGeom, a, b []float32, idx []int32) {
 	if total == 0 {
 		return
 	}
-	j := poolWorks.get()
+	j := poolWorks.Get()
 	*j = poolWork{kind: kind, g: *g, a: a, b: b, idx: idx}
 	work := g.h*g.w + g.oh*g.ow
 	parts := min(kernels.Threads(), total, max(1, total*work/poolGrain))
 	j.planes = (total + parts - 1) / parts
 	kernels.Run(j, (total+j.planes-1)/j.planes)
 	*j = poolWork{}
-	poolWorks.put(j)
+	poolWorks.Put(j)
 }
 
 // RunPart processes planes [i*planes, (i+1)*planes).

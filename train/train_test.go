@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/bulwark-ml/bulwark/internal/toyset"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -22,27 +23,10 @@ import (
 	"github.com/bulwark-ml/bulwark/tensor"
 )
 
-// synthetic returns n random c×s×s images whose label (of 4) is the
-// quadrant with the brightest mean, so a model can learn something.
+// synthetic is toyset.Quadrants for tests.
 func synthetic(t testing.TB, seed uint64, n, c, s int) data.Dataset {
 	t.Helper()
-	x := tensor.Rand(tensor.NewRNG(seed), n, c, s, s)
-	y := make([]int, n)
-	h := s / 2
-	for i := range n {
-		var q [4]float32
-		img := x.Data()[i*c*s*s : (i+1)*c*s*s]
-		for k, v := range img {
-			r, col := (k%(s*s))/s, k%s
-			q[(r/h)*2+col/h] += v
-		}
-		y[i] = slices.Index(q[:], slices.Max(q[:]))
-	}
-	ds, err := data.FromTensor(x, y, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ds
+	return toyset.Quadrants(seed, n, c, s)
 }
 
 // tinyConfig is a run that exercises every stateful part: momentum,
