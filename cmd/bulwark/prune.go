@@ -17,7 +17,6 @@ import (
 	"github.com/bulwark-ml/bulwark/kernels"
 	"github.com/bulwark-ml/bulwark/pipeline"
 	"github.com/bulwark-ml/bulwark/prune"
-	"github.com/bulwark-ml/bulwark/train"
 )
 
 // The pruning stages (method.md §3–6), each reading and writing plain
@@ -28,7 +27,7 @@ import (
 func scoreFlags(fs *flag.FlagSet, c *pipeline.Config) {
 	fs.Float64Var(&c.SeedFrac, "seed-frac", c.SeedFrac, "share of the pool in the seed subset that is scored")
 	fs.Var((*stringList)(&c.Scores), "score", "importance scores, comma-separated: "+strings.Join(pipeline.Methods, ", "))
-	fs.StringVar(&c.Trajectory, "trajectory", c.Trajectory, "probability trajectories: adv (PGD-10 inputs) or clean")
+	fs.StringVar(&c.Trajectory, "trajectory", c.Trajectory, "probability trajectories: adv (PGD-10 inputs, eval mode), clean, or train (the training pass itself, no extra cost)")
 	fs.IntVar(&c.Window, "window", c.Window, "Dynamic Uncertainty window J")
 }
 
@@ -87,7 +86,7 @@ func runScore(args []string, stdout io.Writer) error {
 	if err := pipeline.WriteIndices(seedPath, seed); err != nil {
 		return fmt.Errorf("score: %w", err)
 	}
-	tc.Record, tc.RecordAll, tc.RecordAdv, tc.RecordTrain = "", true, pc.Trajectory == "adv", false
+	tc = pc.Recording(tc)
 	fmt.Fprintf(stdout, "bulwark score: %d of %d samples of %s, %s %s ε=%.4g for %d epochs, %d threads, run directory %s\n",
 		len(seed), pool.Len(), tc.Data, tc.Arch, tc.Adv, tc.Eps, tc.Epochs, kernels.Threads(), tc.Out)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -95,10 +94,7 @@ func runScore(args []string, stdout io.Writer) error {
 	if _, err := pipeline.TrainRun(ctx, tc, pool, test, seed, stdout, progress(quiet)); err != nil {
 		return fmt.Errorf("score: %w", err)
 	}
-	probs := filepath.Join(tc.Out, train.ProbsCleanFile)
-	if pc.Trajectory == "adv" {
-		probs = filepath.Join(tc.Out, train.ProbsAdvFile)
-	}
+	probs := filepath.Join(tc.Out, pc.ProbsFile())
 	tr, err := pipeline.ReadTrajectories(probs)
 	if err != nil {
 		return fmt.Errorf("score: %w", err)
@@ -327,6 +323,7 @@ func runPrunePipeline(args []string, stdout io.Writer) error {
 	scoreFlags(fs, &pc)
 	knnFlags(fs, &pc)
 	selectFlags(fs, &pc)
+	fs.IntVar(&pc.PoolSize, "pool", pc.PoolSize, "use a random subset of this many training samples as the pool (0 = all)")
 	fs.IntVar(&pc.ScoreEpochs, "score-epochs", pc.ScoreEpochs, "epochs of the seed-subset training (more than --window)")
 	fs.BoolVar(&pc.Normalize, "normalize", pc.Normalize, "L2-normalize the embeddings")
 	fs.Float64Var(&pc.HoldOut, "hold-out", pc.HoldOut, "share of the seed held out to measure the extrapolation's quality")
