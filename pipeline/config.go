@@ -12,7 +12,7 @@ import (
 
 // Score methods a pipeline can prune with. Random pruning of the same size
 // is always run as the baseline.
-var Methods = []string{"du", "fp", "forgetting"}
+var Methods = []string{"du", "fp", "el2n", "forgetting"}
 
 // Trajectories are the kinds of probability trajectories a seed run can
 // record (method.md §3): on PGD-10 inputs after every epoch (the paper's

@@ -15,7 +15,7 @@ import (
 func tinyConfig(out string) Config {
 	c := DefaultConfig()
 	c.Data, c.Out = "quadrants", out
-	c.SeedFrac, c.Scores, c.Window, c.ScoreEpochs = 0.25, []string{"du", "fp", "forgetting"}, 2, 3
+	c.SeedFrac, c.Scores, c.Window, c.ScoreEpochs = 0.25, []string{"du", "fp", "el2n", "forgetting"}, 2, 3
 	c.K, c.HoldOut, c.Prune, c.ClassBalanced, c.Seeds, c.Full = 3, 0.25, []float64{0.5, 0.25}, true, 2, true
 	c.EvalN, c.EvalSteps, c.APGDSteps = 16, 2, 4
 	c.Train = train.Config{Arch: "resnet8", Width: 0.25, Epochs: 2, BatchSize: 16, LR: 0.05, Schedule: "cosine",
@@ -46,7 +46,7 @@ func TestRunEndToEnd(t *testing.T) {
 		if s.SeedSize != 32 {
 			t.Errorf("seed %d: seed subset of %d, want 32", s.Seed, s.SeedSize)
 		}
-		for _, name := range []string{"du_p0.5", "fp_p0.5", "forgetting_p0.25", "random_p0.5", "random_p0.25", "full"} {
+		for _, name := range []string{"du_p0.5", "fp_p0.5", "el2n_p0.5", "forgetting_p0.25", "random_p0.5", "random_p0.25", "full"} {
 			r, ok := s.Runs[name]
 			if !ok {
 				t.Fatalf("seed %d: no run %s", s.Seed, name)

@@ -222,21 +222,13 @@ func (r *run) seed(ctx context.Context, s uint64) (*SeedReport, error) {
 	r.logf("seed %d: seed-subset training done (%.0f s)", s, trainSeconds(ms))
 
 	// 3. Scores of the seed samples.
-	probs := c.ProbsFile()
 	seedScores := map[string][]float32{}
 	for _, m := range c.Scores {
 		path := filepath.Join(dir, "scores_seed_"+m+".npy")
 		err := st.do("score_"+m, path, func() error {
-			tr, err := ReadTrajectories(filepath.Join(scfg.Out, probs))
+			v, err := ScoreRun(c, scfg.Out, m, len(seedIdx))
 			if err != nil {
 				return err
-			}
-			if tr.N != len(seedIdx) {
-				return fmt.Errorf("%s: %d samples, but the seed subset has %d", filepath.Join(scfg.Out, probs), tr.N, len(seedIdx))
-			}
-			v, err := Scores(m, tr, c.Window, s)
-			if err != nil {
-				return fmt.Errorf("%s: %w", filepath.Join(scfg.Out, probs), err)
 			}
 			return WriteVector(path, v)
 		})
@@ -400,7 +392,7 @@ func (r *run) trainAndEval(ctx context.Context, st *stages, dir, name string, ke
 		if err != nil {
 			return err
 		}
-		e, err := Evaluate(model, r.test, r.evalIdx, r.norm, float32(c.Train.Eps), c.EvalSteps, c.APGDSteps, s)
+		e, err := Evaluate(model, r.test, r.evalIdx, r.norm, float32(c.Train.Eps), c.EvalSteps, c.APGDSteps, s, r.o.Progress)
 		if err != nil {
 			return err
 		}

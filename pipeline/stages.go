@@ -31,25 +31,46 @@ func DrawSeed(n int, frac float64, seed uint64) []int {
 	return idx
 }
 
-// Scores computes the importance scores of method ("du", "fp",
-// "forgetting", "random") from the trajectories of the scored samples;
-// seed seeds "random". Higher is more important.
-func Scores(method string, tr prune.Trajectories, window int, seed uint64) ([]float32, error) {
+// ScoreRun computes the importance scores of method (one of Methods)
+// for the n samples a scoring run recorded in dir, from the trajectories
+// c.Trajectory names (EL2N from the matching el2n_*.npy: the mean over
+// the first tenth of the epochs, at least one). Errors name the file.
+func ScoreRun(c *Config, dir, method string, n int) ([]float32, error) {
+	file := c.ProbsFile()
+	if method == "el2n" {
+		file = train.EL2NCleanFile
+		if c.Trajectory == "train" {
+			file = train.EL2NTrainFile
+		}
+	}
+	path := filepath.Join(dir, file)
+	tr, err := ReadTrajectories(path)
+	if err != nil {
+		return nil, err
+	}
+	if tr.N != n {
+		return nil, fmt.Errorf("%s: %d samples, but the seed subset has %d", path, tr.N, n)
+	}
+	var v []float32
 	switch method {
 	case "du":
-		return prune.DynamicUncertainty(tr, window)
+		v, err = prune.DynamicUncertainty(tr, c.Window)
 	case "fp":
-		return prune.FrequencyScore(tr)
+		v, err = prune.FrequencyScore(tr)
+	case "el2n":
+		v, err = prune.EL2NEarly(tr, max(1, tr.K/10))
 	case "forgetting":
-		correct, err := prune.CorrectFromProbs(tr)
-		if err != nil {
-			return nil, err
+		var correct []bool
+		if correct, err = prune.CorrectFromProbs(tr); err == nil {
+			v, err = prune.Forgetting(correct, tr.K, tr.N)
 		}
-		return prune.Forgetting(correct, tr.K, tr.N)
-	case "random":
-		return prune.RandomScores(tensor.NewRNG(seed^0x7a4d0), tr.N), nil
+	default:
+		err = fmt.Errorf("unknown score %q", method)
 	}
-	return nil, fmt.Errorf("unknown score %q", method)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return v, nil
 }
 
 // ReadTrajectories reads a K×n probability file written by the training
@@ -138,16 +159,29 @@ type EvalResult struct {
 
 // Evaluate measures clean accuracy and robust accuracy under PGD and, if
 // apgdSteps > 0, APGD-CE and APGD-DLR (L∞ or L2 as norm, radius eps) on
-// the samples idx of test (all if nil).
-func Evaluate(model nn.FeatureModel, test data.Dataset, idx []int, norm attack.Norm, eps float32, pgdSteps, apgdSteps int, seed uint64) (EvalResult, error) {
+// the samples idx of test (all if nil), with a progress bar on progress
+// (none if nil).
+func Evaluate(model nn.FeatureModel, test data.Dataset, idx []int, norm attack.Norm, eps float32, pgdSteps, apgdSteps int, seed uint64, progress io.Writer) (EvalResult, error) {
 	attacks := []attack.Attack{&attack.PGD{Norm: norm, Eps: eps, Steps: pgdSteps, Seed: seed}}
 	if apgdSteps > 0 {
 		attacks = append(attacks,
 			&attack.APGD{Norm: norm, Eps: eps, Steps: apgdSteps, Loss: attack.CE, Seed: seed},
 			&attack.APGD{Norm: norm, Eps: eps, Steps: apgdSteps, Loss: attack.DLR, Seed: seed})
 	}
+	total := len(idx)
+	if idx == nil {
+		total = test.Len()
+	}
+	b := newBar(progress, total, "evaluate")
+	defer b.finish()
+	done := 0
+	onBatch := func(eb *attack.EvalBatch) error {
+		done += len(eb.Labels)
+		b.set(done, total)
+		return nil
+	}
 	start := time.Now()
-	r, err := attack.Evaluate(model, test, attack.EvalOptions{Indices: idx}, attacks...)
+	r, err := attack.Evaluate(model, test, attack.EvalOptions{Indices: idx, OnBatch: onBatch}, attacks...)
 	if err != nil {
 		return EvalResult{}, err
 	}

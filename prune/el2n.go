@@ -54,3 +54,28 @@ func EL2N(probs [][]float32, labels []int, classes int) ([]float32, error) {
 	}
 	return out, nil
 }
+
+// EL2NEarly returns the EL2N score from recorded per-epoch errors: errs
+// holds ‖p − onehot(y)‖₂ of every sample after each epoch (the training
+// recorder's el2n_*.npy), and the score is their mean over the first
+// epochs epochs — early in training, where Paul et al. measure it; the
+// early epochs stand in for their several runs.
+func EL2NEarly(errs Trajectories, epochs int) ([]float32, error) {
+	if err := errs.check(); err != nil {
+		return nil, fmt.Errorf("el2n: %w", err)
+	}
+	if epochs < 1 || epochs > errs.K {
+		return nil, fmt.Errorf("el2n: averaging over %d epochs, need 1 to %d (the epochs recorded)", epochs, errs.K)
+	}
+	sum := make([]float64, errs.N)
+	for t := range epochs {
+		for i, v := range errs.P[t*errs.N : (t+1)*errs.N] {
+			sum[i] += float64(v)
+		}
+	}
+	out := make([]float32, errs.N)
+	for i, s := range sum {
+		out[i] = float32(s / float64(epochs))
+	}
+	return out, nil
+}

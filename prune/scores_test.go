@@ -262,3 +262,24 @@ func TestRandomScores(t *testing.T) {
 		t.Errorf("mean of 1000 uniform scores %g", m)
 	}
 }
+
+func TestEL2NEarly(t *testing.T) {
+	// Two samples, three epochs: the mean of the first two rows.
+	errs := Trajectories{K: 3, N: 2, P: []float32{0.8, 0.2, 0.6, 0.4, 0.0, 1.0}}
+	got, err := EL2NEarly(errs, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(float64(got[0])-0.7) > 1e-7 || math.Abs(float64(got[1])-0.3) > 1e-7 {
+		t.Fatalf("EL2NEarly = %v, want [0.7 0.3]", got)
+	}
+	for _, e := range []int{0, 4} {
+		if _, err := EL2NEarly(errs, e); err == nil {
+			t.Errorf("averaging over %d of 3 epochs: no error", e)
+		}
+	}
+	errs.P[3] = float32(math.NaN())
+	if _, err := EL2NEarly(errs, 1); err == nil || !strings.Contains(err.Error(), "sample 1 at epoch 1") {
+		t.Errorf("NaN error: %v", err)
+	}
+}

@@ -24,6 +24,12 @@ const (
 	// PGD-AT and FGSM-RS, clean ones for TRADES) in training mode, with
 	// augmentation; NaN marks a sample the epoch did not visit.
 	ProbsTrainFile = "probs_train.npy"
+	// EL2NCleanFile and EL2NTrainFile hold, in the same K×n layout, each
+	// sample's EL2N error ‖softmax(z) − onehot(y)‖₂ from the clean pass
+	// and from the training pass (method.md §4): the one score that needs
+	// the whole probability vector.
+	EL2NCleanFile = "el2n_clean.npy"
+	EL2NTrainFile = "el2n_train.npy"
 )
 
 // recordSteps is the number of PGD steps of the adversarial recording.
@@ -36,15 +42,15 @@ type recorder struct {
 	t     *Trainer
 	ds    data.Dataset // the indices' space: the training set, or concat(real, pool)
 	idx   []int
-	files []string    // the probs files written
-	rows  [][]float32 // per file, the K×n values so far
-	col   map[int]int // dataset index → position (RecordTrain)
-	row   []float32   // RecordTrain: this epoch's row
-	began bool        // rows hold the epochs before the current one
+	files []string     // the probs files written
+	rows  [][]float32  // per file, the K×n values so far
+	col   map[int]int  // dataset index → position (RecordTrain)
+	row   [2][]float32 // RecordTrain: this epoch's probability and EL2N rows
+	began bool         // rows hold the epochs before the current one
 
 	tp  *autograd.Tape
 	x   *autograd.Var
-	cur [2][]float32 // this epoch's clean and adversarial rows
+	cur [3][]float32 // this epoch's rows, in the order of files
 }
 
 // newRecorder reads the index list and prepares the recording of t.
@@ -82,16 +88,18 @@ func newRecorder(t *Trainer) (*recorder, error) {
 	}
 	switch {
 	case cfg.RecordTrain:
-		r.files = []string{ProbsTrainFile}
+		r.files = []string{ProbsTrainFile, EL2NTrainFile}
 		r.col = make(map[int]int, len(r.idx))
 		for j, i := range r.idx {
 			r.col[i] = j
 		}
-		r.row = nanRow(make([]float32, len(r.idx)))
+		for k := range r.row {
+			r.row[k] = nanRow(make([]float32, len(r.idx)))
+		}
 	case cfg.RecordAdv:
-		r.files = []string{ProbsCleanFile, ProbsAdvFile}
+		r.files = []string{ProbsCleanFile, EL2NCleanFile, ProbsAdvFile}
 	default:
-		r.files = []string{ProbsCleanFile}
+		r.files = []string{ProbsCleanFile, EL2NCleanFile}
 	}
 	r.rows = make([][]float32, len(r.files))
 	return r, nil
@@ -116,16 +124,27 @@ func (r *recorder) wrap(loss LossFunc) LossFunc {
 		c := z.Dim(1)
 		for i, k := range s.Indices {
 			if j, ok := r.col[k]; ok {
-				r.row[j] = trueProb(z.Data()[i*c:(i+1)*c], s.Labels[i])
+				r.row[0][j], r.row[1][j] = trueProbEL2N(z.Data()[i*c:(i+1)*c], s.Labels[i])
 			}
 		}
 		return l, logits, nil
 	}
 }
 
-// trueProb returns softmax(z)[y].
-func trueProb(z []float32, y int) float32 {
-	return float32(math.Exp(float64(z[y]) - logSumExp(z)))
+// trueProbEL2N returns softmax(z)[y] and the EL2N error
+// ‖softmax(z) − onehot(y)‖₂.
+func trueProbEL2N(z []float32, y int) (p, el2n float32) {
+	lse := logSumExp(z)
+	var ss float64
+	for c, v := range z {
+		q := math.Exp(float64(v) - lse)
+		if c == y {
+			p = float32(q)
+			q--
+		}
+		ss += q * q
+	}
+	return p, float32(math.Sqrt(ss))
 }
 
 // epochEnd records epoch e and rewrites the arrays.
@@ -134,8 +153,10 @@ func (r *recorder) epochEnd(e int) error {
 		return err
 	}
 	if r.col != nil {
-		r.rows[0] = append(r.rows[0], r.row...)
-		nanRow(r.row)
+		for k := range r.row {
+			r.rows[k] = append(r.rows[k], r.row[k]...)
+			nanRow(r.row[k])
+		}
 	} else {
 		if err := r.pass(e); err != nil {
 			return err
@@ -229,13 +250,13 @@ func (r *recorder) pass(e int) error {
 	t.model.SetTrain(false)
 	for b.Next() {
 		batch := b.Batch()
-		r.cur[0] = r.probs(r.cur[0], batch.X, batch.Labels)
+		r.cur[0], r.cur[1] = r.probs(r.cur[0], r.cur[1], batch.X, batch.Labels)
 		if pgd != nil {
 			xa, err := pgd.Perturb(t.model, batch.X, batch.Labels)
 			if err != nil {
 				return fmt.Errorf("recording: %w", err)
 			}
-			r.cur[1] = r.probs(r.cur[1], xa, batch.Labels)
+			r.cur[2], _ = r.probs(r.cur[2], nil, xa, batch.Labels)
 		}
 	}
 	if err := b.Err(); err != nil {
@@ -245,8 +266,8 @@ func (r *recorder) pass(e int) error {
 }
 
 // probs appends to dst the true-class probabilities of the model (in its
-// current mode) on x.
-func (r *recorder) probs(dst []float32, x *tensor.Tensor, y []int) []float32 {
+// current mode) on x and, if el2n is not nil, to el2n their EL2N errors.
+func (r *recorder) probs(dst, el2n []float32, x *tensor.Tensor, y []int) ([]float32, []float32) {
 	r.tp.Reset()
 	restore := r.tp.NoGrad()
 	r.x.Value = x
@@ -254,7 +275,11 @@ func (r *recorder) probs(dst []float32, x *tensor.Tensor, y []int) []float32 {
 	restore()
 	c := z.Dim(1)
 	for i, k := range y {
-		dst = append(dst, trueProb(z.Data()[i*c:(i+1)*c], k))
+		p, e := trueProbEL2N(z.Data()[i*c:(i+1)*c], k)
+		dst = append(dst, p)
+		if el2n != nil {
+			el2n = append(el2n, e)
+		}
 	}
-	return dst
+	return dst, el2n
 }

@@ -79,26 +79,35 @@ func TestRecordingMatchesDirectComputation(t *testing.T) {
 	defer b.Close()
 	pgd := &attack.PGD{Eps: 0.1, Alpha: 0.025, Steps: 10, Seed: epochSeed(cfg.Seed, 3, 1)}
 	tp := autograd.NewTape()
-	probs := func(x *autograd.Var, y []int) []float32 {
+	probs := func(x *autograd.Var, y []int) (ps, errs []float32) {
 		tp.Reset()
 		z := m.Forward(tp, x).Value
-		var out []float32
 		for i, c := range y {
-			out = append(out, trueProb(z.Data()[i*z.Dim(1):(i+1)*z.Dim(1)], c))
+			p, e := refProbEL2N(z.Data()[i*z.Dim(1):(i+1)*z.Dim(1)], c)
+			ps, errs = append(ps, p), append(errs, e)
 		}
-		return out
+		return ps, errs
 	}
-	var wantClean, wantAdv []float32
+	var wantClean, wantEL2N, wantAdv []float32
 	for b.Next() {
 		bt := b.Batch()
-		wantClean = append(wantClean, probs(autograd.Leaf(bt.X, false), bt.Labels)...)
+		p, e := probs(autograd.Leaf(bt.X, false), bt.Labels)
+		wantClean, wantEL2N = append(wantClean, p...), append(wantEL2N, e...)
 		xa, err := pgd.Perturb(m, bt.X, bt.Labels)
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantAdv = append(wantAdv, probs(autograd.Leaf(xa, false), bt.Labels)...)
+		p, _ = probs(autograd.Leaf(xa, false), bt.Labels)
+		wantAdv = append(wantAdv, p...)
+	}
+	el2n, eshape := readProbs(t, filepath.Join(cfg.Out, EL2NCleanFile))
+	if !slices.Equal(eshape, shape) {
+		t.Fatalf("%s: shape %v, want %v", EL2NCleanFile, eshape, shape)
 	}
 	for j := range n {
+		if d := math.Abs(float64(el2n[n+j] - wantEL2N[j])); d > 1e-6 {
+			t.Fatalf("EL2N of sample %d: recorded %v, direct %v", idx[j], el2n[n+j], wantEL2N[j])
+		}
 		if d := math.Abs(float64(clean[n+j] - wantClean[j])); d > 1e-6 {
 			t.Fatalf("clean probability of sample %d: recorded %v, direct %v", idx[j], clean[n+j], wantClean[j])
 		}
@@ -118,7 +127,8 @@ func TestRecordTrainPass(t *testing.T) {
 			for i := range s.Labels {
 				c := s.Logits.Value.Dim(1)
 				if s.Indices[i] == 7 {
-					want = append(want, trueProb(s.Logits.Value.Data()[i*c:(i+1)*c], s.Labels[i]))
+					p, _ := refProbEL2N(s.Logits.Value.Data()[i*c:(i+1)*c], s.Labels[i])
+					want = append(want, p)
 				}
 			}
 		}
@@ -180,4 +190,29 @@ func TestAdvResumeIsBitwiseIdentical(t *testing.T) {
 	if n := countLines(t, filepath.Join(split, MetricsFile)); n != 3 {
 		t.Fatalf("metrics.jsonl has %d lines after resume, want 3", n)
 	}
+}
+
+// refProbEL2N is the float64 reference of the recorded values: softmax(z)[y]
+// and ‖softmax(z) − onehot(y)‖₂.
+func refProbEL2N(z []float32, y int) (p, el2n float32) {
+	mx := math.Inf(-1)
+	for _, v := range z {
+		mx = math.Max(mx, float64(v))
+	}
+	q := make([]float64, len(z))
+	var sum float64
+	for c, v := range z {
+		q[c] = math.Exp(float64(v) - mx)
+		sum += q[c]
+	}
+	var ss float64
+	for c := range q {
+		q[c] /= sum
+		d := q[c]
+		if c == y {
+			d--
+		}
+		ss += d * d
+	}
+	return float32(q[y]), float32(math.Sqrt(ss))
 }

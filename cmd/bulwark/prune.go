@@ -94,15 +94,10 @@ func runScore(args []string, stdout io.Writer) error {
 	if _, err := pipeline.TrainRun(ctx, tc, pool, test, seed, stdout, progress(quiet)); err != nil {
 		return fmt.Errorf("score: %w", err)
 	}
-	probs := filepath.Join(tc.Out, pc.ProbsFile())
-	tr, err := pipeline.ReadTrajectories(probs)
-	if err != nil {
-		return fmt.Errorf("score: %w", err)
-	}
 	for _, m := range pc.Scores {
-		s, err := pipeline.Scores(m, tr, pc.Window, tc.Seed)
+		s, err := pipeline.ScoreRun(&pc, tc.Out, m, len(seed))
 		if err != nil {
-			return fmt.Errorf("score: %s: %w", probs, err)
+			return fmt.Errorf("score: %w", err)
 		}
 		path := filepath.Join(tc.Out, "scores_"+m+".npy")
 		if err := pipeline.WriteVector(path, s); err != nil {
