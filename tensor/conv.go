@@ -138,18 +138,31 @@ func (g *convGeom) windowRows(rows []int) {
 
 // fillPadded writes image xi [cin, h, w] into the interior of the
 // phase-split padded buffer dst, whose padding is zero and stays so.
-func (g *convGeom) fillPadded(dst, xi []float32) {
+func (g *convGeom) fillPadded(dst, xi []float32) { g.copyPadded(xi, dst, true) }
+
+// readPadded copies the interior of the phase-split padded buffer src
+// into the image dx [cin, h, w].
+func (g *convGeom) readPadded(dx, src []float32) { g.copyPadded(dx, src, false) }
+
+// copyPadded copies between an image and the interior of a phase-split
+// padded buffer, into the buffer if toPadded. Only the phases some tap
+// reads are touched (one of four for a 1×1 stride-2 projection); the
+// others hold nothing a pass reads or writes.
+func (g *convGeom) copyPadded(img, padded []float32, toPadded bool) {
 	p := g.p
 	hq, wq, _ := g.padded()
 	plane, csize := hq*wq, g.channelSize()
 	if p.StrideH == 1 && p.StrideW == 1 {
 		for ci := range g.cin {
-			kernels.CopyRows(dst[ci*csize+p.PadH*wq+p.PadW:], wq, xi[ci*g.h*g.w:], g.w, g.h, g.w)
+			in, out := padded[ci*csize+p.PadH*wq+p.PadW:], img[ci*g.h*g.w:]
+			if toPadded {
+				kernels.CopyRows(in, wq, out, g.w, g.h, g.w)
+			} else {
+				kernels.CopyRows(out, g.w, in, wq, g.h, g.w)
+			}
 		}
 		return
 	}
-	// Only the phases some tap reads are filled (one of four for a 1×1
-	// stride-2 projection).
 	var usedH, usedW [maxConvStride]bool
 	for i := range g.kh {
 		usedH[i*p.DilH%p.StrideH] = true
@@ -163,20 +176,23 @@ func (g *convGeom) fillPadded(dst, xi []float32) {
 			if !usedH[py%p.StrideH] {
 				continue
 			}
-			src := xi[(ci*g.h+y)*g.w:][:g.w]
-			row := dst[ci*csize+(py%p.StrideH)*p.StrideW*plane+py/p.StrideH*wq:]
+			src := img[(ci*g.h+y)*g.w:][:g.w]
+			row := padded[ci*csize+(py%p.StrideH)*p.StrideW*plane+py/p.StrideH*wq:]
 			for b := range p.StrideW {
-				if !usedW[b] {
-					continue
-				}
 				// The first column of phase b and where it lands.
 				x0 := ((b-p.PadW)%p.StrideW + p.StrideW) % p.StrideW
-				if x0 >= g.w {
+				if !usedW[b] || x0 >= g.w {
 					continue
 				}
 				d := row[b*plane+(x0+p.PadW)/p.StrideW:][:(g.w-x0+p.StrideW-1)/p.StrideW]
-				for k := range d {
-					d[k] = src[x0+k*p.StrideW]
+				if toPadded {
+					for k := range d {
+						d[k] = src[x0+k*p.StrideW]
+					}
+				} else {
+					for k, v := range d {
+						src[x0+k*p.StrideW] = v
+					}
 				}
 			}
 		}
@@ -443,6 +459,7 @@ type convRun struct {
 // [kG, coutG].
 type convScratch struct {
 	col, grid, dw []float32
+	cols          []float32 // strided input gradient: Wᵀ·dY on the grid
 	// padded is the geometry whose zero padding col holds, so the next
 	// image of that geometry need only fill the interior.
 	padded convGeom
@@ -473,9 +490,7 @@ func startConv(g *convGeom, op convOp) *convRun {
 	r.per = (g.n + r.parts - 1) / r.parts
 	r.parts = (g.n + r.per - 1) / r.per
 	_, _, grid := g.padded()
-	// The strided input gradient is the one pass that builds a column
-	// matrix (Wᵀ·dY, then Col2im).
-	implicit := g.implicit() && op != convInputGrad
+	implicit := g.implicit()
 	if implicit {
 		r.rows = slices.Grow(r.rows[:0], g.kG)[:g.kG]
 		g.windowRows(r.rows)
@@ -493,6 +508,9 @@ func startConv(g *convGeom, op convOp) *convRun {
 				s.padded = *g
 			}
 			s.grid = convGrow(s.grid, g.cout*padStride(grid))
+			if op == convInputGrad {
+				s.cols = convGrow(s.cols, g.cin*g.kh*g.kw*padStride(grid))
+			}
 		case !g.direct():
 			s.col = convGrow(s.col, g.cin*g.kh*g.kw*g.ld())
 			s.padded = convGeom{}
@@ -556,7 +574,7 @@ func (r *convRun) image(img int, s *convScratch) {
 	pp := g.p
 	xi := r.x[img*g.cin*g.h*g.w : (img+1)*g.cin*g.h*g.w]
 	yi := r.y[img*g.cout*g.pix : (img+1)*g.cout*g.pix]
-	if g.implicit() && r.op != convInputGrad {
+	if g.implicit() {
 		r.implicitImage(xi, yi, s)
 		return
 	}
@@ -601,13 +619,18 @@ func (r *convRun) image(img int, s *convScratch) {
 	}
 }
 
-// implicitImage runs the forward pass or the weight-gradient pass of one
-// image as an implicit GEMM over the zero-padded image in s.col.
+// implicitImage runs one image's pass as an implicit GEMM over the
+// phase-split zero-padded image in s.col: the forward pass and the weight
+// gradient read it, the (strided) input gradient accumulates into it.
 func (r *convRun) implicitImage(xi, yi []float32, s *convScratch) {
 	g := &r.g
 	_, wq, grid := g.padded()
 	ldg := padStride(grid)
 	csize := g.channelSize()
+	if r.op == convInputGrad {
+		r.implicitInputGrad(xi, yi, s)
+		return
+	}
 	g.fillPadded(s.col, xi)
 	switch r.op {
 	case convForward:
@@ -624,17 +647,51 @@ func (r *convRun) implicitImage(xi, yi []float32, s *convScratch) {
 			}
 		}
 	case convWeightGradOp:
-		// dy on the grid, junk columns zero, so they add nothing.
-		for co := range g.cout {
-			row := s.grid[co*ldg:][:grid]
-			clear(row)
-			kernels.CopyRows(row, wq, yi[co*g.pix:], g.ow, g.oh, g.ow)
-		}
+		r.gridOf(yi, s)
 		for grp := range g.p.Groups {
 			kernels.SgemmRows(true, g.kG, g.coutG, grid, 1, s.col[grp*g.cinG*csize:], r.rows, 0,
 				s.grid[grp*g.coutG*ldg:], nil, ldg, 1, s.dw[grp*g.coutG*g.kG:], g.coutG)
 		}
 	}
+}
+
+// gridOf lays dy (one image's [cout, oh, ow]) on the output grid in
+// s.grid with its junk columns zero, so they add nothing.
+func (r *convRun) gridOf(dy []float32, s *convScratch) {
+	g := &r.g
+	_, wq, grid := g.padded()
+	ldg := padStride(grid)
+	for co := range g.cout {
+		row := s.grid[co*ldg:][:grid]
+		clear(row)
+		kernels.CopyRows(row, wq, dy[co*g.pix:], g.ow, g.oh, g.ow)
+	}
+}
+
+// implicitInputGrad computes one image's input gradient dx from dy: the
+// window rows of Wᵀ·dY (on the grid) are added into the phase-split
+// padded buffer at the offsets the forward pass read them from — each a
+// contiguous run — and dx is the buffer's interior.
+func (r *convRun) implicitInputGrad(dx, dy []float32, s *convScratch) {
+	g := &r.g
+	_, _, grid := g.padded()
+	ldg := padStride(grid)
+	csize := g.channelSize()
+	r.gridOf(dy, s)
+	for grp := range g.p.Groups {
+		kernels.Sgemm(true, false, g.kG, grid, g.coutG, 1, r.w[grp*g.coutG*g.kG:], g.kG,
+			s.grid[grp*g.coutG*ldg:], ldg, 0, s.cols[grp*g.kG*ldg:], ldg)
+	}
+	clear(s.col)
+	s.padded = convGeom{} // the padding is no longer zero
+	for grp := range g.p.Groups {
+		acc := s.col[grp*g.cinG*csize:]
+		for k, off := range r.rows {
+			kernels.Axpy(1, s.cols[(grp*g.kG+k)*ldg:][:grid], acc[off:off+grid])
+		}
+	}
+	clear(dx) // pixels in phases no tap reads get no gradient
+	g.readPadded(dx, s.col)
 }
 
 // convGrow returns s resized to n, reallocating only if its capacity is
