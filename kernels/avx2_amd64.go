@@ -25,6 +25,8 @@ var avx2Impl = impl{
 	im2colRowsS1: im2colRowsS1AVX2,
 	col2imRowsS1: col2imRowsS1AVX2,
 	copyRows:     copyRowsAVX2,
+	deinterleave: deinterleaveAVX2,
+	interleave:   interleaveAVX2,
 }
 
 func init() {

@@ -36,6 +36,10 @@ type impl struct {
 	// copyRows copies rows of width floats between strided layouts; see
 	// CopyRows.
 	copyRows func(dst []float32, dstStride int, src []float32, srcStride, rows, width int)
+	// deinterleave and interleave split a row into its even and odd
+	// elements and back; see Deinterleave.
+	deinterleave func(even, odd, src []float32)
+	interleave   func(dst, even, odd []float32)
 }
 
 // impls lists the implementations this CPU supports, highest rank first.

@@ -21,6 +21,8 @@ var genericImpl = impl{
 	im2colRowsS1: im2colRowsS1Go,
 	col2imRowsS1: col2imRowsS1Go,
 	copyRows:     copyRowsGo,
+	deinterleave: deinterleaveGo,
+	interleave:   interleaveGo,
 }
 
 // gemmKernel4x4Generic is the 4×4 microkernel in plain Go; see gemmKernel.

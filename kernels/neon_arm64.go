@@ -29,6 +29,8 @@ var neonImpl = impl{
 	im2colRowsS1: im2colRowsS1Go,
 	col2imRowsS1: col2imRowsS1Go,
 	copyRows:     copyRowsGo,
+	deinterleave: deinterleaveGo,
+	interleave:   interleaveGo,
 }
 
 func init() {

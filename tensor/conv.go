@@ -178,6 +178,22 @@ func (g *convGeom) copyPadded(img, padded []float32, toPadded bool) {
 			}
 			src := img[(ci*g.h+y)*g.w:][:g.w]
 			row := padded[ci*csize+(py%p.StrideH)*p.StrideW*plane+py/p.StrideH*wq:]
+			// Stride 2 splits rows with the SIMD kernels. Filling a phase no
+			// tap reads is harmless (nothing reads it) and keeps the split
+			// vectorized; reading one back is not (its pixels get no
+			// gradient).
+			if p.StrideW == 2 && (toPadded || usedW[0] && usedW[1]) {
+				// Column x lands in phase (x+PadW) mod 2 at (x+PadW)/2.
+				e := p.PadW % 2
+				d0 := row[e*plane+p.PadW/2:][:(g.w+1)/2]
+				d1 := row[(1-e)*plane+(1+p.PadW)/2:][:g.w/2]
+				if toPadded {
+					kernels.Deinterleave(d0, d1, src)
+				} else {
+					kernels.Interleave(src, d0, d1)
+				}
+				continue
+			}
 			for b := range p.StrideW {
 				// The first column of phase b and where it lands.
 				x0 := ((b-p.PadW)%p.StrideW + p.StrideW) % p.StrideW
