@@ -96,8 +96,8 @@ func (c *Config) checkScoring(ps *problems) {
 	if c.Data == "" {
 		ps.add("data", "missing")
 	}
-	if !(c.SeedFrac > 0 && c.SeedFrac < 1) {
-		ps.add("seed-frac", "%g is not in (0, 1)", c.SeedFrac)
+	if !(c.SeedFrac > 0 && c.SeedFrac <= 1) {
+		ps.add("seed-frac", "%g is not in (0, 1]", c.SeedFrac)
 	}
 	if len(c.Scores) == 0 {
 		ps.add("score", "missing; want some of %s", strings.Join(Methods, ","))
@@ -151,6 +151,9 @@ func (c *Config) ProbsFile() string {
 func (c *Config) Check() error {
 	var ps problems
 	c.checkScoring(&ps)
+	if c.SeedFrac == 1 {
+		ps.add("seed-frac", "1 scores the whole pool, leaving nothing to extrapolate to (bulwark score takes it)")
+	}
 	if c.K < 1 {
 		ps.add("k", "%d, want at least 1", c.K)
 	}

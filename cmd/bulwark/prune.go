@@ -25,7 +25,7 @@ import (
 // scoreFlags are the flags of the scoring stage shared by `bulwark score`
 // and `bulwark prune-pipeline`.
 func scoreFlags(fs *flag.FlagSet, c *pipeline.Config) {
-	fs.Float64Var(&c.SeedFrac, "seed-frac", c.SeedFrac, "share of the pool in the seed subset that is scored")
+	fs.Float64Var(&c.SeedFrac, "seed-frac", c.SeedFrac, "share of the pool in the seed subset that is scored (bulwark score: 1 scores every sample)")
 	fs.Var((*stringList)(&c.Scores), "score", "importance scores, comma-separated: "+strings.Join(pipeline.Methods, ", "))
 	fs.StringVar(&c.Trajectory, "trajectory", c.Trajectory, "probability trajectories: adv (PGD-10 inputs, eval mode), clean, or train (the training pass itself, no extra cost)")
 	fs.IntVar(&c.Window, "window", c.Window, "Dynamic Uncertainty window J")

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bytes"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bulwark-ml/bulwark/data"
+	"github.com/bulwark-ml/bulwark/pipeline"
+)
+
+// runOK runs the CLI and fails the test on an error.
+func runOK(t *testing.T, args ...string) string {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := run(args, &buf, &buf); err != nil {
+		t.Fatalf("%v: %v\n%s", args, err, buf.String())
+	}
+	return buf.String()
+}
+
+// TestPruningStages chains score → embed → extrapolate → select through
+// the files each stage writes.
+func TestPruningStages(t *testing.T) {
+	dir := t.TempDir()
+	spec := writeNpySet(t, dir, 40, 1, 8)
+	run1 := filepath.Join(dir, "score")
+	runOK(t, "score", "--data", spec, "--arch", "resnet8", "--width", "0.25", "--epochs", "3", "--batch", "8",
+		"--eps", "0.1", "--steps", "2", "--seed-frac", "0.5", "--score", "fp,el2n,forgetting", "--trajectory", "clean",
+		"--threads", "1", "--out", run1)
+	seed, err := pipeline.ReadIndices(filepath.Join(run1, pipeline.SeedFile), 40)
+	if err != nil || len(seed) != 20 {
+		t.Fatalf("seed_indices.npy: %v, %d samples", err, len(seed))
+	}
+	for _, m := range []string{"fp", "el2n", "forgetting"} {
+		if s, err := pipeline.ReadVector(filepath.Join(run1, "scores_"+m+".npy")); err != nil || len(s) != 20 {
+			t.Fatalf("scores_%s.npy: %v (%d)", m, err, len(s))
+		}
+	}
+	emb := filepath.Join(dir, "emb.npy")
+	runOK(t, "embed", "--weights", filepath.Join(run1, "model.safetensors"), "--data", spec, "--normalize", "--out", emb)
+	e, n, d, err := pipeline.ReadMatrix(emb)
+	if err != nil || n != 40 || d < 1 {
+		t.Fatalf("embeddings: %v, %d×%d", err, n, d)
+	}
+	for i := range n {
+		var ss float64
+		for _, v := range e[i*d : (i+1)*d] {
+			ss += float64(v) * float64(v)
+		}
+		if math.Abs(ss-1) > 1e-4 && ss != 0 {
+			t.Fatalf("row %d of the normalized embeddings has squared norm %v", i, ss)
+		}
+	}
+	all := filepath.Join(dir, "all.npy")
+	truth := filepath.Join(run1, "scores_fp.npy")
+	out := runOK(t, "extrapolate", "--embeddings", emb, "--indices", filepath.Join(run1, pipeline.SeedFile),
+		"--scores", truth, "--k", "3", "--out", all)
+	if !strings.Contains(out, "20 extrapolated from 20 by 3-NN") {
+		t.Fatalf("extrapolate output:\n%s", out)
+	}
+	kept := filepath.Join(dir, "kept.npy")
+	out = runOK(t, "select", "--scores", all, "--prune", "0.25", "--class-balanced", "--data", spec, "--out", kept)
+	idx, err := pipeline.ReadIndices(kept, 40)
+	if err != nil || !strings.Contains(out, "kept per class") {
+		t.Fatalf("select: %v\n%s", err, out)
+	}
+	// Labels are i mod 3: classes of 14, 13, 13 lose 3, 3, 3.
+	if len(idx) != 31 {
+		t.Fatalf("kept %d of 40, want 31", len(idx))
+	}
+	if _, err := os.Stat(filepath.Join(dir, "kept.json")); err != nil {
+		t.Fatal(err)
+	}
+
+	// Mismatched and corrupt stage files: one-line errors naming them.
+	short := filepath.Join(dir, "short.npy")
+	if err := data.WriteNpy(short, []int{19}, make([]float32, 19)); err != nil {
+		t.Fatal(err)
+	}
+	nan := filepath.Join(dir, "nan.npy")
+	if err := data.WriteNpy(nan, []int{20}, append(make([]float32, 19), float32(math.NaN()))); err != nil {
+		t.Fatal(err)
+	}
+	garbage := filepath.Join(dir, "garbage.npy")
+	if err := os.WriteFile(garbage, []byte("not an array"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	seedFile := filepath.Join(run1, pipeline.SeedFile)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"extrapolate", "--embeddings", emb, "--indices", seedFile, "--scores", short, "--out", all}, "short.npy holds 19 scores but --indices"},
+		{[]string{"extrapolate", "--embeddings", emb, "--indices", seedFile, "--scores", nan, "--out", all}, "nan.npy: entry 19 is NaN"},
+		{[]string{"extrapolate", "--embeddings", garbage, "--indices", seedFile, "--scores", truth, "--out", all}, "garbage.npy"},
+		{[]string{"extrapolate", "--embeddings", emb, "--indices", seedFile, "--scores", truth, "--k", "21", "--out", all}, "--k: 21"},
+		{[]string{"select", "--scores", short, "--prune", "0.5", "--data", spec, "--out", kept}, "has 40 samples, the other files 19"},
+		{[]string{"select", "--scores", all, "--prune", "1.5", "--out", kept}, "--prune: 1.5"},
+		{[]string{"select", "--scores", all, "--prune", "0.5", "--class-balanced", "--out", kept}, "--class-balanced needs --data"},
+		{[]string{"score", "--data", spec, "--score", "magic", "--out", filepath.Join(dir, "x")}, "--score: unknown score"},
+		{[]string{"prune-pipeline", "--data", spec, "--seed-frac", "1", "--out", filepath.Join(dir, "y")}, "--seed-frac: 1 scores the whole pool"},
+	} {
+		var buf bytes.Buffer
+		err := run(c.args, &buf, &buf)
+		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%v: error %v, want one line containing %q", c.args, err, c.want)
+		}
+	}
+}
