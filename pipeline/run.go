@@ -3,11 +3,11 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"github.com/bulwark-ml/bulwark/internal/configdiff"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strconv"
 	"time"
@@ -127,15 +127,11 @@ func claimDir(c Config) error {
 	return nil
 }
 
-// configDiff names the first JSON field in which a and b differ, or "".
+// configDiff names the first setting in which a and b differ, or "";
+// the thread count may change between calls.
 func configDiff(a, b Config) string {
-	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
-	for i := range va.NumField() {
-		if !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
-			return va.Type().Field(i).Tag.Get("json")
-		}
-	}
-	return ""
+	a.Train.Threads, b.Train.Threads = 0, 0
+	return configdiff.First(a, b)
 }
 
 // stages is the bookkeeping of one seed directory: the wall seconds of
@@ -201,8 +197,12 @@ func (r *run) seed(ctx context.Context, s uint64) (*SeedReport, error) {
 	if err := st.do("seed", seedPath, func() error { return WriteIndices(seedPath, seedIdx) }); err != nil {
 		return nil, err
 	}
-	if stored, err := ReadIndices(seedPath, n); err != nil || !slices.Equal(stored, seedIdx) {
-		return nil, fmt.Errorf("%s: does not hold the seed subset of these settings (%v)", seedPath, err)
+	stored, err := ReadIndices(seedPath, n)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Equal(stored, seedIdx) {
+		return nil, fmt.Errorf("%s: does not hold the seed subset of these settings", seedPath)
 	}
 	sr.SeedSize = len(seedIdx)
 	r.logf("seed %d: %d of %d samples in the seed subset", s, len(seedIdx), n)

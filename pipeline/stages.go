@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/bulwark-ml/bulwark/internal/progress"
 	"io"
 	"math"
 	"path/filepath"
@@ -90,8 +91,8 @@ func ReadTrajectories(path string) (prune.Trajectories, error) {
 // for validation and evaluation (may be nil), in the run directory
 // cfg.Out. A directory holding a finished run is left as it is; one
 // holding an unfinished run is resumed. It returns the run's metrics.
-func TrainRun(ctx context.Context, cfg train.Config, pool, test data.Dataset, idx []int, stdout, progress io.Writer) ([]train.Metrics, error) {
-	opts := train.Options{Train: pool, Test: test, Stdout: stdout, Progress: progress}
+func TrainRun(ctx context.Context, cfg train.Config, pool, test data.Dataset, idx []int, stdout, bars io.Writer) ([]train.Metrics, error) {
+	opts := train.Options{Train: pool, Test: test, Stdout: stdout, Progress: bars}
 	if idx != nil {
 		sub, err := data.Subset(pool, idx)
 		if err != nil {
@@ -159,9 +160,9 @@ type EvalResult struct {
 
 // Evaluate measures clean accuracy and robust accuracy under PGD and, if
 // apgdSteps > 0, APGD-CE and APGD-DLR (L∞ or L2 as norm, radius eps) on
-// the samples idx of test (all if nil), with a progress bar on progress
+// the samples idx of test (all if nil), with a progress bar on bars
 // (none if nil).
-func Evaluate(model nn.FeatureModel, test data.Dataset, idx []int, norm attack.Norm, eps float32, pgdSteps, apgdSteps int, seed uint64, progress io.Writer) (EvalResult, error) {
+func Evaluate(model nn.FeatureModel, test data.Dataset, idx []int, norm attack.Norm, eps float32, pgdSteps, apgdSteps int, seed uint64, bars io.Writer) (EvalResult, error) {
 	attacks := []attack.Attack{&attack.PGD{Norm: norm, Eps: eps, Steps: pgdSteps, Seed: seed}}
 	if apgdSteps > 0 {
 		attacks = append(attacks,
@@ -172,12 +173,12 @@ func Evaluate(model nn.FeatureModel, test data.Dataset, idx []int, norm attack.N
 	if idx == nil {
 		total = test.Len()
 	}
-	b := newBar(progress, total, "evaluate")
-	defer b.finish()
+	b := progress.New(bars, total, "evaluate")
+	defer b.Finish()
 	done := 0
 	onBatch := func(eb *attack.EvalBatch) error {
 		done += len(eb.Labels)
-		b.set(done, total)
+		b.Set(done, total)
 		return nil
 	}
 	start := time.Now()
@@ -214,26 +215,19 @@ func LoadModel(path string, ds data.Dataset) (nn.FeatureModel, error) {
 	if w.Arch == "" {
 		return nil, fmt.Errorf("%s: records no architecture", path)
 	}
-	cfg := w.Model
-	c, h, _ := ds.Shape()
-	if cfg.InChannels == 0 {
-		cfg.InChannels = c
-	}
-	if cfg.ImageSize == 0 {
-		cfg.ImageSize = h
-	}
-	if cfg.InChannels != c {
-		return nil, fmt.Errorf("%s: the model takes %d channels but the images have %d", path, cfg.InChannels, c)
+	cfg, err := w.ConfigFor(w.Arch, ds)
+	if err != nil {
+		return nil, err
 	}
 	return w.Build(w.Arch, cfg)
 }
 
 // Embed embeds every sample of ds (prune.Embed) with a progress bar on
-// progress (none if nil).
-func Embed(model nn.FeatureModel, ds data.Dataset, o prune.EmbedOptions, progress io.Writer) ([]float32, int, error) {
-	b := newBar(progress, ds.Len(), "embed")
-	o.Progress = b.set
-	defer b.finish()
+// bars (none if nil).
+func Embed(model nn.FeatureModel, ds data.Dataset, o prune.EmbedOptions, bars io.Writer) ([]float32, int, error) {
+	b := progress.New(bars, ds.Len(), "embed")
+	o.Progress = b.Set
+	defer b.Finish()
 	return prune.Embed(model, ds, nil, o)
 }
 

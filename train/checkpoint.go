@@ -6,10 +6,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/bulwark-ml/bulwark/internal/configdiff"
 	"io"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -212,14 +212,7 @@ func metaInt(f *safetensors.File, key string) (int, error) {
 func configDiff(a, b Config) string {
 	a.Threads, b.Threads = 0, 0
 	a.Out, b.Out = "", ""
-	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
-	for i := range va.NumField() {
-		if !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
-			name, _, _ := strings.Cut(va.Type().Field(i).Tag.Get("json"), ",")
-			return name
-		}
-	}
-	return ""
+	return configdiff.First(a, b)
 }
 
 // appendMetrics appends m as one JSON line to path.

@@ -5,12 +5,12 @@ import (
 	"io"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
+	"github.com/bulwark-ml/bulwark/internal/progress"
 )
 
-// progress is an epoch's progress bar, or nothing when its writer is nil.
-type progress struct {
-	bar    *progressbar.ProgressBar
+// epochBar is an epoch's progress bar, or nothing when its writer is nil.
+type epochBar struct {
+	*progress.Bar
 	prefix string
 	last   time.Time
 }
@@ -20,39 +20,22 @@ type progress struct {
 const describeEvery = 250 * time.Millisecond
 
 // newProgress returns a bar for an epoch of n batches writing to w.
-func newProgress(w io.Writer, n, epoch, epochs int) *progress {
-	if w == nil {
-		return &progress{}
-	}
+func newProgress(w io.Writer, n, epoch, epochs int) *epochBar {
 	prefix := fmt.Sprintf("epoch %d/%d", epoch, epochs)
-	bar := progressbar.NewOptions(n,
-		progressbar.OptionSetWriter(w),
-		progressbar.OptionSetDescription(prefix),
-		progressbar.OptionShowCount(),
-		progressbar.OptionSetWidth(30),
-		progressbar.OptionThrottle(100*time.Millisecond),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionClearOnFinish(),
-	)
-	return &progress{bar: bar, prefix: prefix}
+	return &epochBar{Bar: progress.New(w, n, prefix), prefix: prefix}
 }
 
 // update moves the bar to batch done with the running figures.
-func (p *progress) update(done int, loss, acc, imgPerSec float64) {
-	if p.bar == nil {
+func (p *epochBar) update(done int, loss, acc, imgPerSec float64) {
+	if !p.Active() {
 		return
 	}
 	if now := time.Now(); now.Sub(p.last) >= describeEvery {
 		p.last = now
-		p.bar.Describe(fmt.Sprintf("%s loss %.4f acc %.2f%% %.0f img/s", p.prefix, loss, 100*acc, imgPerSec))
+		p.Describe(fmt.Sprintf("%s loss %.4f acc %.2f%% %.0f img/s", p.prefix, loss, 100*acc, imgPerSec))
 	}
-	p.bar.Set(done)
+	p.Set(done, 0)
 }
 
 // finish clears the bar.
-func (p *progress) finish() {
-	if p.bar != nil {
-		p.bar.Finish()
-		p.bar = nil
-	}
-}
+func (p *epochBar) finish() { p.Finish() }

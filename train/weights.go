@@ -3,6 +3,7 @@ package train
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/bulwark-ml/bulwark/data"
 	"strconv"
 	"strings"
 
@@ -73,4 +74,29 @@ func (w *Weights) Build(arch string, cfg nn.Config) (nn.FeatureModel, error) {
 		return nil, fmt.Errorf("%s: %w", w.Path, err)
 	}
 	return m, nil
+}
+
+// ConfigFor returns the model settings recorded in the file, completed for
+// images like those of ds (channels and side where the file does not say),
+// or an error naming the file when the images do not fit the model of
+// arch: other channels, non-square images, or another side for smallcnn
+// (the only architecture whose layers depend on it).
+func (w *Weights) ConfigFor(arch string, ds data.Dataset) (nn.Config, error) {
+	cfg := w.Model
+	c, h, wd := ds.Shape()
+	switch {
+	case cfg.InChannels != 0 && cfg.InChannels != c:
+		return cfg, fmt.Errorf("images have %d channels but the model in %s takes %d", c, w.Path, cfg.InChannels)
+	case h != wd:
+		return cfg, fmt.Errorf("images are %d×%d, want square ones", h, wd)
+	case cfg.ImageSize != 0 && cfg.ImageSize != h && arch == "smallcnn":
+		return cfg, fmt.Errorf("images are %d×%d but the model in %s takes %d×%d", h, wd, w.Path, cfg.ImageSize, cfg.ImageSize)
+	}
+	if cfg.InChannels == 0 {
+		cfg.InChannels = c
+	}
+	if cfg.ImageSize == 0 {
+		cfg.ImageSize = h
+	}
+	return cfg, nil
 }

@@ -262,20 +262,9 @@ func (ml *modelFlags) load(cmd string) (model nn.FeatureModel, ds data.Dataset, 
 
 // build makes the model of w for images like those of ds.
 func (ml *modelFlags) build(cmd string, w *train.Weights, arch string, ds data.Dataset) (nn.FeatureModel, error) {
-	cfg := w.Model
-	c, h, wd := ds.Shape()
-	if cfg.InChannels == 0 {
-		cfg.InChannels = c
-	} else if cfg.InChannels != c {
-		return nil, fmt.Errorf("%s: --data %s: images have %d channels but the model in %s takes %d", cmd, ml.spec, c, ml.weights, cfg.InChannels)
-	}
-	if h != wd {
-		return nil, fmt.Errorf("%s: --data %s: images are %d×%d, want square ones", cmd, ml.spec, h, wd)
-	}
-	if cfg.ImageSize == 0 {
-		cfg.ImageSize = h
-	} else if cfg.ImageSize != h && arch == "smallcnn" {
-		return nil, fmt.Errorf("%s: --data %s: images are %d×%d but the model in %s takes %d×%d", cmd, ml.spec, h, wd, ml.weights, cfg.ImageSize, cfg.ImageSize)
+	cfg, err := w.ConfigFor(arch, ds)
+	if err != nil {
+		return nil, fmt.Errorf("%s: --data %s: %w", cmd, ml.spec, err)
 	}
 	if ml.width != 0 {
 		cfg.Width = ml.width
