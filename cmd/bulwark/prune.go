@@ -87,6 +87,9 @@ func runScore(args []string, stdout io.Writer) error {
 		return fmt.Errorf("score: %w", err)
 	}
 	tc = pc.Recording(tc)
+	if tc.Threads > 0 {
+		defer kernels.SetThreads(kernels.SetThreads(tc.Threads))
+	}
 	fmt.Fprintf(stdout, "bulwark score: %d of %d samples of %s, %s %s ε=%.4g for %d epochs, %d threads, run directory %s\n",
 		len(seed), pool.Len(), tc.Data, tc.Arch, tc.Adv, tc.Eps, tc.Epochs, kernels.Threads(), tc.Out)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

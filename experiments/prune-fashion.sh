@@ -1,0 +1,46 @@
+#!/bin/sh
+# The Fashion-MNIST experiments of issue 5 (docs/BENCHMARKS.md, "Importance-extrapolation pruning"):
+#   full    full-set scoring run: the true DU/FP of all 60,000 training samples
+#   prune   prune-pipeline: 10% seed, extrapolated DU and FP vs random vs full at 50% class-balanced, 3 seeds
+#   fracs   seed runs at 5/20/40% and their extrapolation quality against the full-set run (10% is in prune)
+#   scale   a 10^6 synthetic pool from Fashion-MNIST: score a 5% seed, embed, extrapolate, select
+# Usage: experiments/prune-fashion.sh STAGE...   (each stage resumes where it stopped; run them on 1 thread
+# side by side on 2 cores, which gives more total throughput than one 2-thread process).
+set -eu
+B=${BULWARK:-bin/bulwark}
+R=${RUNS:-runs}
+T=${THREADS:-1}
+TIME="/usr/bin/time -v"
+# One training recipe for every scoring and pruning run, so seed and full-set scores are comparable:
+# SmallCNN, PGD-AT with 3 steps of 1/12 at ε = 0.1, cosine lr 0.02, trajectories from the training pass.
+COMMON="--data fashion-mnist --arch smallcnn --batch 128 --lr 0.02 --schedule cosine --momentum 0.9 --wd 5e-4
+ --adv pgd --eps 0.1 --steps 3 --step-size 1/12 --val-size 500 --trajectory train --score du,fp --threads $T --quiet"
+for stage in "$@"; do
+case $stage in
+full)
+	$TIME $B score $COMMON --seed-frac 1 --epochs 15 --seed 1 --out $R/fm-full ;;
+prune)
+	$TIME $B prune-pipeline $COMMON --seed-frac 0.1 --score-epochs 15 --prune 0.5 --class-balanced --full \
+		--epochs 4 --seeds 3 --seed 1 --eval-n 1000 --eval-steps 20 --apgd-steps 50 --out $R/fm-prune ;;
+fracs)
+	for f in 0.05 0.2 0.4; do
+		d=$R/fm-frac$f
+		$TIME $B score $COMMON --seed-frac $f --epochs 15 --seed 1 --out $d
+		$TIME $B embed --weights $d/model.safetensors --data fashion-mnist --threads $T --quiet --out $d/embeddings.npy
+		for m in du fp; do
+			$B extrapolate --embeddings $d/embeddings.npy --indices $d/seed_indices.npy --scores $d/scores_$m.npy \
+				--true $R/fm-full/scores_$m.npy --data fashion-mnist --out $d/all_$m.npy | tee $d/quality_$m.txt
+		done
+	done ;;
+scale)
+	d=$R/fm-scale
+	S=synth:fashion-mnist:1000000
+	$TIME $B score --data $S --seed-frac 0.05 --arch smallcnn --batch 128 --lr 0.02 --schedule cosine --wd 5e-4 \
+		--adv fgsm-rs --eps 0.1 --val-size 500 --epochs 11 --trajectory train --score du --seed 1 --threads $T --quiet --out $d
+	$TIME $B embed --weights $d/model.safetensors --data $S --threads $T --quiet --out $d/embeddings.npy
+	$TIME $B extrapolate --embeddings $d/embeddings.npy --indices $d/seed_indices.npy --scores $d/scores_du.npy --out $d/all_du.npy
+	$TIME $B select --scores $d/all_du.npy --prune 0.5 --class-balanced --data $S --out $d/kept_du.npy ;;
+*)
+	echo "unknown stage $stage (full, prune, fracs, scale)" >&2; exit 2 ;;
+esac
+done
