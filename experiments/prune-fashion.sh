@@ -2,9 +2,10 @@
 # The Fashion-MNIST experiments of issue 5 (docs/BENCHMARKS.md, "Importance-extrapolation pruning"):
 #   full    full-set scoring run: the true DU/FP of all 60,000 training samples
 #   prune   prune-pipeline: 10% seed, extrapolated DU and FP vs random vs full at 50% class-balanced, 3 seeds
-#   fracs   seed runs at 5/20/40% and their extrapolation quality against the full-set run (10% is in prune)
+#   fracs   seed runs at 5/20/40% (or $FRACS) and their extrapolation quality against the full-set run
+#           (the 10% seeds are prune's)
 #   scale   a 10^6 synthetic pool from Fashion-MNIST: score a 5% seed, embed, extrapolate, select
-# Usage: experiments/prune-fashion.sh STAGE...   (each stage resumes where it stopped; run them on 1 thread
+# Usage: [THREADS=N] [FRACS="0.05 0.2"] experiments/prune-fashion.sh STAGE...   (each stage resumes where it stopped; run them on 1 thread
 # side by side on 2 cores, which gives more total throughput than one 2-thread process).
 set -eu
 B=${BULWARK:-bin/bulwark}
@@ -23,7 +24,7 @@ prune)
 	$TIME $B prune-pipeline $COMMON --seed-frac 0.1 --score-epochs 15 --prune 0.5 --class-balanced --full \
 		--epochs 4 --seeds 3 --seed 1 --eval-n 1000 --eval-steps 20 --apgd-steps 50 --out $R/fm-prune ;;
 fracs)
-	for f in 0.05 0.2 0.4; do
+	for f in ${FRACS:-0.05 0.2 0.4}; do
 		d=$R/fm-frac$f
 		$TIME $B score $COMMON --seed-frac $f --epochs 15 --seed 1 --out $d
 		$TIME $B embed --weights $d/model.safetensors --data fashion-mnist --threads $T --quiet --out $d/embeddings.npy
