@@ -30,7 +30,7 @@ fracs)
 		$TIME $B embed --weights $d/model.safetensors --data fashion-mnist --threads $T --quiet --out $d/embeddings.npy
 		for m in du fp; do
 			$B extrapolate --embeddings $d/embeddings.npy --indices $d/seed_indices.npy --scores $d/scores_$m.npy \
-				--true $R/fm-full/scores_$m.npy --data fashion-mnist --out $d/all_$m.npy | tee $d/quality_$m.txt
+				--true $R/fm-full/scores_$m.npy --data fashion-mnist --quality $d/quality_$m.json --out $d/all_$m.npy
 		done
 	done ;;
 scale)

@@ -88,8 +88,8 @@ func WriteVector(path string, v []float32) error {
 	return data.WriteNpy(path, []int{len(v)}, v)
 }
 
-// writeJSON writes v as indented JSON, atomically.
-func writeJSON(path string, v any) error {
+// WriteJSON writes v as indented JSON, atomically.
+func WriteJSON(path string, v any) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)

@@ -14,8 +14,12 @@ import (
 // the samples seeds, from the seed run) against truth, the scores of all
 // N samples from another run (a full-set run, say), on the samples that
 // are not seeds, next to the class-mean and shuffled-kNN baselines.
-func QualityAgainst(emb []float32, dim int, labels, seeds []int, seedScores, truth []float32, opt prune.KNNOptions, seed uint64) (*prune.Quality, error) {
-	return prune.MeasureQuality(emb, dim, labels, seeds, seedScores, truth, opt, tensor.NewRNG(seed^0x5f1e))
+func QualityAgainst(emb []float32, dim int, labels, seeds []int, seedScores, truth []float32, opt prune.KNNOptions, seed uint64) (QualityReport, error) {
+	q, err := prune.MeasureQuality(emb, dim, labels, seeds, seedScores, truth, opt, tensor.NewRNG(seed^0x5f1e))
+	if err != nil {
+		return QualityReport{}, err
+	}
+	return qualityReport(q), nil
 }
 
 // holdOutQuality measures extrapolation within the seed subset: it holds
@@ -82,5 +86,5 @@ func readHoldOut(path string) (truth, pred []float32, err error) {
 // WriteSelection writes a selection's counts as JSON: kept and removed
 // samples, and the kept samples per class when labels were given.
 func WriteSelection(path string, sel *prune.Selection) error {
-	return writeJSON(path, map[string]any{"kept": len(sel.Kept), "removed": sel.Removed, "kept_per_class": sel.KeptPerClass})
+	return WriteJSON(path, map[string]any{"kept": len(sel.Kept), "removed": sel.Removed, "kept_per_class": sel.KeptPerClass})
 }

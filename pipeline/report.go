@@ -313,7 +313,7 @@ func normName(n string) string {
 
 // write writes report.json, the plots and report.md into dir.
 func (rep *Report) write(dir string) error {
-	if err := writeJSON(filepath.Join(dir, "report.json"), rep); err != nil {
+	if err := WriteJSON(filepath.Join(dir, "report.json"), rep); err != nil {
 		return err
 	}
 	plots, err := rep.plots(dir)

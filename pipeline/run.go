@@ -119,7 +119,7 @@ func claimDir(c Config) error {
 		return err
 	}
 	if !ok {
-		return writeJSON(path, c)
+		return WriteJSON(path, c)
 	}
 	if f := configDiff(stored, c); f != "" {
 		return fmt.Errorf("--out %s holds a run with other settings (%s differs); choose another --out", c.Out, f)
@@ -160,14 +160,14 @@ func (st *stages) do(name, output string, f func() error) error {
 		return errStage(name, err)
 	}
 	st.Seconds[name] = time.Since(start).Seconds()
-	return writeJSON(st.path, st)
+	return WriteJSON(st.path, st)
 }
 
 // set records a stage's time measured elsewhere (a training run's, across
 // resumes).
 func (st *stages) set(name string, sec float64) error {
 	st.Seconds[name] = sec
-	return writeJSON(st.path, st)
+	return WriteJSON(st.path, st)
 }
 
 // logf prints a progress line.
@@ -285,7 +285,7 @@ func (r *run) seed(ctx context.Context, s uint64) (*SeedReport, error) {
 			if err := writeHoldOut(filepath.Join(dir, holdOutFile(m)), truth, pred); err != nil {
 				return err
 			}
-			if err := writeJSON(qpath, q); err != nil {
+			if err := WriteJSON(qpath, q); err != nil {
 				return err
 			}
 			return WriteVector(path, ex.Scores)
@@ -396,7 +396,7 @@ func (r *run) trainAndEval(ctx context.Context, st *stages, dir, name string, ke
 		if err != nil {
 			return err
 		}
-		return writeJSON(evalPath, e)
+		return WriteJSON(evalPath, e)
 	})
 	if err != nil {
 		return nil, err

@@ -162,6 +162,7 @@ func runExtrapolate(args []string, stdout io.Writer) error {
 	scorePath := fs.String("scores", "", "float32 scores of the samples in --indices, in that order (required)")
 	truePath := fs.String("true", "", "optional float32 scores of all N samples from another run (e.g. the full set): report the extrapolation's quality on the unscored ones")
 	spec := fs.String("data", "", "the dataset, for the class-mean baseline of --true")
+	qualityPath := fs.String("quality", "", "with --true, also write the quality report as JSON to this file")
 	out := fs.String("out", "", "the scores of all N samples, float32 .npy (required)")
 	if err := parseFlags(fs, "extrapolate", args, stdout); err != nil {
 		return err
@@ -170,6 +171,9 @@ func runExtrapolate(args []string, stdout io.Writer) error {
 		if f.v == "" {
 			return fmt.Errorf("extrapolate: --%s is missing", f.name)
 		}
+	}
+	if *qualityPath != "" && *truePath == "" {
+		return errors.New("extrapolate: --quality needs --true")
 	}
 	metric, err := prune.ParseMetric(pc.Metric)
 	if err != nil {
@@ -222,7 +226,12 @@ func runExtrapolate(args []string, stdout io.Writer) error {
 		return fmt.Errorf("extrapolate: %w", err)
 	}
 	fmt.Fprintf(stdout, "quality on the %d unscored samples against %s: Spearman %.4f (class-mean %.4f, shuffled kNN %.4f), Pearson %.4f, Var(Ŝ)/Var(S) %.3f\n",
-		q.HeldOut, *truePath, q.KNN.Spearman, q.ClassMean.Spearman, q.Shuffled.Spearman, q.KNN.Pearson, q.KNN.VarianceRatio)
+		q.HeldOut, *truePath, q.Spearman, q.ClassMean, q.Shuffled, q.Pearson, q.VarianceRatio)
+	if *qualityPath != "" {
+		if err := pipeline.WriteJSON(*qualityPath, q); err != nil {
+			return fmt.Errorf("extrapolate: --quality: %w", err)
+		}
+	}
 	return nil
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
@@ -62,6 +63,18 @@ func TestPruningStages(t *testing.T) {
 	if !strings.Contains(out, "20 extrapolated from 20 by 3-NN") {
 		t.Fatalf("extrapolate output:\n%s", out)
 	}
+	// Quality against "true" scores that are the extrapolation itself: kNN
+	// agrees perfectly, and the report lands in --quality.
+	qpath := filepath.Join(dir, "quality.json")
+	out = runOK(t, "extrapolate", "--embeddings", emb, "--indices", filepath.Join(run1, pipeline.SeedFile),
+		"--scores", truth, "--k", "3", "--true", all, "--data", spec, "--quality", qpath, "--out", filepath.Join(dir, "all2.npy"))
+	var q pipeline.QualityReport
+	if b, err := os.ReadFile(qpath); err != nil || json.Unmarshal(b, &q) != nil {
+		t.Fatalf("--quality file: %v\n%s", err, b)
+	}
+	if !strings.Contains(out, "quality on the 20 unscored samples") || q.HeldOut != 20 || q.Spearman != 1 || q.Pearson < 0.9999 {
+		t.Fatalf("quality against the extrapolation itself: %+v\n%s", q, out)
+	}
 	kept := filepath.Join(dir, "kept.npy")
 	out = runOK(t, "select", "--scores", all, "--prune", "0.25", "--class-balanced", "--data", spec, "--out", kept)
 	idx, err := pipeline.ReadIndices(kept, 40)
@@ -98,6 +111,7 @@ func TestPruningStages(t *testing.T) {
 		{[]string{"extrapolate", "--embeddings", emb, "--indices", seedFile, "--scores", nan, "--out", all}, "nan.npy: entry 19 is NaN"},
 		{[]string{"extrapolate", "--embeddings", garbage, "--indices", seedFile, "--scores", truth, "--out", all}, "garbage.npy"},
 		{[]string{"extrapolate", "--embeddings", emb, "--indices", seedFile, "--scores", truth, "--k", "21", "--out", all}, "--k: 21"},
+		{[]string{"extrapolate", "--embeddings", emb, "--indices", seedFile, "--scores", truth, "--quality", qpath, "--out", all}, "--quality needs --true"},
 		{[]string{"select", "--scores", short, "--prune", "0.5", "--data", spec, "--out", kept}, "has 40 samples, the other files 19"},
 		{[]string{"select", "--scores", all, "--prune", "1.5", "--out", kept}, "--prune: 1.5"},
 		{[]string{"select", "--scores", all, "--prune", "0.5", "--class-balanced", "--out", kept}, "--class-balanced needs --data"},
