@@ -2,12 +2,15 @@ package pipeline
 
 import (
 	"context"
-	"github.com/bulwark-ml/bulwark/internal/toyset"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/bulwark-ml/bulwark/autograd"
+	"github.com/bulwark-ml/bulwark/internal/toyset"
+	"github.com/bulwark-ml/bulwark/tensor"
 	"github.com/bulwark-ml/bulwark/train"
 )
 
@@ -93,8 +96,10 @@ func TestRunEndToEnd(t *testing.T) {
 			}
 		}
 	}
+	checkTrueClassProbs(t, dir, rep)
 	md, _ := os.ReadFile(filepath.Join(dir, "report.md"))
-	for _, want := range []string{"| du | 50% |", "| random | 25% |", "| full | — |", "Extrapolation quality", "score_train", "![accuracy](accuracy.png)"} {
+	for _, want := range []string{"| du | 50% |", "| random | 25% |", "| full | — |", "Extrapolation quality", "score_train",
+		"![accuracy](accuracy.png)", "What the training sets hold"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("report.md lacks %q", want)
 		}
@@ -187,4 +192,59 @@ func TestStageFileErrors(t *testing.T) {
 func nan() float64 {
 	var z float64
 	return z / z
+}
+
+// checkTrueClassProbs checks seed 0's seed_ptrue.npy against a softmax of
+// the seed model's logits computed here, sample by sample, and the
+// report's kept-set compositions against the kept files.
+func checkTrueClassProbs(t *testing.T, dir string, rep *Report) {
+	t.Helper()
+	sdir := filepath.Join(dir, "seed0")
+	p, err := ReadVector(filepath.Join(sdir, PTrueFile))
+	if err != nil || len(p) != 128 {
+		t.Fatalf("%s: %v (%d entries)", PTrueFile, err, len(p))
+	}
+	pool := tinyOptions(t).Pool
+	model, err := LoadModel(filepath.Join(sdir, scoreDir, train.ModelFile), pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	model.SetTrain(false)
+	tp := autograd.NewTape()
+	defer tp.NoGrad()()
+	for _, i := range []int{0, 17, 127} {
+		c, h, w := pool.Shape()
+		x := tensor.New(1, c, h, w)
+		if err := pool.Image(i, x.Data()); err != nil {
+			t.Fatal(err)
+		}
+		y := pool.Label(i)
+		z := model.Forward(tp, autograd.Leaf(x, false)).Value.Data()
+		var sum float64
+		for _, v := range z {
+			sum += math.Exp(float64(v))
+		}
+		if want := math.Exp(float64(z[y])) / sum; math.Abs(float64(p[i])-want) > 1e-5 {
+			t.Errorf("sample %d: p_true %v, want %v", i, p[i], want)
+		}
+	}
+	kept, err := ReadIndices(filepath.Join(sdir, "kept_du_p0.5.npy"), 128)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mean float64
+	hard := 0
+	for _, i := range kept {
+		mean += float64(p[i])
+		if p[i] < 0.5 {
+			hard++
+		}
+	}
+	got := rep.Seeds[0].KeptSets["du_p0.5"]
+	if math.Abs(got.MeanPTrue-mean/float64(len(kept))) > 1e-9 || got.Hard != float64(hard)/float64(len(kept)) {
+		t.Errorf("du_p0.5 composition %+v, want mean %v and hard %v", got, mean/float64(len(kept)), float64(hard)/float64(len(kept)))
+	}
+	if rep.Runs["full"].PTrue.N != 2 {
+		t.Errorf("full-pool composition over %d seeds, want 2", rep.Runs["full"].PTrue.N)
+	}
 }

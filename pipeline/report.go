@@ -30,6 +30,15 @@ type SeedReport struct {
 	Stages   map[string]float64       `json:"stages"` // wall seconds
 	Quality  map[string]QualityReport `json:"quality"`
 	Runs     map[string]RunReport     `json:"runs"`
+	KeptSets map[string]Composition   `json:"kept_sets"` // per training run: what its samples are
+}
+
+// Composition describes a training set by the seed model's clean
+// true-class probabilities of its samples: whether a score kept the
+// typical or the hard ones.
+type Composition struct {
+	MeanPTrue float64 `json:"mean_ptrue"` // mean probability of the true class
+	Hard      float64 `json:"hard"`       // share with a true-class probability below 0.5
 }
 
 // RunReport is one training run and its evaluation.
@@ -135,11 +144,21 @@ type RunSummary struct {
 	APGDDL Stat    `json:"apgd_dlr"`
 	Worst  Stat    `json:"worst"`
 	Train  Stat    `json:"train_seconds"`
+	PTrue  Stat    `json:"mean_ptrue"` // of the training set, by the seed model
+	Hard   Stat    `json:"hard"`       // share of the training set with p_true < 0.5
 }
 
 // QualitySum aggregates a score's extrapolation quality over the seeds.
 type QualitySum struct {
 	Spearman, Pearson, ClassMean, Shuffled, VarianceRatio Stat
+}
+
+// pruned formats the fraction the run removed ("—" for the full pool).
+func (r RunSummary) pruned() string {
+	if r.Method == "full" {
+		return "—"
+	}
+	return fmt.Sprintf("%g%%", 100*r.Prune)
 }
 
 // summarize fills the aggregates from the seeds.
@@ -165,6 +184,14 @@ func (rep *Report) summarize() {
 			Clean: get(func(r RunReport) float64 { return r.Eval.Clean }), PGD: get(func(r RunReport) float64 { return r.Eval.PGD }),
 			APGDCE: get(func(r RunReport) float64 { return r.Eval.APGDCE }), APGDDL: get(func(r RunReport) float64 { return r.Eval.APGDDLR }),
 			Worst: get(func(r RunReport) float64 { return r.Eval.Worst }), Train: get(func(r RunReport) float64 { return r.TrainSeconds })}
+		comp := func(f func(Composition) float64) Stat {
+			return collect(func(s SeedReport) (float64, bool) {
+				k, ok := s.KeptSets[name]
+				return f(k), ok
+			})
+		}
+		rs.PTrue = comp(func(k Composition) float64 { return k.MeanPTrue })
+		rs.Hard = comp(func(k Composition) float64 { return k.Hard })
 		if m, p, ok := strings.Cut(name, "_p"); ok {
 			rs.Method = m
 			fmt.Sscan(p, &rs.Prune)
@@ -228,10 +255,7 @@ func (rep *Report) Table(w io.Writer) {
 	fmt.Fprintln(w, "---|---|")
 	for _, name := range rep.runNames() {
 		r := rep.Runs[name]
-		pruned := "—"
-		if name != "full" {
-			pruned = fmt.Sprintf("%g%%", 100*r.Prune)
-		}
+		pruned := r.pruned()
 		fmt.Fprintf(w, "| %s | %s | %s | %d | %s | %s |", r.Method, pruned, r.Kept.num(0), r.Epochs, r.Clean.pct(), r.PGD.pct())
 		if c.APGDSteps > 0 {
 			fmt.Fprintf(w, " %s | %s |", r.APGDCE.pct(), r.APGDDL.pct())
@@ -258,6 +282,14 @@ func (rep *Report) markdown(w io.Writer, plots []string) {
 	}
 	fmt.Fprint(w, ". Figures are mean ± std over the seeds.\n\n## Accuracy\n\n")
 	rep.Table(w)
+	fmt.Fprint(w, "\n## What the training sets hold\n\nThe seed-trained model's clean probability of the true class, "+
+		"over each training set: a score that keeps the hard samples shows a low mean and a large share below 0.5.\n\n"+
+		"| method | pruned | mean p_true | share p_true < 0.5 |\n|---|---|---|---|\n")
+	for _, name := range rep.runNames() {
+		r := rep.Runs[name]
+		pruned := r.pruned()
+		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", r.Method, pruned, r.PTrue.num(3), r.Hard.pct())
+	}
 	fmt.Fprint(w, "\n## Extrapolation quality\n\nSpearman (Pearson) correlation of the extrapolated against the true scores of "+
 		"held-out seed samples, against the two baselines; the variance ratio Var(Ŝ)/Var(S) shows the kNN's smoothing.\n\n"+
 		"| score | kNN Spearman | kNN Pearson | class-mean Spearman | shuffled-kNN Spearman | Var ratio |\n|---|---|---|---|---|---|\n")
@@ -286,7 +318,7 @@ func (rep *Report) markdown(w io.Writer, plots []string) {
 
 // stageOrder sorts stages in pipeline order.
 func stageOrder(name string) int {
-	for i, p := range []string{"seed", "score_train", "score_", "embed", "extrapolate_", "select_", "train_", "eval_"} {
+	for i, p := range []string{"seed", "score_train", "score_", "embed", "ptrue", "extrapolate_", "select_", "train_", "eval_"} {
 		if strings.HasPrefix(name, p) {
 			return i
 		}

@@ -33,6 +33,7 @@ const (
 	ConfigFile     = "config.json"
 	SeedFile       = "seed_indices.npy" // int64 pool indices of the seed subset
 	EmbeddingsFile = "embeddings.npy"   // float32 N×d embeddings of the pool
+	PTrueFile      = "seed_ptrue.npy"   // float32 seed-model true-class probability of every pool sample
 	StagesFile     = "stages.json"      // wall seconds of every finished stage
 	scoreDir       = "score"            // the seed-subset training run
 )
@@ -263,6 +264,30 @@ func (r *run) seed(ctx context.Context, s uint64) (*SeedReport, error) {
 	if rows != n {
 		return nil, fmt.Errorf("%s: %d rows, but the pool has %d samples", embPath, rows, n)
 	}
+	// The seed model's clean true-class probability of every pool
+	// sample: what the kept sets are made of, for the report.
+	ptruePath := filepath.Join(dir, PTrueFile)
+	err = st.do("ptrue", ptruePath, func() error {
+		model, err := LoadModel(filepath.Join(scfg.Out, train.ModelFile), r.pool)
+		if err != nil {
+			return err
+		}
+		p, err := TrueClassProbs(model, r.pool)
+		if err != nil {
+			return err
+		}
+		return WriteVector(ptruePath, p)
+	})
+	if err != nil {
+		return nil, err
+	}
+	ptrue, err := ReadVector(ptruePath)
+	if err != nil {
+		return nil, err
+	}
+	if len(ptrue) != n {
+		return nil, fmt.Errorf("%s: %d values, but the pool has %d samples", ptruePath, len(ptrue), n)
+	}
 	metric, _ := prune.ParseMetric(c.Metric)
 	kopt := prune.KNNOptions{K: c.K, Metric: metric, Weighted: c.Weighted}
 
@@ -343,8 +368,9 @@ func (r *run) seed(ctx context.Context, s uint64) (*SeedReport, error) {
 	if c.Full {
 		runs = append(runs, "full")
 	}
-	sr.Runs = map[string]RunReport{}
+	sr.Runs, sr.KeptSets = map[string]RunReport{}, map[string]Composition{}
 	for _, name := range runs {
+		sr.KeptSets[name] = compose(ptrue, kept[name])
 		rr, err := r.trainAndEval(ctx, st, dir, name, kept, s)
 		if err != nil {
 			return nil, err
@@ -352,6 +378,31 @@ func (r *run) seed(ctx context.Context, s uint64) (*SeedReport, error) {
 		sr.Runs[name] = *rr
 	}
 	return sr, nil
+}
+
+// compose describes the samples idx (all if nil) by their seed-model
+// true-class probabilities p.
+func compose(p []float32, idx []int) Composition {
+	var c Composition
+	n := len(idx)
+	if idx == nil {
+		n = len(p)
+	}
+	for j := range n {
+		v := p[j]
+		if idx != nil {
+			v = p[idx[j]]
+		}
+		c.MeanPTrue += float64(v)
+		if v < 0.5 {
+			c.Hard++
+		}
+	}
+	if n > 0 {
+		c.MeanPTrue /= float64(n)
+		c.Hard /= float64(n)
+	}
+	return c
 }
 
 // runName names the training run of method m at prune ratio p.

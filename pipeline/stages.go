@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/bulwark-ml/bulwark/internal/progress"
 	"io"
 	"math"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/bulwark-ml/bulwark/attack"
 	"github.com/bulwark-ml/bulwark/data"
+	"github.com/bulwark-ml/bulwark/internal/progress"
 	"github.com/bulwark-ml/bulwark/nn"
 	"github.com/bulwark-ml/bulwark/prune"
 	"github.com/bulwark-ml/bulwark/tensor"
@@ -220,6 +220,33 @@ func LoadModel(path string, ds data.Dataset) (nn.FeatureModel, error) {
 		return nil, err
 	}
 	return w.Build(w.Arch, cfg)
+}
+
+// TrueClassProbs returns the softmax probability that model (in eval
+// mode, clean inputs) gives each sample of ds's true class: the seed
+// model's view of how hard the samples are, for the kept-set report.
+func TrueClassProbs(model nn.FeatureModel, ds data.Dataset) ([]float32, error) {
+	nc, ok := model.(interface{ NumClasses() int })
+	if !ok {
+		return nil, errors.New("the model does not report its number of classes")
+	}
+	classes := nc.NumClasses()
+	logits := make([]float32, ds.Len()*classes)
+	if _, err := train.Evaluate(model, ds, train.EvalOptions{Logits: logits}); err != nil {
+		return nil, err
+	}
+	p := make([]float32, ds.Len())
+	for i := range p {
+		z := logits[i*classes : (i+1)*classes]
+		zy := float64(z[ds.Label(i)])
+		// p_y = 1 / Σ_j exp(z_j − z_y), stable for any logits.
+		var sum float64
+		for _, v := range z {
+			sum += math.Exp(float64(v) - zy)
+		}
+		p[i] = float32(1 / sum)
+	}
+	return p, nil
 }
 
 // Embed embeds every sample of ds (prune.Embed) with a progress bar on
