@@ -4,6 +4,8 @@
 #   prune   prune-pipeline: 10% seed, extrapolated DU and FP vs random vs full at 50% class-balanced, 3 seeds
 #   fracs   seed runs at 5/20/40% (or $FRACS) and their extrapolation quality against the full-set run
 #           (the 10% seeds are prune's)
+#   long    a 10% seed trained for 60 epochs (the steps of the 20% seed run): does the seed run's length,
+#           not its size, decide whether its scores agree with the full-set run's?
 #   scale   a 10^6 synthetic pool from Fashion-MNIST: score a 5% seed, embed, extrapolate, select
 # Usage: [THREADS=N] [FRACS="0.05 0.2"] experiments/prune-fashion.sh STAGE...   (each stage resumes where it stopped; run them on 1 thread
 # side by side on 2 cores, which gives more total throughput than one 2-thread process).
@@ -16,6 +18,15 @@ TIME="/usr/bin/time -v"
 # SmallCNN, PGD-AT with 3 steps of 1/12 at ε = 0.1, cosine lr 0.02, trajectories from the training pass.
 COMMON="--data fashion-mnist --arch smallcnn --batch 128 --lr 0.02 --schedule cosine --momentum 0.9 --wd 5e-4
  --adv pgd --eps 0.1 --steps 3 --step-size 1/12 --val-size 500 --trajectory train --score du,fp --threads $T --quiet"
+# against_full DIR embeds the pool with DIR's seed model and measures the extrapolation of its scores against
+# the full-set run's.
+against_full() {
+	$TIME $B embed --weights $1/model.safetensors --data fashion-mnist --threads $T --quiet --out $1/embeddings.npy
+	for m in du fp; do
+		$B extrapolate --embeddings $1/embeddings.npy --indices $1/seed_indices.npy --scores $1/scores_$m.npy \
+			--true $R/fm-full/scores_$m.npy --data fashion-mnist --quality $1/quality_$m.json --out $1/all_$m.npy
+	done
+}
 for stage in "$@"; do
 case $stage in
 full)
@@ -27,12 +38,12 @@ fracs)
 	for f in ${FRACS:-0.05 0.2 0.4}; do
 		d=$R/fm-frac$f
 		$TIME $B score $COMMON --seed-frac $f --epochs 15 --seed 1 --out $d
-		$TIME $B embed --weights $d/model.safetensors --data fashion-mnist --threads $T --quiet --out $d/embeddings.npy
-		for m in du fp; do
-			$B extrapolate --embeddings $d/embeddings.npy --indices $d/seed_indices.npy --scores $d/scores_$m.npy \
-				--true $R/fm-full/scores_$m.npy --data fashion-mnist --quality $d/quality_$m.json --out $d/all_$m.npy
-		done
+		against_full $d
 	done ;;
+long)
+	d=$R/fm-frac0.1-e60
+	$TIME $B score $COMMON --seed-frac 0.1 --epochs 60 --val-size 200 --seed 1 --out $d
+	against_full $d ;;
 scale)
 	d=$R/fm-scale
 	S=synth:fashion-mnist:1000000
@@ -42,6 +53,6 @@ scale)
 	$TIME $B extrapolate --embeddings $d/embeddings.npy --indices $d/seed_indices.npy --scores $d/scores_du.npy --out $d/all_du.npy
 	$TIME $B select --scores $d/all_du.npy --prune 0.5 --class-balanced --data $S --out $d/kept_du.npy ;;
 *)
-	echo "unknown stage $stage (full, prune, fracs, scale)" >&2; exit 2 ;;
+	echo "unknown stage $stage (full, prune, fracs, long, scale)" >&2; exit 2 ;;
 esac
 done

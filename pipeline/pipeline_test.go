@@ -10,6 +10,7 @@ import (
 
 	"github.com/bulwark-ml/bulwark/autograd"
 	"github.com/bulwark-ml/bulwark/internal/toyset"
+	"github.com/bulwark-ml/bulwark/prune"
 	"github.com/bulwark-ml/bulwark/tensor"
 	"github.com/bulwark-ml/bulwark/train"
 )
@@ -246,5 +247,32 @@ func checkTrueClassProbs(t *testing.T, dir string, rep *Report) {
 	}
 	if rep.Runs["full"].PTrue.N != 2 {
 		t.Errorf("full-pool composition over %d seeds, want 2", rep.Runs["full"].PTrue.N)
+	}
+}
+
+// TestQualityAgainstSeedAgreement checks the agreement on the seeds
+// themselves: truth that reverses the seed scores' order there gives −1,
+// whatever the kNN does elsewhere.
+func TestQualityAgainstSeedAgreement(t *testing.T) {
+	const n, dim = 40, 2
+	emb := make([]float32, n*dim)
+	labels := make([]int, n)
+	truth := make([]float32, n)
+	for i := range n {
+		emb[i*dim], emb[i*dim+1] = float32(i), float32(i%3)
+		labels[i] = i % 2
+		truth[i] = float32(i)
+	}
+	seeds := []int{0, 5, 10, 15, 20, 25, 30, 35}
+	seedScores := make([]float32, len(seeds))
+	for j, i := range seeds {
+		seedScores[j] = -truth[i]
+	}
+	q, err := QualityAgainst(emb, dim, labels, seeds, seedScores, truth, prune.KNNOptions{K: 2}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.SeedSpearman != -1 || q.HeldOut != n-len(seeds) {
+		t.Fatalf("%+v: want seed Spearman −1 on %d held-out samples", q, n-len(seeds))
 	}
 }

@@ -13,13 +13,26 @@ import (
 // QualityAgainst measures the extrapolation of seedScores (the scores of
 // the samples seeds, from the seed run) against truth, the scores of all
 // N samples from another run (a full-set run, say), on the samples that
-// are not seeds, next to the class-mean and shuffled-kNN baselines.
+// are not seeds, next to the class-mean and shuffled-kNN baselines. It
+// also compares seedScores with truth on the seeds themselves: the
+// agreement of the two runs without any extrapolation, the ceiling of
+// what kNN can reach.
 func QualityAgainst(emb []float32, dim int, labels, seeds []int, seedScores, truth []float32, opt prune.KNNOptions, seed uint64) (QualityReport, error) {
 	q, err := prune.MeasureQuality(emb, dim, labels, seeds, seedScores, truth, opt, tensor.NewRNG(seed^0x5f1e))
 	if err != nil {
 		return QualityReport{}, err
 	}
-	return qualityReport(q), nil
+	rep := qualityReport(q)
+	at := make([]float32, len(seeds))
+	for j, i := range seeds {
+		at[j] = truth[i]
+	}
+	r, err := prune.Spearman(seedScores, at)
+	if err != nil {
+		return QualityReport{}, err
+	}
+	rep.SeedSpearman = Num(r)
+	return rep, nil
 }
 
 // holdOutQuality measures extrapolation within the seed subset: it holds

@@ -61,6 +61,9 @@ type QualityReport struct {
 	Shuffled      Num `json:"shuffled_spearman"` // baseline: kNN on shuffled embeddings
 	ShuffledP     Num `json:"shuffled_pearson"`
 	VarianceRatio Num `json:"variance_ratio"` // Var(Ŝ)/Var(S)
+	// SeedSpearman compares the seed scores with true scores from another
+	// run on the seed samples themselves (QualityAgainst only).
+	SeedSpearman Num `json:"seed_spearman,omitempty"`
 }
 
 // Num is a float64 that JSON encodes NaN as null (and decodes back).

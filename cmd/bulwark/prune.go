@@ -225,8 +225,9 @@ func runExtrapolate(args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("extrapolate: %w", err)
 	}
-	fmt.Fprintf(stdout, "quality on the %d unscored samples against %s: Spearman %.4f (class-mean %.4f, shuffled kNN %.4f), Pearson %.4f, Var(Ŝ)/Var(S) %.3f\n",
-		q.HeldOut, *truePath, q.Spearman, q.ClassMean, q.Shuffled, q.Pearson, q.VarianceRatio)
+	fmt.Fprintf(stdout, "quality on the %d unscored samples against %s: Spearman %.4f (class-mean %.4f, shuffled kNN %.4f), Pearson %.4f, Var(Ŝ)/Var(S) %.3f; "+
+		"on the %d seeds themselves (no extrapolation) Spearman %.4f\n",
+		q.HeldOut, *truePath, q.Spearman, q.ClassMean, q.Shuffled, q.Pearson, q.VarianceRatio, len(idx), q.SeedSpearman)
 	if *qualityPath != "" {
 		if err := pipeline.WriteJSON(*qualityPath, q); err != nil {
 			return fmt.Errorf("extrapolate: --quality: %w", err)

@@ -72,7 +72,7 @@ func TestPruningStages(t *testing.T) {
 	if b, err := os.ReadFile(qpath); err != nil || json.Unmarshal(b, &q) != nil {
 		t.Fatalf("--quality file: %v\n%s", err, b)
 	}
-	if !strings.Contains(out, "quality on the 20 unscored samples") || q.HeldOut != 20 || q.Spearman != 1 || q.Pearson < 0.9999 {
+	if !strings.Contains(out, "quality on the 20 unscored samples") || q.HeldOut != 20 || q.Spearman != 1 || q.Pearson < 0.9999 || q.SeedSpearman != 1 {
 		t.Fatalf("quality against the extrapolation itself: %+v\n%s", q, out)
 	}
 	kept := filepath.Join(dir, "kept.npy")
