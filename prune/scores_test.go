@@ -283,3 +283,29 @@ func TestEL2NEarly(t *testing.T) {
 		t.Errorf("NaN error: %v", err)
 	}
 }
+
+// TestGroupByScore checks groups and their mean trajectories by hand: four
+// samples over two epochs, two groups.
+func TestGroupByScore(t *testing.T) {
+	tr := Trajectories{K: 2, N: 4, P: []float32{
+		0.1, 0.2, 0.3, 0.4, // epoch 0
+		0.5, 0.6, 0.7, 0.8, // epoch 1
+	}}
+	// Scores rank samples 0, 2 low (a tie) and 3, 1 high.
+	g, err := GroupByScore(tr, []float32{1, 5, 1, 3}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []ScoreGroup{{Lo: 1, Hi: 1, Mean: []float64{0.2, 0.6}}, {Lo: 3, Hi: 5, Mean: []float64{0.3, 0.7}}}
+	for i := range want {
+		if g[i].Lo != want[i].Lo || g[i].Hi != want[i].Hi || math.Abs(g[i].Mean[0]-want[i].Mean[0]) > 1e-7 || math.Abs(g[i].Mean[1]-want[i].Mean[1]) > 1e-7 {
+			t.Errorf("group %d: %+v, want %+v", i, g[i], want[i])
+		}
+	}
+	if _, err := GroupByScore(tr, []float32{1, 2, 3}, 2); err == nil {
+		t.Error("3 scores for 4 samples: no error")
+	}
+	if _, err := GroupByScore(tr, []float32{1, 2, 3, 4}, 5); err == nil {
+		t.Error("5 groups of 4 samples: no error")
+	}
+}

@@ -1,7 +1,9 @@
 package prune
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 
 	"github.com/bulwark-ml/bulwark/kernels"
 )
@@ -58,4 +60,46 @@ func perSample(tr Trajectories, score func(x []float64) float64) []float32 {
 		}
 	})
 	return out
+}
+
+// ScoreGroup is one group of samples of similar score and its mean
+// trajectory.
+type ScoreGroup struct {
+	Lo, Hi float32   // the group's lowest and highest score
+	Mean   []float64 // mean true-class probability after each epoch
+}
+
+// GroupByScore sorts the N samples of tr by scores (ties by index), splits
+// them into groups of (nearly) equal size, lowest scores first, and
+// returns each group's mean trajectory: what a score ranks high, seen as
+// how those samples were learned.
+func GroupByScore(tr Trajectories, scores []float32, groups int) ([]ScoreGroup, error) {
+	if err := tr.check(); err != nil {
+		return nil, err
+	}
+	if len(scores) != tr.N {
+		return nil, fmt.Errorf("trajectories: %d scores for %d samples", len(scores), tr.N)
+	}
+	if groups < 1 || groups > tr.N {
+		return nil, fmt.Errorf("trajectories: %d groups of %d samples", groups, tr.N)
+	}
+	order := make([]int, tr.N)
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(scores[a], scores[b]) })
+	out := make([]ScoreGroup, groups)
+	for g := range out {
+		members := order[g*tr.N/groups : (g+1)*tr.N/groups]
+		mean := make([]float64, tr.K)
+		for t := range tr.K {
+			row := tr.P[t*tr.N : (t+1)*tr.N]
+			for _, i := range members {
+				mean[t] += float64(row[i])
+			}
+			mean[t] /= float64(len(members))
+		}
+		out[g] = ScoreGroup{Lo: scores[members[0]], Hi: scores[members[len(members)-1]], Mean: mean}
+	}
+	return out, nil
 }

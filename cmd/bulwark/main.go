@@ -26,6 +26,7 @@ var commands = map[string]command{
 	"score":          {"adversarially train on a seed subset, recording trajectories, and score its samples", runScore},
 	"embed":          {"embed every sample of a dataset with a model's penultimate features", runEmbed},
 	"extrapolate":    {"extrapolate seed scores to every sample by k nearest neighbours", runExtrapolate},
+	"trajectories":   {"mean probability trajectory of the samples grouped by score: what a score ranks high", runTrajectories},
 	"select":         {"keep the highest-scoring samples, dropping a fraction (globally or per class)", runSelect},
 	"prune-pipeline": {"the whole pruning experiment: score, embed, extrapolate, select, train, evaluate, report", runPrunePipeline},
 }

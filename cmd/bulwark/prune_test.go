@@ -75,6 +75,10 @@ func TestPruningStages(t *testing.T) {
 	if !strings.Contains(out, "quality on the 20 unscored samples") || q.HeldOut != 20 || q.Spearman != 1 || q.Pearson < 0.9999 || q.SeedSpearman != 1 {
 		t.Fatalf("quality against the extrapolation itself: %+v\n%s", q, out)
 	}
+	out = runOK(t, "trajectories", "--probs", filepath.Join(run1, "probs_clean.npy"), "--scores", truth, "--groups", "4")
+	if !strings.Contains(out, "20 samples in 4 groups") || strings.Count(out, "\n| ") != 5 {
+		t.Fatalf("trajectories output:\n%s", out)
+	}
 	kept := filepath.Join(dir, "kept.npy")
 	out = runOK(t, "select", "--scores", all, "--prune", "0.25", "--class-balanced", "--data", spec, "--out", kept)
 	idx, err := pipeline.ReadIndices(kept, 40)
@@ -112,6 +116,7 @@ func TestPruningStages(t *testing.T) {
 		{[]string{"extrapolate", "--embeddings", garbage, "--indices", seedFile, "--scores", truth, "--out", all}, "garbage.npy"},
 		{[]string{"extrapolate", "--embeddings", emb, "--indices", seedFile, "--scores", truth, "--k", "21", "--out", all}, "--k: 21"},
 		{[]string{"extrapolate", "--embeddings", emb, "--indices", seedFile, "--scores", truth, "--quality", qpath, "--out", all}, "--quality needs --true"},
+		{[]string{"trajectories", "--probs", filepath.Join(run1, "probs_clean.npy"), "--scores", short}, "short.npy holds 19 scores but --probs"},
 		{[]string{"select", "--scores", short, "--prune", "0.5", "--data", spec, "--out", kept}, "has 40 samples, the other files 19"},
 		{[]string{"select", "--scores", all, "--prune", "1.5", "--out", kept}, "--prune: 1.5"},
 		{[]string{"select", "--scores", all, "--prune", "0.5", "--class-balanced", "--out", kept}, "--class-balanced needs --data"},
