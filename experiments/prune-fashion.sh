@@ -6,9 +6,11 @@
 #           (the 10% seeds are prune's)
 #   long    a 10% seed trained for 60 epochs (the steps of the 20% seed run): does the seed run's length,
 #           not its size, decide whether its scores agree with the full-set run's?
-#   scale   a 10^6 synthetic pool from Fashion-MNIST: score a 5% seed, embed, extrapolate, select
-# Usage: [THREADS=N] [FRACS="0.05 0.2"] experiments/prune-fashion.sh STAGE...   (each stage resumes where it stopped; run them on 1 thread
-# side by side on 2 cores, which gives more total throughput than one 2-thread process).
+#   scale   a 10^6 synthetic pool from Fashion-MNIST: score a 5% seed (FGSM-RS), embed, extrapolate, select
+# Usage: [THREADS=N] [FRACS="0.05 0.2"] experiments/prune-fashion.sh STAGE...
+# Each stage resumes where it stopped. On 2 cores run two stages side by side on 1 thread each: SmallCNN
+# trains barely faster on 2 threads than on 1 (299 against 283 img/s here). Do not count on nice(1) to
+# rank them: with autogroup scheduling, processes in different sessions share the cores equally.
 set -eu
 B=${BULWARK:-bin/bulwark}
 R=${RUNS:-runs}
