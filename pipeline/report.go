@@ -258,8 +258,7 @@ func (rep *Report) Table(w io.Writer) {
 	fmt.Fprintln(w, "---|---|")
 	for _, name := range rep.runNames() {
 		r := rep.Runs[name]
-		pruned := r.pruned()
-		fmt.Fprintf(w, "| %s | %s | %s | %d | %s | %s |", r.Method, pruned, r.Kept.num(0), r.Epochs, r.Clean.pct(), r.PGD.pct())
+		fmt.Fprintf(w, "| %s | %s | %s | %d | %s | %s |", r.Method, r.pruned(), r.Kept.num(0), r.Epochs, r.Clean.pct(), r.PGD.pct())
 		if c.APGDSteps > 0 {
 			fmt.Fprintf(w, " %s | %s |", r.APGDCE.pct(), r.APGDDL.pct())
 		}
@@ -290,8 +289,7 @@ func (rep *Report) markdown(w io.Writer, plots []string) {
 		"| method | pruned | mean p_true | share p_true < 0.5 |\n|---|---|---|---|\n")
 	for _, name := range rep.runNames() {
 		r := rep.Runs[name]
-		pruned := r.pruned()
-		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", r.Method, pruned, r.PTrue.num(3), r.Hard.pct())
+		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", r.Method, r.pruned(), r.PTrue.num(3), r.Hard.pct())
 	}
 	fmt.Fprint(w, "\n## Extrapolation quality\n\nSpearman (Pearson) correlation of the extrapolated against the true scores of "+
 		"held-out seed samples, against the two baselines; the variance ratio Var(Ŝ)/Var(S) shows the kNN's smoothing.\n\n"+

@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"github.com/bulwark-ml/bulwark/internal/configdiff"
 	"io"
 	"math"
 	"os"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/bulwark-ml/bulwark/attack"
 	"github.com/bulwark-ml/bulwark/data"
+	"github.com/bulwark-ml/bulwark/internal/configdiff"
 	"github.com/bulwark-ml/bulwark/prune"
 	"github.com/bulwark-ml/bulwark/tensor"
 	"github.com/bulwark-ml/bulwark/train"

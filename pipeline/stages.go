@@ -237,14 +237,7 @@ func TrueClassProbs(model nn.FeatureModel, ds data.Dataset) ([]float32, error) {
 	}
 	p := make([]float32, ds.Len())
 	for i := range p {
-		z := logits[i*classes : (i+1)*classes]
-		zy := float64(z[ds.Label(i)])
-		// p_y = 1 / Σ_j exp(z_j − z_y), stable for any logits.
-		var sum float64
-		for _, v := range z {
-			sum += math.Exp(float64(v) - zy)
-		}
-		p[i] = float32(1 / sum)
+		p[i], _ = train.TrueProbEL2N(logits[i*classes:(i+1)*classes], ds.Label(i))
 	}
 	return p, nil
 }

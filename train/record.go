@@ -124,16 +124,16 @@ func (r *recorder) wrap(loss LossFunc) LossFunc {
 		c := z.Dim(1)
 		for i, k := range s.Indices {
 			if j, ok := r.col[k]; ok {
-				r.row[0][j], r.row[1][j] = trueProbEL2N(z.Data()[i*c:(i+1)*c], s.Labels[i])
+				r.row[0][j], r.row[1][j] = TrueProbEL2N(z.Data()[i*c:(i+1)*c], s.Labels[i])
 			}
 		}
 		return l, logits, nil
 	}
 }
 
-// trueProbEL2N returns softmax(z)[y] and the EL2N error
+// TrueProbEL2N returns softmax(z)[y] and the EL2N error
 // ‖softmax(z) − onehot(y)‖₂.
-func trueProbEL2N(z []float32, y int) (p, el2n float32) {
+func TrueProbEL2N(z []float32, y int) (p, el2n float32) {
 	lse := logSumExp(z)
 	var ss float64
 	for c, v := range z {
@@ -275,7 +275,7 @@ func (r *recorder) probs(dst, el2n []float32, x *tensor.Tensor, y []int) ([]floa
 	restore()
 	c := z.Dim(1)
 	for i, k := range y {
-		p, e := trueProbEL2N(z.Data()[i*c:(i+1)*c], k)
+		p, e := TrueProbEL2N(z.Data()[i*c:(i+1)*c], k)
 		dst = append(dst, p)
 		if el2n != nil {
 			el2n = append(el2n, e)
