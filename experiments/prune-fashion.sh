@@ -2,12 +2,16 @@
 # The Fashion-MNIST experiments of issue 5 (docs/BENCHMARKS.md, "Importance-extrapolation pruning"):
 #   full    full-set scoring run: the true DU/FP of all 60,000 training samples
 #   prune   prune-pipeline: 10% seed, extrapolated DU and FP vs random vs full at 50% class-balanced, 3 seeds
+#   prune-long  the same with the seed subset trained 60 epochs (the length at which its DU agrees with the
+#           full-set run's, see long)
 #   fracs   seed runs at 5/20/40% (or $FRACS) and their extrapolation quality against the full-set run
 #           (the 10% seeds are prune's)
 #   long    a 10% seed trained for 60 epochs (the steps of the 20% seed run): does the seed run's length,
 #           not its size, decide whether its scores agree with the full-set run's?
 #   scale   a 10^6 synthetic pool from Fashion-MNIST: score a 5% seed (FGSM-RS), embed, extrapolate, select
-# Usage: [THREADS=N] [FRACS="0.05 0.2"] experiments/prune-fashion.sh STAGE...
+# Usage: [THREADS=N] [FRACS="0.05 0.2"] [ONLY=0,1] experiments/prune-fashion.sh STAGE...
+# ONLY runs just those repetitions of prune/prune-long (see --only-seeds), to run them side by side; the
+# report is written by a last call without it.
 # Each stage resumes where it stopped. On 2 cores run two stages side by side on 1 thread each: SmallCNN
 # trains barely faster on 2 threads than on 1 (299 against 283 img/s here). Do not count on nice(1) to
 # rank them: with autogroup scheduling, processes in different sessions share the cores equally.
@@ -15,6 +19,7 @@ set -eu
 B=${BULWARK:-bin/bulwark}
 R=${RUNS:-runs}
 T=${THREADS:-1}
+ONLY=${ONLY:+--only-seeds $ONLY}
 TIME="/usr/bin/time -v"
 # One training recipe for every scoring and pruning run, so seed and full-set scores are comparable:
 # SmallCNN, PGD-AT with 3 steps of 1/12 at ε = 0.1, cosine lr 0.02, trajectories from the training pass.
@@ -35,7 +40,10 @@ full)
 	$TIME $B score $COMMON --seed-frac 1 --epochs 15 --seed 1 --out $R/fm-full ;;
 prune)
 	$TIME $B prune-pipeline $COMMON --seed-frac 0.1 --score-epochs 15 --prune 0.5 --class-balanced --full \
-		--epochs 4 --seeds 3 --seed 1 --eval-n 1000 --eval-steps 20 --apgd-steps 50 --out $R/fm-prune ;;
+		--epochs 4 --seeds 3 --seed 1 --eval-n 1000 --eval-steps 20 --apgd-steps 50 $ONLY --out $R/fm-prune ;;
+prune-long)
+	$TIME $B prune-pipeline $COMMON --seed-frac 0.1 --score-epochs 60 --prune 0.5 --class-balanced --full \
+		--epochs 4 --seeds 3 --seed 1 --eval-n 1000 --eval-steps 20 --apgd-steps 50 $ONLY --out $R/fm-prune-e60 ;;
 fracs)
 	for f in ${FRACS:-0.05 0.2 0.4}; do
 		d=$R/fm-frac$f
@@ -55,6 +63,6 @@ scale)
 	$TIME $B extrapolate --embeddings $d/embeddings.npy --indices $d/seed_indices.npy --scores $d/scores_du.npy --out $d/all_du.npy
 	$TIME $B select --scores $d/all_du.npy --prune 0.5 --class-balanced --data $S --out $d/kept_du.npy ;;
 *)
-	echo "unknown stage $stage (full, prune, fracs, long, scale)" >&2; exit 2 ;;
+	echo "unknown stage $stage (full, prune, prune-long, fracs, long, scale)" >&2; exit 2 ;;
 esac
 done

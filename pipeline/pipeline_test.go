@@ -34,9 +34,32 @@ func tinyOptions(t testing.TB) Options {
 func TestRunEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	c := tinyConfig(dir)
+	// One repetition on its own (as a separate process would run it):
+	// its stages and no report; then the whole run finishes the other.
+	only := tinyOptions(t)
+	only.OnlySeeds = []int{1}
+	part, err := Run(context.Background(), c, only)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(part.Seeds) != 1 || part.Seeds[0].Seed != 1 {
+		t.Fatalf("--only-seeds 1 ran %d seeds", len(part.Seeds))
+	}
+	for f, want := range map[string]bool{"seed1": true, "seed0": false, "report.md": false} {
+		if _, err := os.Stat(filepath.Join(dir, f)); (err == nil) != want {
+			t.Errorf("after --only-seeds 1: %s exists %v, want %v", f, err == nil, want)
+		}
+	}
+	only.OnlySeeds = []int{2}
+	if _, err := Run(context.Background(), c, only); err == nil || !strings.Contains(err.Error(), "--only-seeds") {
+		t.Errorf("--only-seeds 2 of 2 seeds: %v", err)
+	}
 	rep, err := Run(context.Background(), c, tinyOptions(t))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if a, b := part.Seeds[0].Runs["du_p0.5"], rep.Seeds[1].Runs["du_p0.5"]; a.Eval != b.Eval {
+		t.Errorf("repetition 1 alone and in the whole run differ: %+v vs %+v", a.Eval, b.Eval)
 	}
 	for _, f := range []string{"report.md", "report.json", "accuracy.png", "scores_du.png", "scatter_fp.png", ConfigFile} {
 		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {

@@ -26,6 +26,11 @@ type Options struct {
 	// Pool and Test, if set, replace the sets opened from Config.Data
 	// (tests pass sets built in memory); Test must be set with Pool.
 	Pool, Test data.Dataset
+	// OnlySeeds, if set, runs just these repetitions (0 ≤ s < Config.Seeds)
+	// and writes no report, so that the repetitions of one run directory
+	// can go to separate processes or machines; a final call without it
+	// finds them finished and writes the report.
+	OnlySeeds []int
 }
 
 // Files of a pipeline run directory (per seed, under seedN/).
@@ -59,6 +64,11 @@ type run struct {
 func Run(ctx context.Context, c Config, o Options) (*Report, error) {
 	if err := c.Check(); err != nil {
 		return nil, err
+	}
+	for _, s := range o.OnlySeeds {
+		if s < 0 || s >= c.Seeds {
+			return nil, fmt.Errorf("--only-seeds: repetition %d is not among the %d of --seeds", s, c.Seeds)
+		}
 	}
 	if err := os.MkdirAll(c.Out, 0o755); err != nil {
 		return nil, err
@@ -97,11 +107,17 @@ func Run(ctx context.Context, c Config, o Options) (*Report, error) {
 	r.evalIdx = EvalSlice(test.Len(), c.EvalN, 0)
 	rep := &Report{Config: c}
 	for s := range c.Seeds {
-		sr, err := r.seed(ctx, uint64(s))
+		if o.OnlySeeds != nil && !slices.Contains(o.OnlySeeds, s) {
+			continue
+		}
+		sr, err := r.seed(ctx, c.Train.Seed+uint64(s))
 		if err != nil {
 			return nil, err
 		}
 		rep.Seeds = append(rep.Seeds, *sr)
+	}
+	if o.OnlySeeds != nil {
+		return rep, nil
 	}
 	rep.summarize()
 	if err := rep.write(c.Out); err != nil {
@@ -178,7 +194,7 @@ func (r *run) logf(format string, args ...any) {
 	}
 }
 
-// seed runs every stage of repetition s.
+// seed runs every stage of the repetition with random seed s.
 func (r *run) seed(ctx context.Context, s uint64) (*SeedReport, error) {
 	c := &r.c
 	dir := filepath.Join(c.Out, "seed"+strconv.FormatUint(s, 10))

@@ -368,6 +368,7 @@ func runPrunePipeline(args []string, stdout io.Writer) error {
 	tc.Adv = "pgd"
 	pc := pipeline.DefaultConfig()
 	var quiet bool
+	var only intList
 	fs := flag.NewFlagSet("prune-pipeline", flag.ContinueOnError)
 	trainFlags(fs, &tc)
 	scoreFlags(fs, &pc)
@@ -378,6 +379,8 @@ func runPrunePipeline(args []string, stdout io.Writer) error {
 	fs.BoolVar(&pc.Normalize, "normalize", pc.Normalize, "L2-normalize the embeddings")
 	fs.Float64Var(&pc.HoldOut, "hold-out", pc.HoldOut, "share of the seed held out to measure the extrapolation's quality")
 	fs.IntVar(&pc.Seeds, "seeds", pc.Seeds, "repetitions, with seeds --seed, --seed+1, ...")
+	fs.Var(&only, "only-seeds", "run only these comma-separated repetitions (0-based) and no report: "+
+		"to split the seeds over processes or machines sharing --out; run again without it for the report")
 	fs.BoolVar(&pc.Full, "full", pc.Full, "also train on the whole pool, at the same step budget")
 	fs.IntVar(&pc.EvalN, "eval-n", pc.EvalN, "test samples attacked in the evaluation (0 = all)")
 	fs.IntVar(&pc.EvalSteps, "eval-steps", pc.EvalSteps, "PGD steps of the evaluation")
@@ -401,12 +404,17 @@ func runPrunePipeline(args []string, stdout io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	start := time.Now()
-	rep, err := pipeline.Run(ctx, pc, pipeline.Options{Stdout: stdout, Progress: progress(quiet)})
+	rep, err := pipeline.Run(ctx, pc, pipeline.Options{Stdout: stdout, Progress: progress(quiet), OnlySeeds: only})
 	if errors.Is(err, context.Canceled) {
 		return fmt.Errorf("prune-pipeline: interrupted; run the same command again to continue from the finished stages")
 	}
 	if err != nil {
 		return fmt.Errorf("prune-pipeline: %w", err)
+	}
+	if only != nil {
+		fmt.Fprintf(stdout, "repetition(s) %v done in %.0fs; run again without --only-seeds to write the report of all %d\n",
+			[]int(only), time.Since(start).Seconds(), pc.Seeds)
+		return nil
 	}
 	fmt.Fprintln(stdout)
 	rep.Table(stdout)
