@@ -8,7 +8,12 @@
 #           (the 10% seeds are prune's)
 #   long    a 10% seed trained for 60 epochs (the steps of the 20% seed run): does the seed run's length,
 #           not its size, decide whether its scores agree with the full-set run's?
+#   quality-e60  the extrapolation quality of prune-long's three seed runs against the full-set run
 #   scale   a 10^6 synthetic pool from Fashion-MNIST: score a 5% seed (FGSM-RS), embed, extrapolate, select
+#   mnist-full, mnist-long  the same recipe on MNIST: every sample scored, and a 10% seed trained 60 epochs
+#           with its extrapolation quality against the full-set run
+# The full-set runs' scores (the truth every quality figure is measured against) are also kept in
+# experiments/reference/ (60,000 float32 each), so that quality stages can run without repeating them.
 # Usage: [THREADS=N] [FRACS="0.05 0.2"] [ONLY=0,1] experiments/prune-fashion.sh STAGE...
 # ONLY runs just those repetitions of prune/prune-long (see --only-seeds), to run them side by side; the
 # report is written by a last call without it.
@@ -23,21 +28,40 @@ ONLY=${ONLY:+--only-seeds $ONLY}
 TIME="/usr/bin/time -v"
 # One training recipe for every scoring and pruning run, so seed and full-set scores are comparable:
 # SmallCNN, PGD-AT with 3 steps of 1/12 at ε = 0.1, cosine lr 0.02, trajectories from the training pass.
-COMMON="--data fashion-mnist --arch smallcnn --batch 128 --lr 0.02 --schedule cosine --momentum 0.9 --wd 5e-4
+RECIPE="--arch smallcnn --batch 128 --lr 0.02 --schedule cosine --momentum 0.9 --wd 5e-4
  --adv pgd --eps 0.1 --steps 3 --step-size 1/12 --val-size 500 --trajectory train --score du,fp --threads $T --quiet"
-# against_full DIR embeds the pool with DIR's seed model and measures the extrapolation of its scores against
-# the full-set run's.
-against_full() {
-	$TIME $B embed --weights $1/model.safetensors --data fashion-mnist --threads $T --quiet --out $1/embeddings.npy
+COMMON="--data fashion-mnist $RECIPE"
+# truth NAME M is the file of score M of full-set run NAME (fm-full or mnist-full): the run's own, or the
+# copy kept in experiments/reference/.
+truth() {
+	if [ -f $R/$1/scores_$2.npy ]; then echo $R/$1/scores_$2.npy; else echo experiments/reference/$1-scores_$2.npy; fi
+}
+# quality DIR DATA FULL measures the extrapolation of DIR's seed scores, with DIR's embeddings of the pool,
+# against full-set run FULL's scores.
+quality() {
 	for m in du fp; do
-		$B extrapolate --embeddings $1/embeddings.npy --indices $1/seed_indices.npy --scores $1/scores_$m.npy \
-			--true $R/fm-full/scores_$m.npy --data fashion-mnist --quality $1/quality_$m.json --out $1/all_$m.npy
+		scores=$1/scores_seed_$m.npy # a prune-pipeline seed directory's
+		[ -f $scores ] || scores=$1/scores_$m.npy # bulwark score's
+		$B extrapolate --embeddings $1/embeddings.npy --indices $1/seed_indices.npy --scores $scores \
+			--true $(truth $3 $m) --data $2 --quality $1/quality_full_$m.json --out $1/all_$m.npy
 	done
+}
+# against_full DIR [DATA FULL] embeds the pool with DIR's seed model and measures the extrapolation of its
+# scores against the full-set run's.
+against_full() {
+	$TIME $B embed --weights $1/model.safetensors --data ${2:-fashion-mnist} --threads $T --quiet --out $1/embeddings.npy
+	quality $1 ${2:-fashion-mnist} ${3:-fm-full}
+}
+# keep_truth FULL copies a full-set run's scores to experiments/reference/.
+keep_truth() {
+	mkdir -p experiments/reference
+	for m in du fp; do cp $R/$1/scores_$m.npy experiments/reference/$1-scores_$m.npy; done
 }
 for stage in "$@"; do
 case $stage in
 full)
-	$TIME $B score $COMMON --seed-frac 1 --epochs 15 --seed 1 --out $R/fm-full ;;
+	$TIME $B score $COMMON --seed-frac 1 --epochs 15 --seed 1 --out $R/fm-full
+	keep_truth fm-full ;;
 prune)
 	$TIME $B prune-pipeline $COMMON --seed-frac 0.1 --score-epochs 15 --prune 0.5 --class-balanced --full \
 		--epochs 4 --seeds 3 --seed 1 --eval-n 1000 --eval-steps 20 --apgd-steps 50 $ONLY --out $R/fm-prune ;;
@@ -54,6 +78,15 @@ long)
 	d=$R/fm-frac0.1-e60
 	$TIME $B score $COMMON --seed-frac 0.1 --epochs 60 --val-size 200 --seed 1 --out $d
 	against_full $d ;;
+quality-e60)
+	for d in $R/fm-prune-e60/seed*; do quality $d fashion-mnist fm-full; done ;;
+mnist-full)
+	$TIME $B score --data mnist $RECIPE --seed-frac 1 --epochs 15 --seed 1 --out $R/mnist-full
+	keep_truth mnist-full ;;
+mnist-long)
+	d=$R/mnist-frac0.1-e60
+	$TIME $B score --data mnist $RECIPE --seed-frac 0.1 --epochs 60 --val-size 200 --seed 1 --out $d
+	against_full $d mnist mnist-full ;;
 scale)
 	d=$R/fm-scale
 	S=synth:fashion-mnist:1000000
@@ -63,6 +96,6 @@ scale)
 	$TIME $B extrapolate --embeddings $d/embeddings.npy --indices $d/seed_indices.npy --scores $d/scores_du.npy --out $d/all_du.npy
 	$TIME $B select --scores $d/all_du.npy --prune 0.5 --class-balanced --data $S --out $d/kept_du.npy ;;
 *)
-	echo "unknown stage $stage (full, prune, prune-long, fracs, long, scale)" >&2; exit 2 ;;
+	echo "unknown stage $stage (full, prune, prune-long, quality-e60, fracs, long, scale, mnist-full, mnist-long)" >&2; exit 2 ;;
 esac
 done
