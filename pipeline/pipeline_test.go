@@ -123,11 +123,13 @@ func TestRunEndToEnd(t *testing.T) {
 	checkTrueClassProbs(t, dir, rep)
 	md, _ := os.ReadFile(filepath.Join(dir, "report.md"))
 	for _, want := range []string{"| du | 50% |", "| random | 25% |", "| full | — |", "Extrapolation quality", "score_train",
-		"![accuracy](accuracy.png)", "What the training sets hold"} {
+		"![accuracy](accuracy.png)", "What the training sets hold", "| du_p0.5 | random_p0.5 |", "| random_p0.25 | full |"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("report.md lacks %q", want)
 		}
 	}
+
+	checkPaired(t, rep)
 
 	// A second call finds every stage done and reproduces the report.
 	again, err := Run(context.Background(), c, tinyOptions(t))
@@ -158,6 +160,31 @@ func TestRunEndToEnd(t *testing.T) {
 	if _, err := Run(context.Background(), c, tinyOptions(t)); err == nil || !strings.Contains(err.Error(), emb) {
 		t.Fatalf("corrupt %s: %v", emb, err)
 	}
+}
+
+// checkPaired recomputes the paired comparison du_p0.5 − random_p0.5
+// from the seeds.
+func checkPaired(t *testing.T, rep *Report) {
+	t.Helper()
+	var diffs []float64
+	wins := 0
+	for _, s := range rep.Seeds {
+		d := s.Runs["du_p0.5"].Eval.Worst - s.Runs["random_p0.5"].Eval.Worst
+		diffs = append(diffs, d)
+		if d > 0 {
+			wins++
+		}
+	}
+	want := stat(diffs)
+	for _, p := range rep.Paired {
+		if p.A == "du_p0.5" && p.B == "random_p0.5" {
+			if p.Worst != want || p.Wins != wins {
+				t.Errorf("paired du_p0.5 − random_p0.5: %+v (wins %d), want %+v (wins %d)", p.Worst, p.Wins, want, wins)
+			}
+			return
+		}
+	}
+	t.Errorf("no paired comparison du_p0.5 − random_p0.5 in %+v", rep.Paired)
 }
 
 func TestConfigCheck(t *testing.T) {

@@ -21,6 +21,20 @@ type Report struct {
 	Runs    map[string]RunSummary `json:"runs"`    // per training run, over the seeds
 	Quality map[string]QualitySum `json:"quality"` // per score, over the seeds
 	Stages  map[string]Stat       `json:"stages"`  // wall seconds per stage, over the seeds
+	// Paired compares runs seed by seed: every score's run against the
+	// random run at the same ratio and, with the full pool, every pruned
+	// run against the full one.
+	Paired []Paired `json:"paired"`
+}
+
+// Paired is run A against run B over the seeds both finished. The runs of
+// one seed share the training seed and the evaluation samples, so the
+// per-seed differences cancel what the seeds share and are a sharper
+// comparison than the two runs' separate means ± std.
+type Paired struct {
+	A, B              string
+	Clean, PGD, Worst Stat // A − B, fractions
+	Wins              int  `json:"wins"` // seeds where A's worst-case accuracy is above B's
 }
 
 // SeedReport is one repetition.
@@ -120,19 +134,24 @@ func stat(v []float64) Stat {
 }
 
 // pct formats a fraction's Stat as percent mean ± std.
-func (s Stat) pct() string { return s.format(100, 2) }
+func (s Stat) pct() string { return s.format("%.*f", 100, 2) }
+
+// diff formats a difference of fractions in signed points.
+func (s Stat) diff() string { return s.format("%+.*f", 100, 2) }
 
 // num formats a Stat with the given precision.
-func (s Stat) num(prec int) string { return s.format(1, prec) }
+func (s Stat) num(prec int) string { return s.format("%.*f", 1, prec) }
 
-func (s Stat) format(scale float64, prec int) string {
+// format writes the mean by verb (with its precision argument), and the
+// std when there are several values.
+func (s Stat) format(verb string, scale float64, prec int) string {
 	switch {
 	case s.N == 0:
 		return "n/a"
 	case s.N > 1:
-		return fmt.Sprintf("%.*f ± %.*f", prec, scale*s.Mean, prec, scale*s.Std)
+		return fmt.Sprintf(verb+" ± %.*f", prec, scale*s.Mean, prec, scale*s.Std)
 	}
-	return fmt.Sprintf("%.*f", prec, scale*s.Mean)
+	return fmt.Sprintf(verb, prec, scale*s.Mean)
 }
 
 // RunSummary aggregates one training run over the seeds.
@@ -217,6 +236,16 @@ func (rep *Report) summarize() {
 			Pearson: get(func(q QualityReport) Num { return q.Pearson }), ClassMean: get(func(q QualityReport) Num { return q.ClassMean }),
 			Shuffled: get(func(q QualityReport) Num { return q.Shuffled }), VarianceRatio: get(func(q QualityReport) Num { return q.VarianceRatio })}
 	}
+	rep.Paired = nil
+	for _, a := range rep.runNames() {
+		m, p, _ := strings.Cut(a, "_p")
+		if m != "random" && a != "full" {
+			rep.Paired = append(rep.Paired, rep.pair(a, "random_p"+p))
+		}
+		if rep.Config.Full && a != "full" {
+			rep.Paired = append(rep.Paired, rep.pair(a, "full"))
+		}
+	}
 	names := map[string]bool{}
 	for _, s := range rep.Seeds {
 		for k := range s.Stages {
@@ -226,6 +255,27 @@ func (rep *Report) summarize() {
 	for k := range names {
 		rep.Stages[k] = collect(func(s SeedReport) (float64, bool) { v, ok := s.Stages[k]; return v, ok })
 	}
+}
+
+// pair compares runs a and b seed by seed.
+func (rep *Report) pair(a, b string) Paired {
+	var clean, pgd, worst []float64
+	pr := Paired{A: a, B: b}
+	for _, s := range rep.Seeds {
+		ra, okA := s.Runs[a]
+		rb, okB := s.Runs[b]
+		if !okA || !okB {
+			continue
+		}
+		clean = append(clean, ra.Eval.Clean-rb.Eval.Clean)
+		pgd = append(pgd, ra.Eval.PGD-rb.Eval.PGD)
+		worst = append(worst, ra.Eval.Worst-rb.Eval.Worst)
+		if ra.Eval.Worst > rb.Eval.Worst {
+			pr.Wins++
+		}
+	}
+	pr.Clean, pr.PGD, pr.Worst = stat(clean), stat(pgd), stat(worst)
+	return pr
 }
 
 // runNames lists the training runs in presentation order: by prune ratio,
@@ -284,6 +334,14 @@ func (rep *Report) markdown(w io.Writer, plots []string) {
 	}
 	fmt.Fprint(w, ". Figures are mean ± std over the seeds.\n\n## Accuracy\n\n")
 	rep.Table(w)
+	if len(rep.Paired) > 0 {
+		fmt.Fprintf(w, "\n## Paired by seed\n\nRun A minus run B, seed by seed (same training seed, same test samples), "+
+			"in points of accuracy; wins counts the seeds where A's worst-case accuracy is higher.\n\n"+
+			"| A | B | Δ clean | Δ PGD-%d | Δ worst | wins |\n|---|---|---|---|---|---|\n", c.EvalSteps)
+		for _, p := range rep.Paired {
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %d of %d |\n", p.A, p.B, p.Clean.diff(), p.PGD.diff(), p.Worst.diff(), p.Wins, p.Worst.N)
+		}
+	}
 	fmt.Fprint(w, "\n## What the training sets hold\n\nThe seed-trained model's clean probability of the true class, "+
 		"over each training set: a score that keeps the hard samples shows a low mean and a large share below 0.5.\n\n"+
 		"| method | pruned | mean p_true | share p_true < 0.5 |\n|---|---|---|---|\n")
