@@ -50,6 +50,19 @@ func TestRunEndToEnd(t *testing.T) {
 			t.Errorf("after --only-seeds 1: %s exists %v, want %v", f, err == nil, want)
 		}
 	}
+	// The report of the finished repetitions alone, running nothing.
+	fin, err := Run(context.Background(), c, Options{Pool: only.Pool, Test: only.Test, Finished: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, _ := os.ReadFile(filepath.Join(dir, "report.md"))
+	if len(fin.Seeds) != 1 || fin.Seeds[0].Runs["du_p0.5"].Eval != part.Seeds[0].Runs["du_p0.5"].Eval ||
+		!strings.Contains(string(md), "1 seed(s) (1); the other 1 of the 2 repetitions had not finished") {
+		t.Errorf("report of the finished repetitions: %d seeds, report.md:\n%s", len(fin.Seeds), md)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "seed0")); err == nil {
+		t.Error("the report of the finished repetitions started repetition 0")
+	}
 	only.OnlySeeds = []int{2}
 	if _, err := Run(context.Background(), c, only); err == nil || !strings.Contains(err.Error(), "--only-seeds") {
 		t.Errorf("--only-seeds 2 of 2 seeds: %v", err)
@@ -121,7 +134,7 @@ func TestRunEndToEnd(t *testing.T) {
 		}
 	}
 	checkTrueClassProbs(t, dir, rep)
-	md, _ := os.ReadFile(filepath.Join(dir, "report.md"))
+	md, _ = os.ReadFile(filepath.Join(dir, "report.md"))
 	for _, want := range []string{"| du | 50% |", "| random | 25% |", "| full | — |", "Extrapolation quality", "score_train",
 		"![accuracy](accuracy.png)", "What the training sets hold", "| du_p0.5 | random_p0.5 |", "| random_p0.25 | full |"} {
 		if !strings.Contains(string(md), want) {

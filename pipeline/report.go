@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/bulwark-ml/bulwark/internal/atomicfile"
@@ -280,14 +281,17 @@ func (rep *Report) pair(a, b string) Paired {
 
 // runNames lists the training runs in presentation order: by prune ratio,
 // the scores in the order given, then random; the full pool last.
-func (rep *Report) runNames() []string {
+func (rep *Report) runNames() []string { return rep.Config.runNames() }
+
+// runNames lists the training runs of c in presentation order.
+func (c *Config) runNames() []string {
 	var out []string
-	for _, p := range rep.Config.Prune {
-		for _, m := range append(slices.Clone(rep.Config.Scores), "random") {
+	for _, p := range c.Prune {
+		for _, m := range append(slices.Clone(c.Scores), "random") {
 			out = append(out, runName(m, p))
 		}
 	}
-	if rep.Config.Full {
+	if c.Full {
 		out = append(out, "full")
 	}
 	return out
@@ -316,16 +320,29 @@ func (rep *Report) Table(w io.Writer) {
 	}
 }
 
+// seedsDone says which repetitions the report covers.
+func (rep *Report) seedsDone() string {
+	seeds := make([]string, len(rep.Seeds))
+	for i, s := range rep.Seeds {
+		seeds[i] = strconv.FormatUint(s.Seed, 10)
+	}
+	out := fmt.Sprintf("%d seed(s) (%s)", len(rep.Seeds), strings.Join(seeds, ", "))
+	if len(rep.Seeds) < rep.Config.Seeds {
+		out += fmt.Sprintf("; the other %d of the %d repetitions had not finished", rep.Config.Seeds-len(rep.Seeds), rep.Config.Seeds)
+	}
+	return out
+}
+
 // markdown writes report.md.
 func (rep *Report) markdown(w io.Writer, plots []string) {
 	c := rep.Config
 	t := c.Train
 	fmt.Fprintf(w, "# Pruning report: %s\n\n", c.Data)
 	fmt.Fprintf(w, "Seed subset %g%% of the pool, scored by %s adversarial training (%d epochs, %s trajectories); "+
-		"scores %s extrapolated by %d-NN (%s%s); %v of the pool pruned%s; %d seed(s).\n\n",
+		"scores %s extrapolated by %d-NN (%s%s); %v of the pool pruned%s; %s.\n\n",
 		100*c.SeedFrac, t.Arch, c.ScoreEpochs, c.Trajectory, strings.Join(c.Scores, ", "), c.K, c.Metric,
 		map[bool]string{true: ", exp(−d)-weighted", false: ""}[c.Weighted], c.Prune,
-		map[bool]string{true: " per class", false: ""}[c.ClassBalanced], c.Seeds)
+		map[bool]string{true: " per class", false: ""}[c.ClassBalanced], rep.seedsDone())
 	fmt.Fprintf(w, "Training: %s, %s ε=%.4g (%s), %d steps, %d epochs on each kept set (the full pool: the same number of steps), "+
 		"batch %d, lr %g %s. Evaluation: %d test samples, PGD-%d",
 		t.Arch, t.Adv, t.Eps, normName(t.Norm), t.Steps, t.Epochs, t.BatchSize, t.LR, t.Schedule, rep.evalN(), c.EvalSteps)

@@ -31,6 +31,10 @@ type Options struct {
 	// can go to separate processes or machines; a final call without it
 	// finds them finished and writes the report.
 	OnlySeeds []int
+	// Finished, if set, runs nothing: the report covers the repetitions
+	// that have finished every stage (at least one), to read a run
+	// while its other repetitions are still going or were given up.
+	Finished bool
 }
 
 // Files of a pipeline run directory (per seed, under seedN/).
@@ -110,6 +114,16 @@ func Run(ctx context.Context, c Config, o Options) (*Report, error) {
 		if o.OnlySeeds != nil && !slices.Contains(o.OnlySeeds, s) {
 			continue
 		}
+		if o.Finished {
+			done, err := r.finished(c.Train.Seed + uint64(s))
+			if err != nil {
+				return nil, err
+			}
+			if !done {
+				r.logf("seed %d: not finished, left out of the report", c.Train.Seed+uint64(s))
+				continue
+			}
+		}
 		sr, err := r.seed(ctx, c.Train.Seed+uint64(s))
 		if err != nil {
 			return nil, err
@@ -118,6 +132,9 @@ func Run(ctx context.Context, c Config, o Options) (*Report, error) {
 	}
 	if o.OnlySeeds != nil {
 		return rep, nil
+	}
+	if len(rep.Seeds) == 0 {
+		return nil, fmt.Errorf("--out %s: no repetition has finished yet", c.Out)
 	}
 	rep.summarize()
 	if err := rep.write(c.Out); err != nil {
@@ -192,6 +209,21 @@ func (r *run) logf(format string, args ...any) {
 	if r.o.Stdout != nil {
 		fmt.Fprintf(r.o.Stdout, format+"\n", args...)
 	}
+}
+
+// finished reports whether the repetition with random seed s has
+// evaluated all its trainings.
+func (r *run) finished(s uint64) (bool, error) {
+	st, err := loadStages(filepath.Join(r.c.Out, "seed"+strconv.FormatUint(s, 10)))
+	if err != nil {
+		return false, err
+	}
+	for _, name := range r.c.runNames() {
+		if _, ok := st.Seconds["eval_"+name]; !ok {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // seed runs every stage of the repetition with random seed s.
@@ -375,15 +407,7 @@ func (r *run) seed(ctx context.Context, s uint64) (*SeedReport, error) {
 
 	// 7-8. Adversarial training on each kept set (and the full pool), and
 	// its evaluation.
-	runs := make([]string, 0, len(kept)+1)
-	for _, p := range c.Prune {
-		for _, m := range methods {
-			runs = append(runs, runName(m, p))
-		}
-	}
-	if c.Full {
-		runs = append(runs, "full")
-	}
+	runs := c.runNames()
 	sr.Runs, sr.KeptSets = map[string]RunReport{}, map[string]Composition{}
 	for _, name := range runs {
 		sr.KeptSets[name] = compose(ptrue, kept[name])

@@ -369,6 +369,7 @@ func runPrunePipeline(args []string, stdout io.Writer) error {
 	pc := pipeline.DefaultConfig()
 	var quiet bool
 	var only intList
+	var finished bool
 	fs := flag.NewFlagSet("prune-pipeline", flag.ContinueOnError)
 	trainFlags(fs, &tc)
 	scoreFlags(fs, &pc)
@@ -381,6 +382,7 @@ func runPrunePipeline(args []string, stdout io.Writer) error {
 	fs.IntVar(&pc.Seeds, "seeds", pc.Seeds, "repetitions, with seeds --seed, --seed+1, ...")
 	fs.Var(&only, "only-seeds", "run only these comma-separated repetitions (0-based) and no report: "+
 		"to split the seeds over processes or machines sharing --out; run again without it for the report")
+	fs.BoolVar(&finished, "finished", false, "run nothing: write the report of the repetitions in --out that have finished")
 	fs.BoolVar(&pc.Full, "full", pc.Full, "also train on the whole pool, at the same step budget")
 	fs.IntVar(&pc.EvalN, "eval-n", pc.EvalN, "test samples attacked in the evaluation (0 = all)")
 	fs.IntVar(&pc.EvalSteps, "eval-steps", pc.EvalSteps, "PGD steps of the evaluation")
@@ -404,7 +406,7 @@ func runPrunePipeline(args []string, stdout io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	start := time.Now()
-	rep, err := pipeline.Run(ctx, pc, pipeline.Options{Stdout: stdout, Progress: progress(quiet), OnlySeeds: only})
+	rep, err := pipeline.Run(ctx, pc, pipeline.Options{Stdout: stdout, Progress: progress(quiet), OnlySeeds: only, Finished: finished})
 	if errors.Is(err, context.Canceled) {
 		return fmt.Errorf("prune-pipeline: interrupted; run the same command again to continue from the finished stages")
 	}
