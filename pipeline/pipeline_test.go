@@ -63,6 +63,25 @@ func TestRunEndToEnd(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "seed0")); err == nil {
 		t.Error("the report of the finished repetitions started repetition 0")
 	}
+	// A repetition's result.json alone (as copied from another machine)
+	// is reported by --finished.
+	moved := t.TempDir()
+	for _, f := range []string{ConfigFile, filepath.Join("seed1", ResultFile)} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(filepath.Dir(filepath.Join(moved, f)), 0o755)
+		if err := os.WriteFile(filepath.Join(moved, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cm := c
+	cm.Out = moved
+	if imported, err := Run(context.Background(), cm, Options{Pool: only.Pool, Test: only.Test, Finished: true}); err != nil ||
+		len(imported.Seeds) != 1 || imported.Seeds[0].Runs["du_p0.5"].Eval != part.Seeds[0].Runs["du_p0.5"].Eval {
+		t.Errorf("report from seed1/result.json alone: %v", err)
+	}
 	only.OnlySeeds = []int{2}
 	if _, err := Run(context.Background(), c, only); err == nil || !strings.Contains(err.Error(), "--only-seeds") {
 		t.Errorf("--only-seeds 2 of 2 seeds: %v", err)

@@ -25,11 +25,15 @@ var palette = []color.Color{
 // plots draws the report's PNGs into dir and returns their names: for
 // each score, the histograms of the true and the extrapolated scores and
 // the scatter of extrapolated against true on the held-out seed samples
-// (of seed 0); and accuracy against the kept fraction.
+// (of the first repetition whose directory holds them: one reported from
+// its result.json alone may not); and accuracy against the kept fraction.
 func (rep *Report) plots(dir string) ([]string, error) {
 	var names []string
-	if len(rep.Seeds) > 0 {
-		sdir := filepath.Join(dir, fmt.Sprintf("seed%d", rep.Seeds[0].Seed))
+	i := slices.IndexFunc(rep.Seeds, func(s SeedReport) bool {
+		return exists(filepath.Join(dir, fmt.Sprintf("seed%d", s.Seed), holdOutFile(rep.Config.Scores[0])))
+	})
+	if i >= 0 {
+		sdir := filepath.Join(dir, fmt.Sprintf("seed%d", rep.Seeds[i].Seed))
 		for _, m := range rep.Config.Scores {
 			truth, pred, err := readHoldOut(filepath.Join(sdir, holdOutFile(m)))
 			if err != nil {

@@ -44,6 +44,7 @@ const (
 	EmbeddingsFile = "embeddings.npy"   // float32 N×d embeddings of the pool
 	PTrueFile      = "seed_ptrue.npy"   // float32 seed-model true-class probability of every pool sample
 	StagesFile     = "stages.json"      // wall seconds of every finished stage
+	ResultFile     = "result.json"      // the SeedReport of a finished repetition
 	scoreDir       = "score"            // the seed-subset training run
 )
 
@@ -114,17 +115,22 @@ func Run(ctx context.Context, c Config, o Options) (*Report, error) {
 		if o.OnlySeeds != nil && !slices.Contains(o.OnlySeeds, s) {
 			continue
 		}
+		seed := c.Train.Seed + uint64(s)
 		if o.Finished {
-			done, err := r.finished(c.Train.Seed + uint64(s))
+			sr, done, err := r.result(seed)
 			if err != nil {
 				return nil, err
 			}
+			if sr != nil {
+				rep.Seeds = append(rep.Seeds, *sr)
+				continue
+			}
 			if !done {
-				r.logf("seed %d: not finished, left out of the report", c.Train.Seed+uint64(s))
+				r.logf("seed %d: not finished, left out of the report", seed)
 				continue
 			}
 		}
-		sr, err := r.seed(ctx, c.Train.Seed+uint64(s))
+		sr, err := r.seed(ctx, seed)
 		if err != nil {
 			return nil, err
 		}
@@ -162,9 +168,11 @@ func claimDir(c Config) error {
 }
 
 // configDiff names the first setting in which a and b differ, or "";
-// the thread count may change between calls.
+// the thread count may change between calls, and the directory may have
+// been moved or copied.
 func configDiff(a, b Config) string {
 	a.Train.Threads, b.Train.Threads = 0, 0
+	a.Out, b.Out, a.Train.Out, b.Train.Out = "", "", "", ""
 	return configdiff.First(a, b)
 }
 
@@ -211,19 +219,25 @@ func (r *run) logf(format string, args ...any) {
 	}
 }
 
-// finished reports whether the repetition with random seed s has
-// evaluated all its trainings.
-func (r *run) finished(s uint64) (bool, error) {
-	st, err := loadStages(filepath.Join(r.c.Out, "seed"+strconv.FormatUint(s, 10)))
+// result returns the saved result of the repetition with random seed s
+// if there is one (a repetition run elsewhere may have left only that);
+// otherwise done reports whether all its stages have finished.
+func (r *run) result(s uint64) (sr *SeedReport, done bool, err error) {
+	dir := filepath.Join(r.c.Out, "seed"+strconv.FormatUint(s, 10))
+	var saved SeedReport
+	if ok, err := readJSON(filepath.Join(dir, ResultFile), &saved); err != nil || ok {
+		return &saved, true, err
+	}
+	st, err := loadStages(dir)
 	if err != nil {
-		return false, err
+		return nil, false, err
 	}
 	for _, name := range r.c.runNames() {
 		if _, ok := st.Seconds["eval_"+name]; !ok {
-			return false, nil
+			return nil, false, nil
 		}
 	}
-	return true, nil
+	return nil, true, nil
 }
 
 // seed runs every stage of the repetition with random seed s.
@@ -417,7 +431,7 @@ func (r *run) seed(ctx context.Context, s uint64) (*SeedReport, error) {
 		}
 		sr.Runs[name] = *rr
 	}
-	return sr, nil
+	return sr, WriteJSON(filepath.Join(dir, ResultFile), sr)
 }
 
 // compose describes the samples idx (all if nil) by their seed-model
