@@ -16,7 +16,9 @@
 # experiments/reference/ (60,000 float32 each), so that quality stages can run without repeating them.
 # Usage: [THREADS=N] [FRACS="0.05 0.2"] [ONLY=0,1] experiments/prune-fashion.sh STAGE...
 # ONLY runs just those repetitions of prune/prune-long (see --only-seeds), to run them side by side; the
-# report is written by a last call without it.
+# report is written by a last call without it. FINISHED=1 runs nothing and reports the finished repetitions.
+# experiments/results/NAME holds the result.json of every repetition finished in an earlier session (the run
+# directories do not outlive a session): copy it into $R/NAME before continuing a run there.
 # Each stage resumes where it stopped. On 2 cores run two stages side by side on 1 thread each: SmallCNN
 # trains barely faster on 2 threads than on 1 (299 against 283 img/s here). Do not count on nice(1) to
 # rank them: with autogroup scheduling, processes in different sessions share the cores equally.
@@ -25,6 +27,7 @@ B=${BULWARK:-bin/bulwark}
 R=${RUNS:-runs}
 T=${THREADS:-1}
 ONLY=${ONLY:+--only-seeds $ONLY}
+[ -z "${FINISHED:-}" ] || ONLY="$ONLY --finished"
 TIME="/usr/bin/time -v"
 # One training recipe for every scoring and pruning run, so seed and full-set scores are comparable:
 # SmallCNN, PGD-AT with 3 steps of 1/12 at ε = 0.1, cosine lr 0.02, trajectories from the training pass.
