@@ -55,6 +55,11 @@ against_full() {
 	$TIME $B embed --weights $1/model.safetensors --data ${2:-fashion-mnist} --threads $T --quiet --out $1/embeddings.npy
 	quality $1 ${2:-fashion-mnist} ${3:-fm-full}
 }
+# prune_run EPOCHS DIR is the pruning comparison with the seed subset trained EPOCHS epochs.
+prune_run() {
+	$TIME $B prune-pipeline $COMMON --seed-frac 0.1 --score-epochs $1 --prune 0.5 --class-balanced --full \
+		--epochs 4 --seeds 3 --seed 1 --eval-n 1000 --eval-steps 20 --apgd-steps 50 $ONLY --out $2
+}
 # keep_truth FULL copies a full-set run's scores to experiments/reference/.
 keep_truth() {
 	mkdir -p experiments/reference
@@ -66,11 +71,9 @@ full)
 	$TIME $B score $COMMON --seed-frac 1 --epochs 15 --seed 1 --out $R/fm-full
 	keep_truth fm-full ;;
 prune)
-	$TIME $B prune-pipeline $COMMON --seed-frac 0.1 --score-epochs 15 --prune 0.5 --class-balanced --full \
-		--epochs 4 --seeds 3 --seed 1 --eval-n 1000 --eval-steps 20 --apgd-steps 50 $ONLY --out $R/fm-prune ;;
+	prune_run 15 $R/fm-prune ;;
 prune-long)
-	$TIME $B prune-pipeline $COMMON --seed-frac 0.1 --score-epochs 60 --prune 0.5 --class-balanced --full \
-		--epochs 4 --seeds 3 --seed 1 --eval-n 1000 --eval-steps 20 --apgd-steps 50 $ONLY --out $R/fm-prune-e60 ;;
+	prune_run 60 $R/fm-prune-e60 ;;
 fracs)
 	for f in ${FRACS:-0.05 0.2 0.4}; do
 		d=$R/fm-frac$f

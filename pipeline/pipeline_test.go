@@ -71,7 +71,9 @@ func TestRunEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		os.MkdirAll(filepath.Dir(filepath.Join(moved, f)), 0o755)
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(moved, f)), 0o755); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.WriteFile(filepath.Join(moved, f), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -81,6 +83,9 @@ func TestRunEndToEnd(t *testing.T) {
 	if imported, err := Run(context.Background(), cm, Options{Pool: only.Pool, Test: only.Test, Finished: true}); err != nil ||
 		len(imported.Seeds) != 1 || imported.Seeds[0].Runs["du_p0.5"].Eval != part.Seeds[0].Runs["du_p0.5"].Eval {
 		t.Errorf("report from seed1/result.json alone: %v", err)
+	}
+	if _, err := Run(context.Background(), c, Options{Pool: only.Pool, Test: only.Test, OnlySeeds: []int{0}, Finished: true}); err == nil {
+		t.Error("--only-seeds with --finished: no error")
 	}
 	only.OnlySeeds = []int{2}
 	if _, err := Run(context.Background(), c, only); err == nil || !strings.Contains(err.Error(), "--only-seeds") {
@@ -134,7 +139,7 @@ func TestRunEndToEnd(t *testing.T) {
 				t.Errorf("seed %d %s: quality on %d held-out samples, want 8", s.Seed, m, q.HeldOut)
 			}
 		}
-		sdir := filepath.Join(dir, "seed"+string(rune('0'+s.Seed)))
+		sdir := seedDir(dir, s.Seed)
 		kept, err := ReadIndices(filepath.Join(sdir, "kept_du_p0.5.npy"), 128)
 		if err != nil || len(kept) != s.Runs["du_p0.5"].Kept {
 			t.Errorf("seed %d: kept_du_p0.5.npy: %v (%d entries)", s.Seed, err, len(kept))

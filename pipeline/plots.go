@@ -30,10 +30,10 @@ var palette = []color.Color{
 func (rep *Report) plots(dir string) ([]string, error) {
 	var names []string
 	i := slices.IndexFunc(rep.Seeds, func(s SeedReport) bool {
-		return exists(filepath.Join(dir, fmt.Sprintf("seed%d", s.Seed), holdOutFile(rep.Config.Scores[0])))
+		return exists(filepath.Join(seedDir(dir, s.Seed), holdOutFile(rep.Config.Scores[0])))
 	})
 	if i >= 0 {
-		sdir := filepath.Join(dir, fmt.Sprintf("seed%d", rep.Seeds[i].Seed))
+		sdir := seedDir(dir, rep.Seeds[i].Seed)
 		for _, m := range rep.Config.Scores {
 			truth, pred, err := readHoldOut(filepath.Join(sdir, holdOutFile(m)))
 			if err != nil {

@@ -33,9 +33,12 @@ type Report struct {
 // per-seed differences cancel what the seeds share and are a sharper
 // comparison than the two runs' separate means ± std.
 type Paired struct {
-	A, B              string
-	Clean, PGD, Worst Stat // A − B, fractions
-	Wins              int  `json:"wins"` // seeds where A's worst-case accuracy is above B's
+	A     string `json:"a"`
+	B     string `json:"b"`
+	Clean Stat   `json:"clean"` // A − B, fractions
+	PGD   Stat   `json:"pgd"`
+	Worst Stat   `json:"worst"`
+	Wins  int    `json:"wins"` // seeds where A's worst-case accuracy is above B's
 }
 
 // SeedReport is one repetition.
@@ -196,7 +199,7 @@ func (rep *Report) summarize() {
 		}
 		return stat(v)
 	}
-	for _, name := range rep.runNames() {
+	for _, name := range rep.Config.runNames() {
 		get := func(f func(RunReport) float64) Stat {
 			return collect(func(s SeedReport) (float64, bool) {
 				r, ok := s.Runs[name]
@@ -238,7 +241,7 @@ func (rep *Report) summarize() {
 			Shuffled: get(func(q QualityReport) Num { return q.Shuffled }), VarianceRatio: get(func(q QualityReport) Num { return q.VarianceRatio })}
 	}
 	rep.Paired = nil
-	for _, a := range rep.runNames() {
+	for _, a := range rep.Config.runNames() {
 		m, p, _ := strings.Cut(a, "_p")
 		if m != "random" && a != "full" {
 			rep.Paired = append(rep.Paired, rep.pair(a, "random_p"+p))
@@ -279,11 +282,8 @@ func (rep *Report) pair(a, b string) Paired {
 	return pr
 }
 
-// runNames lists the training runs in presentation order: by prune ratio,
-// the scores in the order given, then random; the full pool last.
-func (rep *Report) runNames() []string { return rep.Config.runNames() }
-
-// runNames lists the training runs of c in presentation order.
+// runNames lists the training runs of c in presentation order: by prune
+// ratio, the scores in the order given, then random; the full pool last.
 func (c *Config) runNames() []string {
 	var out []string
 	for _, p := range c.Prune {
@@ -310,7 +310,7 @@ func (rep *Report) Table(w io.Writer) {
 		fmt.Fprint(w, "---|---|")
 	}
 	fmt.Fprintln(w, "---|---|")
-	for _, name := range rep.runNames() {
+	for _, name := range rep.Config.runNames() {
 		r := rep.Runs[name]
 		fmt.Fprintf(w, "| %s | %s | %s | %d | %s | %s |", r.Method, r.pruned(), r.Kept.num(0), r.Epochs, r.Clean.pct(), r.PGD.pct())
 		if c.APGDSteps > 0 {
@@ -362,7 +362,7 @@ func (rep *Report) markdown(w io.Writer, plots []string) {
 	fmt.Fprint(w, "\n## What the training sets hold\n\nThe seed-trained model's clean probability of the true class, "+
 		"over each training set: a score that keeps the hard samples shows a low mean and a large share below 0.5.\n\n"+
 		"| method | pruned | mean p_true | share p_true < 0.5 |\n|---|---|---|---|\n")
-	for _, name := range rep.runNames() {
+	for _, name := range rep.Config.runNames() {
 		r := rep.Runs[name]
 		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", r.Method, r.pruned(), r.PTrue.num(3), r.Hard.pct())
 	}

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -69,6 +70,9 @@ type run struct {
 func Run(ctx context.Context, c Config, o Options) (*Report, error) {
 	if err := c.Check(); err != nil {
 		return nil, err
+	}
+	if o.OnlySeeds != nil && o.Finished {
+		return nil, errors.New("--only-seeds runs repetitions and --finished runs none: give one of them")
 	}
 	for _, s := range o.OnlySeeds {
 		if s < 0 || s >= c.Seeds {
@@ -223,10 +227,12 @@ func (r *run) logf(format string, args ...any) {
 // if there is one (a repetition run elsewhere may have left only that);
 // otherwise done reports whether all its stages have finished.
 func (r *run) result(s uint64) (sr *SeedReport, done bool, err error) {
-	dir := filepath.Join(r.c.Out, "seed"+strconv.FormatUint(s, 10))
+	dir := seedDir(r.c.Out, s)
 	var saved SeedReport
-	if ok, err := readJSON(filepath.Join(dir, ResultFile), &saved); err != nil || ok {
-		return &saved, true, err
+	if ok, err := readJSON(filepath.Join(dir, ResultFile), &saved); err != nil {
+		return nil, false, err
+	} else if ok {
+		return &saved, true, nil
 	}
 	st, err := loadStages(dir)
 	if err != nil {
@@ -240,10 +246,15 @@ func (r *run) result(s uint64) (sr *SeedReport, done bool, err error) {
 	return nil, true, nil
 }
 
+// seedDir is the directory of the repetition with random seed s.
+func seedDir(out string, s uint64) string {
+	return filepath.Join(out, "seed"+strconv.FormatUint(s, 10))
+}
+
 // seed runs every stage of the repetition with random seed s.
 func (r *run) seed(ctx context.Context, s uint64) (*SeedReport, error) {
 	c := &r.c
-	dir := filepath.Join(c.Out, "seed"+strconv.FormatUint(s, 10))
+	dir := seedDir(c.Out, s)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -421,9 +432,8 @@ func (r *run) seed(ctx context.Context, s uint64) (*SeedReport, error) {
 
 	// 7-8. Adversarial training on each kept set (and the full pool), and
 	// its evaluation.
-	runs := c.runNames()
 	sr.Runs, sr.KeptSets = map[string]RunReport{}, map[string]Composition{}
-	for _, name := range runs {
+	for _, name := range c.runNames() {
 		sr.KeptSets[name] = compose(ptrue, kept[name])
 		rr, err := r.trainAndEval(ctx, st, dir, name, kept, s)
 		if err != nil {
