@@ -394,7 +394,7 @@ func (t *Trainer) advEpochEnd(e int, m *Metrics) error {
 		return nil
 	}
 	defer t.model.SetTrain(true)
-	if t.cfg.adversarial() {
+	if t.cfg.adversarial() && t.evalEpoch(e) {
 		if err := a.validate(e, m); err != nil {
 			return err
 		}

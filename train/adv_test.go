@@ -56,6 +56,27 @@ func TestAdvModesTrain(t *testing.T) {
 	}
 }
 
+// TestEvalEvery checks that --eval-every 2 over 3 epochs evaluates after
+// epochs 2 and 3 only, and that the best checkpoint comes from those.
+func TestEvalEvery(t *testing.T) {
+	cfg := advConfig(t.TempDir(), "pgd")
+	cfg.Epochs, cfg.EvalEvery = 3, 2
+	ms, err := Run(context.Background(), cfg, tinyOptions(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		evaluated := m.Epoch != 1
+		if (m.TestAcc != nil) != evaluated || (m.AdvMetrics != nil) != evaluated {
+			t.Errorf("epoch %d: test acc %v, robust metrics %v; want evaluated %v", m.Epoch, m.TestAcc, m.AdvMetrics, evaluated)
+		}
+	}
+	w, err := ReadWeights(filepath.Join(cfg.Out, BestModelFile))
+	if err != nil || w.Epoch < 2 {
+		t.Fatalf("best model: epoch %d, %v; want one of the evaluated epochs 2, 3", w.Epoch, err)
+	}
+}
+
 // trainerFor builds a Trainer for cfg and returns it with a first batch.
 func trainerFor(t *testing.T, cfg Config) (*Trainer, *Step) {
 	t.Helper()
@@ -348,6 +369,7 @@ func TestAdvConfigErrorsNameTheFlag(t *testing.T) {
 		{func(c *Config) { c.Adv, c.AdvBN = "trades", "train" }, "--adv-bn"},
 		{func(c *Config) { c.SyntheticFrac = 1 }, "--synthetic-frac"},
 		{func(c *Config) { c.ValSize = -3 }, "--val-size"},
+		{func(c *Config) { c.EvalEvery = -1 }, "--eval-every"},
 		{func(c *Config) { c.Record, c.RecordAll = "x.npy", true }, "--record"},
 		{func(c *Config) { c.RecordAdv = true }, "--record-adv"},
 		{func(c *Config) { c.Synthetic = "npz:/nonexistent.npz" }, "--synthetic"},

@@ -70,6 +70,11 @@ type Config struct {
 	// training (0 means 1000); ValSteps the PGD steps (0 means 10).
 	ValSize  int `json:"val_size,omitempty"`
 	ValSteps int `json:"val_steps,omitempty"`
+	// EvalEvery evaluates (test set, robust validation, best checkpoint)
+	// after every EvalEvery-th epoch and after the last only; 0 means 1.
+	// On a small training set the per-epoch evaluation can cost a quarter
+	// of the run.
+	EvalEvery int `json:"eval_every,omitempty"`
 
 	// Per-epoch recording of true-class probabilities (record.go).
 	Record      string `json:"record,omitempty"`       // .npy of int64 training-set indices
@@ -99,6 +104,9 @@ func (c *Config) check() error {
 	nonNeg("width", c.Width)
 	if c.Epochs < 1 {
 		bad("epochs", "%d, want at least 1", c.Epochs)
+	}
+	if c.EvalEvery < 0 {
+		bad("eval-every", "%d, want at least 1 (or 0 for every epoch)", c.EvalEvery)
 	}
 	if c.BatchSize < 1 {
 		bad("batch", "%d, want at least 1", c.BatchSize)

@@ -350,7 +350,7 @@ func (t *Trainer) runEpoch(ctx context.Context) error {
 		LR: float64(t.opt.LR()), ImgPerSec: float64(seen) / trainSec, TrainSec: trainSec,
 	}
 	evalStart := time.Now()
-	if t.test != nil {
+	if t.test != nil && t.evalEpoch(e) {
 		r, err := t.evaluate(nil)
 		if err != nil {
 			return err
@@ -393,6 +393,12 @@ func (t *Trainer) runEpoch(ctx context.Context) error {
 		fmt.Fprintln(t.opts.Stdout, m.String(t.cfg.Epochs))
 	}
 	return nil
+}
+
+// evalEpoch reports whether epoch e (0-based) ends with an evaluation:
+// every EvalEvery-th epoch and the last.
+func (t *Trainer) evalEpoch(e int) bool {
+	return (e+1)%max(t.cfg.EvalEvery, 1) == 0 || e+1 == t.cfg.Epochs
 }
 
 // evaluate runs the model in evaluation mode over the test set, restoring
