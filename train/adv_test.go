@@ -57,14 +57,21 @@ func TestAdvModesTrain(t *testing.T) {
 }
 
 // TestEvalEvery checks that --eval-every 2 over 3 epochs evaluates after
-// epochs 2 and 3 only, and that the best checkpoint comes from those.
+// epochs 2 and 3 only, that the best checkpoint comes from those, and
+// that the trained weights are those of a run evaluating every epoch.
 func TestEvalEvery(t *testing.T) {
-	cfg := advConfig(t.TempDir(), "pgd")
-	cfg.Epochs, cfg.EvalEvery = 3, 2
+	every := advConfig(t.TempDir(), "pgd")
+	every.Epochs = 3
+	if _, err := Run(context.Background(), every, tinyOptions(t)); err != nil {
+		t.Fatal(err)
+	}
+	cfg := every
+	cfg.Out, cfg.EvalEvery = t.TempDir(), 2
 	ms, err := Run(context.Background(), cfg, tinyOptions(t))
 	if err != nil {
 		t.Fatal(err)
 	}
+	sameTensors(t, ModelFile, readTensors(t, filepath.Join(every.Out, ModelFile)), readTensors(t, filepath.Join(cfg.Out, ModelFile)))
 	for _, m := range ms {
 		evaluated := m.Epoch != 1
 		if (m.TestAcc != nil) != evaluated || (m.AdvMetrics != nil) != evaluated {
