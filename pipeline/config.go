@@ -99,6 +99,9 @@ func (c *Config) checkScoring(ps *problems) {
 	if !(c.SeedFrac > 0 && c.SeedFrac <= 1) {
 		ps.add("seed-frac", "%g is not in (0, 1]", c.SeedFrac)
 	}
+	if c.Train.Subset != "" {
+		ps.add("subset", "the pipeline chooses its training sets itself (bulwark score takes --indices)")
+	}
 	if len(c.Scores) == 0 {
 		ps.add("score", "missing; want some of %s", strings.Join(Methods, ","))
 	}

@@ -54,24 +54,16 @@ func ReadMatrix(path string) (m []float32, rows, cols int, err error) {
 // ReadIndices reads a vector of sample indices (any integer dtype) and
 // checks that they are distinct, ascending and below n.
 func ReadIndices(path string, n int) ([]int, error) {
-	v, shape, err := data.ReadNpy[int64](path)
+	idx, err := data.ReadIndices(path, n)
 	if err != nil {
 		return nil, err
 	}
-	if len(shape) != 1 {
-		return nil, fmt.Errorf("%s: shape %v, want a vector of indices", path, shape)
-	}
-	out := make([]int, len(v))
-	for i, x := range v {
-		switch {
-		case x < 0 || x >= int64(n):
-			return nil, fmt.Errorf("%s: entry %d is %d, outside the %d samples of the data", path, i, x, n)
-		case i > 0 && x <= v[i-1]:
-			return nil, fmt.Errorf("%s: entries %d and %d (%d, %d) are not ascending", path, i-1, i, v[i-1], x)
+	for i := 1; i < len(idx); i++ {
+		if idx[i] < idx[i-1] {
+			return nil, fmt.Errorf("%s: entries %d and %d (%d, %d) are not ascending", path, i-1, i, idx[i-1], idx[i])
 		}
-		out[i] = int(x)
 	}
-	return out, nil
+	return idx, nil
 }
 
 // WriteIndices writes indices as an int64 vector.

@@ -230,6 +230,7 @@ func TestConfigCheck(t *testing.T) {
 		flag string
 	}{
 		{func(c *Config) { c.SeedFrac = 0 }, "--seed-frac"},
+		{func(c *Config) { c.Train.Subset = "kept.npy" }, "--subset"},
 		{func(c *Config) { c.Scores = []string{"du", "magic"} }, "--score"},
 		{func(c *Config) { c.Trajectory = "both" }, "--trajectory"},
 		{func(c *Config) { c.ScoreEpochs = 2 }, "--score-epochs"},

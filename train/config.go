@@ -18,6 +18,9 @@ type Config struct {
 	Arch  string  `json:"arch"`  // model name, one of nn.Archs()
 	Width float64 `json:"width"` // channel multiplier; 0 means 1
 	Data  string  `json:"data"`  // dataset spec (data.Open), for the record
+	// Subset is a .npy of training-set indices (bulwark select's kept.npy):
+	// train on those samples only. Record indices then count within it.
+	Subset string `json:"subset,omitempty"`
 
 	Epochs    int `json:"epochs"`
 	BatchSize int `json:"batch_size"`

@@ -67,24 +67,11 @@ func newRecorder(t *Trainer) (*recorder, error) {
 			r.idx[i] = i
 		}
 	} else {
-		v, shape, err := data.ReadNpy[int64](cfg.Record)
+		idx, err := data.ReadIndices(cfg.Record, n)
 		if err != nil {
 			return nil, fmt.Errorf("--record: %w", err)
 		}
-		if len(shape) != 1 {
-			return nil, fmt.Errorf("--record %s: shape %v, want a 1-D list of indices", cfg.Record, shape)
-		}
-		seen := make(map[int64]bool, len(v))
-		for _, i := range v {
-			if i < 0 || i >= int64(n) {
-				return nil, fmt.Errorf("--record %s: index %d outside the %d training samples", cfg.Record, i, n)
-			}
-			if seen[i] {
-				return nil, fmt.Errorf("--record %s: index %d appears twice", cfg.Record, i)
-			}
-			seen[i] = true
-			r.idx = append(r.idx, int(i))
-		}
+		r.idx = idx
 	}
 	switch {
 	case cfg.RecordTrain:

@@ -161,6 +161,15 @@ func (t *Trainer) init() (err error) {
 			t.owned = append(t.owned, te)
 		}
 	}
+	if cfg.Subset != "" {
+		idx, err := data.ReadIndices(cfg.Subset, t.train.Len())
+		if err != nil {
+			return fmt.Errorf("--subset: %w", err)
+		}
+		if t.train, err = data.Subset(t.train, idx); err != nil {
+			return fmt.Errorf("--subset: %w", err)
+		}
+	}
 	c, h, w := t.train.Shape()
 	if t.test != nil {
 		if tc, th, tw := t.test.Shape(); tc != c || th != h || tw != w {

@@ -58,6 +58,7 @@ func trainFlags(fs *flag.FlagSet, cfg *train.Config) {
 	fs.Float64Var(&cfg.SyntheticFrac, "synthetic-frac", cfg.SyntheticFrac, "share of every batch drawn from --synthetic")
 	fs.IntVar(&cfg.ValSize, "val-size", cfg.ValSize, "size of the held-out slice of the test set for the per-epoch robust validation")
 	fs.IntVar(&cfg.ValSteps, "val-steps", cfg.ValSteps, "PGD steps of the robust validation")
+	fs.StringVar(&cfg.Subset, "subset", cfg.Subset, "train on only the training samples listed in this int64 .npy (e.g. bulwark select's kept indices)")
 	fs.IntVar(&cfg.EvalEvery, "eval-every", cfg.EvalEvery, "evaluate (test set, robust validation, best checkpoint) every N epochs and after the last")
 	fs.StringVar(&cfg.Record, "record", cfg.Record, "record per-epoch true-class probabilities of the training samples listed in this int64 .npy")
 	fs.BoolVar(&cfg.RecordAll, "record-all", cfg.RecordAll, "record every training sample (instead of --record)")
