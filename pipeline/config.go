@@ -44,6 +44,12 @@ type Config struct {
 	ClassBalanced bool      `json:"class_balanced"`
 	KeepLow       bool      `json:"keep_low"` // ablation: keep the lowest scores
 
+	// TrueScores maps a score to a file of that score for every pool
+	// sample from a full-set run (bulwark score --seed-frac 1). Each adds
+	// runs pruned by the true scores ("du-true"), which separate what the
+	// score is worth from what the extrapolation loses.
+	TrueScores map[string]string `json:"true_scores,omitempty"`
+
 	Seeds int  `json:"seeds"` // repetitions, with seeds 0..Seeds-1
 	Full  bool `json:"full"`  // also train on the whole pool (same step budget)
 
@@ -172,6 +178,11 @@ func (c *Config) Check() error {
 	for _, p := range c.Prune {
 		if !(p > 0 && p < 1) {
 			ps.add("prune", "%g is not a fraction in (0, 1)", p)
+		}
+	}
+	for m, path := range c.TrueScores {
+		if !slices.Contains(Methods, m) || path == "" {
+			ps.add("true-scores", "%s=%q: want SCORE=FILE with a score of %s", m, path, strings.Join(Methods, ","))
 		}
 	}
 	if c.PoolSize < 0 {

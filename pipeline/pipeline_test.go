@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -182,6 +183,8 @@ func TestRunEndToEnd(t *testing.T) {
 		}
 	}
 
+	checkTrueScores(t, c)
+
 	// Other settings in the same directory are refused, naming the field.
 	c2 := c
 	c2.K = 4
@@ -196,6 +199,66 @@ func TestRunEndToEnd(t *testing.T) {
 	}
 	if _, err := Run(context.Background(), c, tinyOptions(t)); err == nil || !strings.Contains(err.Error(), emb) {
 		t.Fatalf("corrupt %s: %v", emb, err)
+	}
+}
+
+// checkTrueScores adds runs pruned by "true" DU scores to the finished
+// run c, for repetition 1 only, and checks their kept sets, the report
+// and the errors of a mismatched or changed scores file.
+func checkTrueScores(t *testing.T, c Config) {
+	t.Helper()
+	truth := make([]float32, 128)
+	for i := range truth {
+		truth[i] = float32((i * 37) % 101)
+	}
+	path := filepath.Join(t.TempDir(), "true_du.npy")
+	if err := WriteVector(path, truth); err != nil {
+		t.Fatal(err)
+	}
+	c.TrueScores = map[string]string{"du": path}
+	o := tinyOptions(t)
+	o.OnlySeeds = []int{1}
+	if _, err := Run(context.Background(), c, o); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Run(context.Background(), c, Options{Pool: o.Pool, Test: o.Test, Finished: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels := make([]int, o.Pool.Len())
+	for i := range labels {
+		labels[i] = o.Pool.Label(i)
+	}
+	want, _ := prune.Select(truth, prune.SelectOptions{Ratio: 0.5, Labels: labels, ClassBalanced: true})
+	kept, err := ReadIndices(filepath.Join(seedDir(c.Out, 1), "kept_du-true_p0.5.npy"), 128)
+	if err != nil || !slices.Equal(kept, want.Kept) {
+		t.Errorf("kept_du-true_p0.5.npy: %v, %v; want the selection by the true scores", kept, err)
+	}
+	if r := rep.Seeds[1].Runs["du-true_p0.5"]; r.Kept != len(want.Kept) || r.Eval.N != 16 {
+		t.Errorf("du-true_p0.5 of seed 1: %+v", r)
+	}
+	if _, ok := rep.Seeds[0].Runs["du-true_p0.5"]; ok {
+		t.Error("seed 0 was not asked for the du-true runs but has them")
+	}
+	md, _ := os.ReadFile(filepath.Join(c.Out, "report.md"))
+	for _, w := range []string{"| du-true (1 of 2 seeds) | 50% |", "| du_p0.5 | du-true_p0.5 |", "| du-true_p0.5 | random_p0.5 |", "SCORE-true"} {
+		if !strings.Contains(string(md), w) {
+			t.Errorf("report.md lacks %q", w)
+		}
+	}
+	// Another file for the same score is refused; a file of the wrong
+	// length is an error naming it.
+	c.TrueScores = map[string]string{"du": path + ".other"}
+	if _, err := Run(context.Background(), c, o); err == nil || !strings.Contains(err.Error(), "--true-scores du="+path) {
+		t.Errorf("changed --true-scores: %v", err)
+	}
+	short := filepath.Join(t.TempDir(), "short.npy")
+	if err := WriteVector(short, truth[:100]); err != nil {
+		t.Fatal(err)
+	}
+	c.Out, c.TrueScores = t.TempDir(), map[string]string{"fp": short}
+	if _, err := Run(context.Background(), c, o); err == nil || !strings.Contains(err.Error(), short) || !strings.Contains(err.Error(), "100 scores") {
+		t.Errorf("100 true scores for a pool of 128: %v", err)
 	}
 }
 

@@ -246,6 +246,9 @@ func (rep *Report) summarize() {
 		if m != "random" && a != "full" {
 			rep.Paired = append(rep.Paired, rep.pair(a, "random_p"+p))
 		}
+		if score, ok := strings.CutSuffix(m, trueSuffix); ok && slices.Contains(rep.Config.Scores, score) {
+			rep.Paired = append(rep.Paired, rep.pair(score+"_p"+p, a))
+		}
 		if rep.Config.Full && a != "full" {
 			rep.Paired = append(rep.Paired, rep.pair(a, "full"))
 		}
@@ -283,11 +286,12 @@ func (rep *Report) pair(a, b string) Paired {
 }
 
 // runNames lists the training runs of c in presentation order: by prune
-// ratio, the scores in the order given, then random; the full pool last.
+// ratio, the scores in the order given, the true scores, then random; the
+// full pool last.
 func (c *Config) runNames() []string {
 	var out []string
 	for _, p := range c.Prune {
-		for _, m := range append(slices.Clone(c.Scores), "random") {
+		for _, m := range append(append(slices.Clone(c.Scores), c.trueMethods()...), "random") {
 			out = append(out, runName(m, p))
 		}
 	}
@@ -312,12 +316,21 @@ func (rep *Report) Table(w io.Writer) {
 	fmt.Fprintln(w, "---|---|")
 	for _, name := range rep.Config.runNames() {
 		r := rep.Runs[name]
-		fmt.Fprintf(w, "| %s | %s | %s | %d | %s | %s |", r.Method, r.pruned(), r.Kept.num(0), r.Epochs, r.Clean.pct(), r.PGD.pct())
+		fmt.Fprintf(w, "| %s | %s | %s | %d | %s | %s |", rep.label(r), r.pruned(), r.Kept.num(0), r.Epochs, r.Clean.pct(), r.PGD.pct())
 		if c.APGDSteps > 0 {
 			fmt.Fprintf(w, " %s | %s |", r.APGDCE.pct(), r.APGDDL.pct())
 		}
 		fmt.Fprintf(w, " %s | %s |\n", r.Worst.pct(), r.Train.num(0))
 	}
+}
+
+// label names run r's method, with the number of seeds it has if that is
+// fewer than the report's (runs added later with --true-scores).
+func (rep *Report) label(r RunSummary) string {
+	if r.Worst.N < len(rep.Seeds) {
+		return fmt.Sprintf("%s (%d of %d seeds)", r.Method, r.Worst.N, len(rep.Seeds))
+	}
+	return r.Method
 }
 
 // seedsDone says which repetitions the report covers.
@@ -349,7 +362,13 @@ func (rep *Report) markdown(w io.Writer, plots []string) {
 	if c.APGDSteps > 0 {
 		fmt.Fprintf(w, ", APGD-CE and APGD-DLR (%d steps), worst case per sample", c.APGDSteps)
 	}
-	fmt.Fprint(w, ". Figures are mean ± std over the seeds.\n\n## Accuracy\n\n")
+	fmt.Fprint(w, ". Figures are mean ± std over the seeds.")
+	if len(c.TrueScores) > 0 {
+		fmt.Fprint(w, " Runs named SCORE-true are pruned by that score of every pool sample from a full-set run "+
+			"(--true-scores) instead of the extrapolated one: the gap to SCORE is the extrapolation's cost, "+
+			"the gap to random what the score itself is worth.")
+	}
+	fmt.Fprint(w, "\n\n## Accuracy\n\n")
 	rep.Table(w)
 	if len(rep.Paired) > 0 {
 		fmt.Fprintf(w, "\n## Paired by seed\n\nRun A minus run B, seed by seed (same training seed, same test samples), "+
@@ -364,7 +383,7 @@ func (rep *Report) markdown(w io.Writer, plots []string) {
 		"| method | pruned | mean p_true | share p_true < 0.5 |\n|---|---|---|---|\n")
 	for _, name := range rep.Config.runNames() {
 		r := rep.Runs[name]
-		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", r.Method, r.pruned(), r.PTrue.num(3), r.Hard.pct())
+		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", rep.label(r), r.pruned(), r.PTrue.num(3), r.Hard.pct())
 	}
 	fmt.Fprint(w, "\n## Extrapolation quality\n\nSpearman (Pearson) correlation of the extrapolated against the true scores of "+
 		"held-out seed samples, against the two baselines; the variance ratio Var(Ŝ)/Var(S) shows the kNN's smoothing.\n\n"+

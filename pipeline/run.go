@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/bulwark-ml/bulwark/attack"
@@ -168,15 +170,31 @@ func claimDir(c Config) error {
 	if f := configDiff(stored, c); f != "" {
 		return fmt.Errorf("--out %s holds a run with other settings (%s differs); choose another --out", c.Out, f)
 	}
+	for m, p := range stored.TrueScores {
+		if q, ok := c.TrueScores[m]; ok && q != p {
+			return fmt.Errorf("--out %s holds runs pruned by --true-scores %s=%s, not %s; choose another --out", c.Out, m, p, q)
+		}
+	}
+	if len(c.TrueScores) > 0 {
+		merged := stored
+		merged.TrueScores = maps.Clone(stored.TrueScores)
+		if merged.TrueScores == nil {
+			merged.TrueScores = map[string]string{}
+		}
+		maps.Copy(merged.TrueScores, c.TrueScores)
+		return WriteJSON(path, merged)
+	}
 	return nil
 }
 
 // configDiff names the first setting in which a and b differ, or "";
-// the thread count may change between calls, and the directory may have
-// been moved or copied.
+// the thread count may change between calls, the directory may have been
+// moved or copied, and runs pruned by true scores may be added to a run
+// (claimDir checks that the ones both name agree).
 func configDiff(a, b Config) string {
 	a.Train.Threads, b.Train.Threads = 0, 0
 	a.Out, b.Out, a.Train.Out, b.Train.Out = "", "", "", ""
+	a.TrueScores, b.TrueScores = nil, nil
 	return configdiff.First(a, b)
 }
 
@@ -407,7 +425,18 @@ func (r *run) seed(ctx context.Context, s uint64) (*SeedReport, error) {
 	// 6. Selection: every method at every ratio, and random sets of the
 	// same sizes.
 	allScores["random"] = prune.RandomScores(tensor.NewRNG(s^0x4a4d0), n)
-	methods := append(slices.Clone(c.Scores), "random")
+	for _, m := range c.trueMethods() {
+		path := c.TrueScores[strings.TrimSuffix(m, trueSuffix)]
+		v, err := ReadVector(path)
+		if err != nil {
+			return nil, fmt.Errorf("--true-scores: %w", err)
+		}
+		if len(v) != n {
+			return nil, fmt.Errorf("--true-scores: %s: %d scores, but the pool has %d samples", path, len(v), n)
+		}
+		allScores[m] = v
+	}
+	methods := append(append(slices.Clone(c.Scores), c.trueMethods()...), "random")
 	kept := map[string][]int{}
 	for _, p := range c.Prune {
 		for _, m := range methods {
@@ -467,6 +496,22 @@ func compose(p []float32, idx []int) Composition {
 		c.Hard /= float64(n)
 	}
 	return c
+}
+
+// trueSuffix marks the runs pruned by a full-set run's scores
+// (Config.TrueScores): "du-true".
+const trueSuffix = "-true"
+
+// trueMethods returns the methods of the runs pruned by true scores, in
+// the order of Methods.
+func (c *Config) trueMethods() []string {
+	var out []string
+	for _, m := range Methods {
+		if _, ok := c.TrueScores[m]; ok {
+			out = append(out, m+trueSuffix)
+		}
+	}
+	return out
 }
 
 // runName names the training run of method m at prune ratio p.

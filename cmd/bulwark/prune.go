@@ -6,9 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -384,6 +386,8 @@ func runPrunePipeline(args []string, stdout io.Writer) error {
 		"to split the seeds over processes or machines sharing --out; run again without it for the report")
 	fs.BoolVar(&finished, "finished", false, "run nothing: write the report of the repetitions in --out that have finished")
 	fs.BoolVar(&pc.Full, "full", pc.Full, "also train on the whole pool, at the same step budget")
+	fs.Var((*fileMap)(&pc.TrueScores), "true-scores", "SCORE=FILE,...: also prune by these scores of every pool sample "+
+		"from a full-set run (bulwark score --seed-frac 1); may be added to a finished run")
 	fs.IntVar(&pc.EvalN, "eval-n", pc.EvalN, "test samples attacked in the evaluation (0 = all)")
 	fs.IntVar(&pc.EvalSteps, "eval-steps", pc.EvalSteps, "PGD steps of the evaluation")
 	fs.IntVar(&pc.APGDSteps, "apgd-steps", pc.APGDSteps, "APGD-CE and APGD-DLR steps of the evaluation (0 = no APGD)")
@@ -467,6 +471,29 @@ func (l *floatList) Set(s string) error {
 			return fmt.Errorf("%q is not a number", w)
 		}
 		*l = append(*l, v)
+	}
+	return nil
+}
+
+// fileMap is a flag.Value for comma-separated KEY=FILE pairs.
+type fileMap map[string]string
+
+func (m *fileMap) String() string {
+	var s []string
+	for _, k := range slices.Sorted(maps.Keys(*m)) {
+		s = append(s, k+"="+(*m)[k])
+	}
+	return strings.Join(s, ",")
+}
+
+func (m *fileMap) Set(s string) error {
+	*m = fileMap{}
+	for w := range strings.SplitSeq(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(w), "=")
+		if !ok || k == "" || v == "" {
+			return fmt.Errorf("%q: want SCORE=FILE", w)
+		}
+		(*m)[strings.ToLower(k)] = v
 	}
 	return nil
 }
