@@ -4,6 +4,8 @@
 #   prune   prune-pipeline: 10% seed, extrapolated DU and FP vs random vs full at 50% class-balanced, 3 seeds
 #   prune-long  the same with the seed subset trained 60 epochs (the length at which its DU agrees with the
 #           full-set run's, see long)
+#   prune-long-true  adds to prune-long the runs pruned by the full-set run's DU and FP (--true-scores): what
+#           the extrapolation costs, and what the scores are worth with no extrapolation at all
 #   fracs   seed runs at 5/20/40% (or $FRACS) and their extrapolation quality against the full-set run
 #           (the 10% seeds are prune's)
 #   long    a 10% seed trained for 60 epochs (the steps of the 20% seed run): does the seed run's length,
@@ -58,10 +60,12 @@ against_full() {
 	$TIME $B embed --weights $1/model.safetensors --data ${2:-fashion-mnist} --threads $T --quiet --out $1/embeddings.npy
 	quality $1 ${2:-fashion-mnist} ${3:-fm-full}
 }
-# prune_run EPOCHS DIR is the pruning comparison with the seed subset trained EPOCHS epochs.
+# prune_run EPOCHS DIR [FLAGS] is the pruning comparison with the seed subset trained EPOCHS epochs.
 prune_run() {
-	$TIME $B prune-pipeline $COMMON --seed-frac 0.1 --score-epochs $1 --prune 0.5 --class-balanced --full \
-		--epochs 4 --seeds 3 --seed 1 --eval-n 1000 --eval-steps 20 --apgd-steps 50 $ONLY --out $2
+	e=$1 d=$2
+	shift 2
+	$TIME $B prune-pipeline $COMMON --seed-frac 0.1 --score-epochs $e --prune 0.5 --class-balanced --full \
+		--epochs 4 --seeds 3 --seed 1 --eval-n 1000 --eval-steps 20 --apgd-steps 50 $ONLY "$@" --out $d
 }
 # keep_truth FULL copies a full-set run's scores to experiments/reference/.
 keep_truth() {
@@ -77,6 +81,8 @@ prune)
 	prune_run 15 $R/fm-prune ;;
 prune-long)
 	prune_run 60 $R/fm-prune-e60 ;;
+prune-long-true)
+	prune_run 60 $R/fm-prune-e60 --true-scores du=$(truth fm-full du),fp=$(truth fm-full fp) ;;
 fracs)
 	for f in ${FRACS:-0.05 0.2 0.4}; do
 		d=$R/fm-frac$f
@@ -105,6 +111,6 @@ scale)
 	$TIME $B extrapolate --embeddings $d/embeddings.npy --indices $d/seed_indices.npy --scores $d/scores_du.npy --out $d/all_du.npy
 	$TIME $B select --scores $d/all_du.npy --prune 0.5 --class-balanced --data $S --out $d/kept_du.npy ;;
 *)
-	echo "unknown stage $stage (full, prune, prune-long, quality-e60, fracs, long, scale, mnist-full, mnist-long)" >&2; exit 2 ;;
+	echo "unknown stage $stage (full, prune, prune-long, prune-long-true, quality-e60, fracs, long, scale, mnist-full, mnist-long)" >&2; exit 2 ;;
 esac
 done

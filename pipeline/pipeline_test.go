@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -240,8 +241,19 @@ func checkTrueScores(t *testing.T, c Config) {
 	if _, ok := rep.Seeds[0].Runs["du-true_p0.5"]; ok {
 		t.Error("seed 0 was not asked for the du-true runs but has them")
 	}
+	// The quality against the true scores is QualityAgainst's on the
+	// repetition's own files.
+	sdir := seedDir(c.Out, 1)
+	emb, n, dim, _ := ReadMatrix(filepath.Join(sdir, EmbeddingsFile))
+	seeds, _ := ReadIndices(filepath.Join(sdir, SeedFile), n)
+	own, _ := ReadVector(filepath.Join(sdir, "scores_seed_du.npy"))
+	wantQ, err := QualityAgainst(emb, dim, labels, seeds, own, truth, prune.KNNOptions{K: c.K}, 1)
+	if err != nil || rep.Seeds[1].TrueQuality["du"] != wantQ || rep.TrueQuality["du"].Spearman.N != 1 || wantQ.HeldOut != 128-32 {
+		t.Errorf("quality against the true DU: %+v, want %+v (%v)", rep.Seeds[1].TrueQuality["du"], wantQ, err)
+	}
 	md, _ := os.ReadFile(filepath.Join(c.Out, "report.md"))
-	for _, w := range []string{"| du-true (1 of 2 seeds) | 50% |", "| du_p0.5 | du-true_p0.5 |", "| du-true_p0.5 | random_p0.5 |", "SCORE-true"} {
+	for _, w := range []string{"| du-true (1 of 2 seeds) | 50% |", "| du_p0.5 | du-true_p0.5 |", "| du-true_p0.5 | random_p0.5 |", "SCORE-true",
+		"Against --true-scores", fmt.Sprintf("| du | 1 | %.3f |", float64(wantQ.Spearman))} {
 		if !strings.Contains(string(md), w) {
 			t.Errorf("report.md lacks %q", w)
 		}

@@ -21,7 +21,10 @@ type Report struct {
 	Seeds   []SeedReport          `json:"seeds"`
 	Runs    map[string]RunSummary `json:"runs"`    // per training run, over the seeds
 	Quality map[string]QualitySum `json:"quality"` // per score, over the seeds
-	Stages  map[string]Stat       `json:"stages"`  // wall seconds per stage, over the seeds
+	// TrueQuality is the extrapolation's quality against --true-scores,
+	// over the seeds that measured it.
+	TrueQuality map[string]QualitySum `json:"true_quality,omitempty"`
+	Stages      map[string]Stat       `json:"stages"` // wall seconds per stage, over the seeds
 	// Paired compares runs seed by seed: every score's run against the
 	// random run at the same ratio and, with the full pool, every pruned
 	// run against the full one.
@@ -47,8 +50,11 @@ type SeedReport struct {
 	SeedSize int                      `json:"seed_size"`
 	Stages   map[string]float64       `json:"stages"` // wall seconds
 	Quality  map[string]QualityReport `json:"quality"`
-	Runs     map[string]RunReport     `json:"runs"`
-	KeptSets map[string]Composition   `json:"kept_sets"` // per training run: what its samples are
+	// TrueQuality is the extrapolation's quality against --true-scores on
+	// the pool samples outside the seed.
+	TrueQuality map[string]QualityReport `json:"true_quality,omitempty"`
+	Runs        map[string]RunReport     `json:"runs"`
+	KeptSets    map[string]Composition   `json:"kept_sets"` // per training run: what its samples are
 }
 
 // Composition describes a training set by the seed model's clean
@@ -177,6 +183,7 @@ type RunSummary struct {
 // QualitySum aggregates a score's extrapolation quality over the seeds.
 type QualitySum struct {
 	Spearman, Pearson, ClassMean, Shuffled, VarianceRatio Stat
+	SeedSpearman                                          Stat `json:",omitzero"` // against --true-scores only
 }
 
 // pruned formats the fraction the run removed ("—" for the full pool).
@@ -229,16 +236,25 @@ func (rep *Report) summarize() {
 		}
 		rep.Runs[name] = rs
 	}
-	for _, m := range rep.Config.Scores {
+	sumQuality := func(m string, of func(SeedReport) map[string]QualityReport) (QualitySum, bool) {
 		get := func(f func(QualityReport) Num) Stat {
 			return collect(func(s SeedReport) (float64, bool) {
-				q, ok := s.Quality[m]
+				q, ok := of(s)[m]
 				return float64(f(q)), ok
 			})
 		}
-		rep.Quality[m] = QualitySum{Spearman: get(func(q QualityReport) Num { return q.Spearman }),
+		q := QualitySum{Spearman: get(func(q QualityReport) Num { return q.Spearman }),
 			Pearson: get(func(q QualityReport) Num { return q.Pearson }), ClassMean: get(func(q QualityReport) Num { return q.ClassMean }),
-			Shuffled: get(func(q QualityReport) Num { return q.Shuffled }), VarianceRatio: get(func(q QualityReport) Num { return q.VarianceRatio })}
+			Shuffled: get(func(q QualityReport) Num { return q.Shuffled }), VarianceRatio: get(func(q QualityReport) Num { return q.VarianceRatio }),
+			SeedSpearman: get(func(q QualityReport) Num { return q.SeedSpearman })}
+		return q, q.Spearman.N+q.Spearman.NaN > 0
+	}
+	rep.TrueQuality = map[string]QualitySum{}
+	for _, m := range rep.Config.Scores {
+		rep.Quality[m], _ = sumQuality(m, func(s SeedReport) map[string]QualityReport { return s.Quality })
+		if q, ok := sumQuality(m, func(s SeedReport) map[string]QualityReport { return s.TrueQuality }); ok {
+			rep.TrueQuality[m] = q
+		}
 	}
 	rep.Paired = nil
 	for _, a := range rep.Config.runNames() {
@@ -391,6 +407,19 @@ func (rep *Report) markdown(w io.Writer, plots []string) {
 	for _, m := range c.Scores {
 		q := rep.Quality[m]
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", m, q.Spearman.num(3), q.Pearson.num(3), q.ClassMean.num(3), q.Shuffled.num(3), q.VarianceRatio.num(3))
+	}
+	if len(rep.TrueQuality) > 0 {
+		fmt.Fprint(w, "\nAgainst --true-scores (a full-set run's), on every pool sample outside the seed; the last column "+
+			"compares the seed run's own scores with the full-set run's on the seed samples: the agreement before any "+
+			"extrapolation, the ceiling of what kNN can reach.\n\n"+
+			"| score | seeds | kNN Spearman | kNN Pearson | class-mean Spearman | shuffled-kNN Spearman | Var ratio | seed run vs full run |\n"+
+			"|---|---|---|---|---|---|---|---|\n")
+		for _, m := range c.Scores {
+			if q, ok := rep.TrueQuality[m]; ok {
+				fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %s |\n", m, q.Spearman.N, q.Spearman.num(3), q.Pearson.num(3),
+					q.ClassMean.num(3), q.Shuffled.num(3), q.VarianceRatio.num(3), q.SeedSpearman.num(3))
+			}
+		}
 	}
 	fmt.Fprint(w, "\n## Cost\n\nWall seconds per stage (mean over seeds).\n\n| stage | seconds |\n|---|---|\n")
 	keys := make([]string, 0, len(rep.Stages))

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/bulwark-ml/bulwark/attack"
@@ -383,9 +382,14 @@ func (r *run) seed(ctx context.Context, s uint64) (*SeedReport, error) {
 	kopt := prune.KNNOptions{K: c.K, Metric: metric, Weighted: c.Weighted}
 
 	// 5. Extrapolation to the whole pool, and its quality on a held-out
-	// part of the seed.
+	// part of the seed and, given a full-set run's scores, on the whole
+	// pool.
+	truth, err := c.readTrueScores(n)
+	if err != nil {
+		return nil, err
+	}
 	allScores := map[string][]float32{}
-	sr.Quality = map[string]QualityReport{}
+	sr.Quality, sr.TrueQuality = map[string]QualityReport{}, map[string]QualityReport{}
 	for _, m := range c.Scores {
 		path := filepath.Join(dir, "scores_"+m+".npy")
 		qpath := filepath.Join(dir, "quality_"+m+".json")
@@ -420,21 +424,31 @@ func (r *run) seed(ctx context.Context, s uint64) (*SeedReport, error) {
 			return nil, err
 		}
 		sr.Quality[m] = q
+		if truth[m] == nil {
+			continue
+		}
+		tpath := filepath.Join(dir, "quality_true_"+m+".json")
+		err = st.do("quality_true_"+m, tpath, func() error {
+			q, err := QualityAgainst(emb, dim, r.labels, seedIdx, seedScores[m], truth[m], kopt, s)
+			if err != nil {
+				return err
+			}
+			return WriteJSON(tpath, q)
+		})
+		if err != nil {
+			return nil, err
+		}
+		if _, err := readJSON(tpath, &q); err != nil {
+			return nil, err
+		}
+		sr.TrueQuality[m] = q
 	}
 
 	// 6. Selection: every method at every ratio, and random sets of the
 	// same sizes.
 	allScores["random"] = prune.RandomScores(tensor.NewRNG(s^0x4a4d0), n)
-	for _, m := range c.trueMethods() {
-		path := c.TrueScores[strings.TrimSuffix(m, trueSuffix)]
-		v, err := ReadVector(path)
-		if err != nil {
-			return nil, fmt.Errorf("--true-scores: %w", err)
-		}
-		if len(v) != n {
-			return nil, fmt.Errorf("--true-scores: %s: %d scores, but the pool has %d samples", path, len(v), n)
-		}
-		allScores[m] = v
+	for m, v := range truth {
+		allScores[m+trueSuffix] = v
 	}
 	methods := append(append(slices.Clone(c.Scores), c.trueMethods()...), "random")
 	kept := map[string][]int{}
@@ -512,6 +526,23 @@ func (c *Config) trueMethods() []string {
 		}
 	}
 	return out
+}
+
+// readTrueScores reads the files of c.TrueScores, each the scores of the
+// n pool samples.
+func (c *Config) readTrueScores(n int) (map[string][]float32, error) {
+	out := map[string][]float32{}
+	for m, path := range c.TrueScores {
+		v, err := ReadVector(path)
+		if err != nil {
+			return nil, fmt.Errorf("--true-scores: %w", err)
+		}
+		if len(v) != n {
+			return nil, fmt.Errorf("--true-scores: %s: %d scores, but the pool has %d samples", path, len(v), n)
+		}
+		out[m] = v
+	}
+	return out, nil
 }
 
 // runName names the training run of method m at prune ratio p.
