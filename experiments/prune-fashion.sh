@@ -5,12 +5,12 @@
 #   prune-long  the same with the seed subset trained 60 epochs (the length at which its DU agrees with the
 #           full-set run's, see long)
 #   prune-long-true  adds to prune-long the runs pruned by the full-set run's DU and FP (--true-scores): what
-#           the extrapolation costs, and what the scores are worth with no extrapolation at all
+#           the extrapolation costs, and what the scores are worth with no extrapolation at all; and the
+#           extrapolation's quality against the full-set run
 #   fracs   seed runs at 5/20/40% (or $FRACS) and their extrapolation quality against the full-set run
 #           (the 10% seeds are prune's)
 #   long    a 10% seed trained for 60 epochs (the steps of the 20% seed run): does the seed run's length,
 #           not its size, decide whether its scores agree with the full-set run's?
-#   quality-e60  the extrapolation quality of prune-long's three seed runs against the full-set run
 #   scale   a 10^6 synthetic pool from Fashion-MNIST: score a 5% seed (FGSM-RS), embed, extrapolate, select
 #   mnist-full, mnist-long  the same recipe on MNIST: every sample scored, and a 10% seed trained 60 epochs
 #           with its extrapolation quality against the full-set run
@@ -93,8 +93,6 @@ long)
 	d=$R/fm-frac0.1-e60
 	$TIME $B score $COMMON --seed-frac 0.1 --epochs 60 --val-size 200 --seed 1 --out $d
 	against_full $d ;;
-quality-e60)
-	for d in $R/fm-prune-e60/seed*; do quality $d fashion-mnist fm-full; done ;;
 mnist-full)
 	$TIME $B score --data mnist $RECIPE --seed-frac 1 --epochs 15 --seed 1 --out $R/mnist-full
 	keep_truth mnist-full ;;
@@ -111,6 +109,6 @@ scale)
 	$TIME $B extrapolate --embeddings $d/embeddings.npy --indices $d/seed_indices.npy --scores $d/scores_du.npy --out $d/all_du.npy
 	$TIME $B select --scores $d/all_du.npy --prune 0.5 --class-balanced --data $S --out $d/kept_du.npy ;;
 *)
-	echo "unknown stage $stage (full, prune, prune-long, prune-long-true, quality-e60, fracs, long, scale, mnist-full, mnist-long)" >&2; exit 2 ;;
+	echo "unknown stage $stage (full, prune, prune-long, prune-long-true, fracs, long, scale, mnist-full, mnist-long)" >&2; exit 2 ;;
 esac
 done
