@@ -16,7 +16,7 @@
 #           with its extrapolation quality against the full-set run
 # The full-set runs' scores (the truth every quality figure is measured against) are also kept in
 # experiments/reference/ (60,000 float32 each), so that quality stages can run without repeating them.
-# Usage: [THREADS=N] [FRACS="0.05 0.2"] [ONLY=0,1] experiments/prune-fashion.sh STAGE...
+# Usage: [THREADS=N] [FRACS="0.05 0.2"] [ONLY=0,1] [TRUE="du fp"] experiments/prune-fashion.sh STAGE...
 # ONLY runs just those repetitions of prune/prune-long (see --only-seeds), to run them side by side; the
 # report is written by a last call without it. FINISHED=1 runs nothing and reports the finished repetitions.
 # experiments/results/NAME holds the result.json of every repetition finished in an earlier session (the run
@@ -82,7 +82,9 @@ prune)
 prune-long)
 	prune_run 60 $R/fm-prune-e60 ;;
 prune-long-true)
-	prune_run 60 $R/fm-prune-e60 --true-scores du=$(truth fm-full du),fp=$(truth fm-full fp) ;;
+	t=
+	for m in ${TRUE:-du fp}; do t=$t${t:+,}$m=$(truth fm-full $m); done
+	prune_run 60 $R/fm-prune-e60 --true-scores $t ;;
 fracs)
 	for f in ${FRACS:-0.05 0.2 0.4}; do
 		d=$R/fm-frac$f
