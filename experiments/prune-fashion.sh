@@ -39,10 +39,10 @@ COMMON="--data fashion-mnist $RECIPE"
 # Seed runs scored against a full-set run evaluate every 5th epoch only: on 6,000 samples the per-epoch test
 # and validation passes are a quarter of the run, and they do not change the training.
 SPARSE="--eval-every 5"
-# truth NAME M is the file of score M of full-set run NAME (fm-full or mnist-full): the run's own, or the
-# copy kept in experiments/reference/.
+# truth NAME M is the file of score M of full-set run NAME (fm-full or mnist-full): the copy kept in
+# experiments/reference/ (one path in every session, as --true-scores records it), else the run's own.
 truth() {
-	if [ -f $R/$1/scores_$2.npy ]; then echo $R/$1/scores_$2.npy; else echo experiments/reference/$1-scores_$2.npy; fi
+	if [ -f experiments/reference/$1-scores_$2.npy ]; then echo experiments/reference/$1-scores_$2.npy; else echo $R/$1/scores_$2.npy; fi
 }
 # quality DIR DATA FULL measures the extrapolation of DIR's seed scores, with DIR's embeddings of the pool,
 # against full-set run FULL's scores.
