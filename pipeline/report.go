@@ -302,12 +302,11 @@ func (rep *Report) pair(a, b string) Paired {
 }
 
 // runNames lists the training runs of c in presentation order: by prune
-// ratio, the scores in the order given, the true scores, then random; the
-// full pool last.
+// ratio, the selection methods; the full pool last.
 func (c *Config) runNames() []string {
 	var out []string
 	for _, p := range c.Prune {
-		for _, m := range append(append(slices.Clone(c.Scores), c.trueMethods()...), "random") {
+		for _, m := range c.selectionMethods() {
 			out = append(out, runName(m, p))
 		}
 	}

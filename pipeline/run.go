@@ -176,10 +176,8 @@ func claimDir(c Config) error {
 	}
 	if len(c.TrueScores) > 0 {
 		merged := stored
-		merged.TrueScores = maps.Clone(stored.TrueScores)
-		if merged.TrueScores == nil {
-			merged.TrueScores = map[string]string{}
-		}
+		merged.TrueScores = map[string]string{}
+		maps.Copy(merged.TrueScores, stored.TrueScores)
 		maps.Copy(merged.TrueScores, c.TrueScores)
 		return WriteJSON(path, merged)
 	}
@@ -450,7 +448,7 @@ func (r *run) seed(ctx context.Context, s uint64) (*SeedReport, error) {
 	for m, v := range truth {
 		allScores[m+trueSuffix] = v
 	}
-	methods := append(append(slices.Clone(c.Scores), c.trueMethods()...), "random")
+	methods := c.selectionMethods()
 	kept := map[string][]int{}
 	for _, p := range c.Prune {
 		for _, m := range methods {
@@ -516,16 +514,17 @@ func compose(p []float32, idx []int) Composition {
 // (Config.TrueScores): "du-true".
 const trueSuffix = "-true"
 
-// trueMethods returns the methods of the runs pruned by true scores, in
-// the order of Methods.
-func (c *Config) trueMethods() []string {
-	var out []string
+// selectionMethods returns the methods a kept set is selected by, in
+// presentation order: the scores as given, those pruned by true scores (in
+// the order of Methods), then random.
+func (c *Config) selectionMethods() []string {
+	out := slices.Clone(c.Scores)
 	for _, m := range Methods {
 		if _, ok := c.TrueScores[m]; ok {
 			out = append(out, m+trueSuffix)
 		}
 	}
-	return out
+	return append(out, "random")
 }
 
 // readTrueScores reads the files of c.TrueScores, each the scores of the
