@@ -14,6 +14,8 @@
 #   scale   a 10^6 synthetic pool from Fashion-MNIST: score a 5% seed (FGSM-RS), embed, extrapolate, select
 #   mnist-full, mnist-long  the same recipe on MNIST: every sample scored, and a 10% seed trained 60 epochs
 #           with its extrapolation quality against the full-set run
+#   mnist-fracs  MNIST seed runs at 5/10/20/40% (or $FRACS) trained 15 epochs, and their extrapolation quality
+#           against mnist-full (all seed runs first, so that they can run beside mnist-full)
 # The full-set runs' scores (the truth every quality figure is measured against) are also kept in
 # experiments/reference/ (60,000 float32 each), so that quality stages can run without repeating them.
 # Usage: [THREADS=N] [FRACS="0.05 0.2"] [ONLY=0,1] [TRUE="du fp"] experiments/prune-fashion.sh STAGE...
@@ -102,6 +104,11 @@ mnist-long)
 	d=$R/mnist-frac0.1-e60
 	$TIME $B score --data mnist $RECIPE $SPARSE --seed-frac 0.1 --epochs 60 --val-size 200 --seed 1 --out $d
 	against_full $d mnist mnist-full ;;
+mnist-fracs)
+	for f in ${FRACS:-0.05 0.1 0.2 0.4}; do
+		$TIME $B score --data mnist $RECIPE $SPARSE --seed-frac $f --epochs 15 --seed 1 --out $R/mnist-frac$f
+	done
+	for f in ${FRACS:-0.05 0.1 0.2 0.4}; do against_full $R/mnist-frac$f mnist mnist-full; done ;;
 scale)
 	d=$R/fm-scale
 	S=synth:fashion-mnist:1000000
@@ -111,6 +118,6 @@ scale)
 	$TIME $B extrapolate --embeddings $d/embeddings.npy --indices $d/seed_indices.npy --scores $d/scores_du.npy --out $d/all_du.npy
 	$TIME $B select --scores $d/all_du.npy --prune 0.5 --class-balanced --data $S --out $d/kept_du.npy ;;
 *)
-	echo "unknown stage $stage (full, prune, prune-long, prune-long-true, fracs, long, scale, mnist-full, mnist-long)" >&2; exit 2 ;;
+	echo "unknown stage $stage (full, prune, prune-long, prune-long-true, fracs, long, scale, mnist-full, mnist-long, mnist-fracs)" >&2; exit 2 ;;
 esac
 done
