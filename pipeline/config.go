@@ -45,7 +45,9 @@ type Config struct {
 	KeepLow       bool      `json:"keep_low"` // ablation: keep the lowest scores
 
 	// TrueScores maps a score to a file of that score for every pool
-	// sample from a full-set run (bulwark score --seed-frac 1). Each adds
+	// sample from a full-set run (bulwark score --seed-frac 1); with
+	// PoolSize, a file for the whole training split is taken at the pool's
+	// samples. Each adds
 	// runs pruned by the true scores ("du-true"), which separate what the
 	// score is worth from what the extrapolation loses.
 	TrueScores map[string]string `json:"true_scores,omitempty"`

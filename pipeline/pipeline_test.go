@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/bulwark-ml/bulwark/autograd"
+	"github.com/bulwark-ml/bulwark/data"
 	"github.com/bulwark-ml/bulwark/internal/toyset"
 	"github.com/bulwark-ml/bulwark/prune"
 	"github.com/bulwark-ml/bulwark/tensor"
@@ -437,5 +438,48 @@ func TestQualityAgainstSeedAgreement(t *testing.T) {
 	}
 	if q.SeedSpearman != -1 || q.HeldOut != n-len(seeds) {
 		t.Fatalf("%+v: want seed Spearman −1 on %d held-out samples", q, n-len(seeds))
+	}
+}
+
+// TestReadTrueScoresOfSubPool checks that with --pool, a true-scores file
+// of the whole training split is taken at the pool's indices, one of the
+// pool's length is used as it is, and any other length is an error
+// naming the file and both sizes.
+func TestReadTrueScoresOfSubPool(t *testing.T) {
+	split := toyset.Quadrants(1, 10, 1, 8)
+	poolIdx := []int{1, 4, 7}
+	pool, err := data.Subset(split, poolIdx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	write := func(name string, n int) string {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(10 * i)
+		}
+		path := filepath.Join(dir, name)
+		if err := WriteVector(path, v); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	whole, own, other := write("whole.npy", 10), write("own.npy", 3), write("other.npy", 5)
+	r := &run{c: Config{TrueScores: map[string]string{"du": whole, "fp": own}}, pool: pool, poolIdx: poolIdx, splitN: 10}
+	got, err := r.readTrueScores()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got["du"], []float32{10, 40, 70}) || !slices.Equal(got["fp"], []float32{0, 10, 20}) {
+		t.Errorf("true scores of the pool: %v", got)
+	}
+	r.c.TrueScores = map[string]string{"du": other}
+	if _, err := r.readTrueScores(); err == nil || !strings.Contains(err.Error(), other) || !strings.Contains(err.Error(), "training split 10") {
+		t.Errorf("5 true scores for a pool of 3 out of 10: %v", err)
+	}
+	r.poolIdx, r.splitN = nil, 3
+	r.c.TrueScores = map[string]string{"du": whole}
+	if _, err := r.readTrueScores(); err == nil || !strings.Contains(err.Error(), "10 scores, but the pool has 3") {
+		t.Errorf("10 true scores for a whole split of 3: %v", err)
 	}
 }

@@ -58,6 +58,11 @@ type run struct {
 	labels     []int
 	evalIdx    []int
 	norm       attack.Norm
+	// poolIdx are the training-split indices of the pool samples when
+	// --pool makes the pool a subset (nil otherwise), splitN the size of
+	// the training split.
+	poolIdx []int
+	splitN  int
 }
 
 // Run executes the experiment c: for every seed, the seed draw, the
@@ -100,16 +105,19 @@ func Run(ctx context.Context, c Config, o Options) (*Report, error) {
 	if test == nil {
 		return nil, fmt.Errorf("--data %s: has no test split to evaluate on", c.Data)
 	}
+	splitN := pool.Len()
+	var poolIdx []int
 	if c.PoolSize > 0 {
 		if c.PoolSize > pool.Len() {
 			return nil, fmt.Errorf("--pool %d: the training split of %s has %d samples", c.PoolSize, c.Data, pool.Len())
 		}
+		poolIdx = DrawSeed(pool.Len(), float64(c.PoolSize)/float64(pool.Len()), 0)
 		var err error
-		if pool, err = data.Subset(pool, DrawSeed(pool.Len(), float64(c.PoolSize)/float64(pool.Len()), 0)); err != nil {
+		if pool, err = data.Subset(pool, poolIdx); err != nil {
 			return nil, err
 		}
 	}
-	r := &run{c: c, o: o, pool: pool, test: test, labels: make([]int, pool.Len())}
+	r := &run{c: c, o: o, pool: pool, test: test, labels: make([]int, pool.Len()), poolIdx: poolIdx, splitN: splitN}
 	for i := range r.labels {
 		r.labels[i] = pool.Label(i)
 	}
@@ -382,7 +390,7 @@ func (r *run) seed(ctx context.Context, s uint64) (*SeedReport, error) {
 	// 5. Extrapolation to the whole pool, and its quality on a held-out
 	// part of the seed and, given a full-set run's scores, on the whole
 	// pool.
-	truth, err := c.readTrueScores(n)
+	truth, err := r.readTrueScores()
 	if err != nil {
 		return nil, err
 	}
@@ -527,19 +535,31 @@ func (c *Config) selectionMethods() []string {
 	return append(out, "random")
 }
 
-// readTrueScores reads the files of c.TrueScores, each the scores of the
-// n pool samples.
-func (c *Config) readTrueScores(n int) (map[string][]float32, error) {
+// readTrueScores reads the files of Config.TrueScores, each the scores
+// of every pool sample or, when --pool makes the pool a subset, of every
+// sample of the training split (a full-set run's scores.npy as it is), of
+// which the pool's are taken.
+func (r *run) readTrueScores() (map[string][]float32, error) {
+	n := r.pool.Len()
 	out := map[string][]float32{}
-	for m, path := range c.TrueScores {
+	for m, path := range r.c.TrueScores {
 		v, err := ReadVector(path)
 		if err != nil {
 			return nil, fmt.Errorf("--true-scores: %w", err)
 		}
-		if len(v) != n {
+		switch {
+		case len(v) == n:
+			out[m] = v
+		case r.poolIdx != nil && len(v) == r.splitN:
+			out[m] = make([]float32, n)
+			for j, i := range r.poolIdx {
+				out[m][j] = v[i]
+			}
+		case r.poolIdx != nil:
+			return nil, fmt.Errorf("--true-scores: %s: %d scores, but the pool has %d samples and the training split %d", path, len(v), n, r.splitN)
+		default:
 			return nil, fmt.Errorf("--true-scores: %s: %d scores, but the pool has %d samples", path, len(v), n)
 		}
-		out[m] = v
 	}
 	return out, nil
 }
