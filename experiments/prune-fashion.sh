@@ -105,10 +105,11 @@ mnist-long)
 	$TIME $B score --data mnist $RECIPE $SPARSE --seed-frac 0.1 --epochs 60 --val-size 200 --seed 1 --out $d
 	against_full $d mnist mnist-full ;;
 mnist-fracs)
-	for f in ${FRACS:-0.05 0.1 0.2 0.4}; do
+	fracs=${FRACS:-0.05 0.1 0.2 0.4}
+	for f in $fracs; do
 		$TIME $B score --data mnist $RECIPE $SPARSE --seed-frac $f --epochs 15 --seed 1 --out $R/mnist-frac$f
 	done
-	for f in ${FRACS:-0.05 0.1 0.2 0.4}; do against_full $R/mnist-frac$f mnist mnist-full; done ;;
+	for f in $fracs; do against_full $R/mnist-frac$f mnist mnist-full; done ;;
 scale)
 	d=$R/fm-scale
 	S=synth:fashion-mnist:1000000

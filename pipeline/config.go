@@ -136,6 +136,15 @@ func (c *Config) checkScoring(ps *problems) {
 	if c.Out == "" {
 		ps.add("out", "missing: name the run directory, e.g. runs/NAME")
 	}
+	// The scoring run's training settings too, so that a bad flag stops
+	// the run before anything is recorded in its directory.
+	if len(*ps) == 0 {
+		tc := c.Recording(c.Train)
+		tc.Epochs, tc.Out = c.ScoreEpochs, c.Out
+		if err := tc.Check(); err != nil {
+			*ps = append(*ps, err.Error())
+		}
+	}
 }
 
 // Recording returns the scoring run's settings: cfg recording every

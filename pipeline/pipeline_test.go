@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/bulwark-ml/bulwark/autograd"
-	"github.com/bulwark-ml/bulwark/data"
 	"github.com/bulwark-ml/bulwark/internal/toyset"
 	"github.com/bulwark-ml/bulwark/prune"
 	"github.com/bulwark-ml/bulwark/tensor"
@@ -273,6 +272,9 @@ func checkTrueScores(t *testing.T, c Config) {
 	if _, err := Run(context.Background(), c, o); err == nil || !strings.Contains(err.Error(), short) || !strings.Contains(err.Error(), "100 scores") {
 		t.Errorf("100 true scores for a pool of 128: %v", err)
 	}
+	if _, err := os.Stat(filepath.Join(c.Out, "config.json")); !os.IsNotExist(err) {
+		t.Errorf("the refused true scores were recorded in %s: %v", c.Out, err)
+	}
 }
 
 // checkPaired recomputes the paired comparison du_p0.5 − random_p0.5
@@ -315,6 +317,9 @@ func TestConfigCheck(t *testing.T) {
 		{func(c *Config) { c.Prune = []float64{0.5, 1} }, "--prune"},
 		{func(c *Config) { c.Train.Adv = "none" }, "--adv"},
 		{func(c *Config) { c.Out = "" }, "--out"},
+		// The trainings' own settings are checked before anything runs.
+		{func(c *Config) { c.Train.Eps = 0 }, "--eps"},
+		{func(c *Config) { c.Train.LR = -1 }, "--lr"},
 	} {
 		c := tinyConfig("x")
 		tc.edit(&c)
@@ -325,6 +330,16 @@ func TestConfigCheck(t *testing.T) {
 	c := tinyConfig("x")
 	if err := c.Check(); err != nil {
 		t.Fatal(err)
+	}
+	// A refused setting leaves no run directory behind to refuse the
+	// corrected command.
+	c = tinyConfig(filepath.Join(t.TempDir(), "run"))
+	c.Train.Eps = 0
+	if _, err := Run(context.Background(), c, tinyOptions(t)); err == nil || !strings.Contains(err.Error(), "--eps") {
+		t.Fatalf("--eps missing: %v", err)
+	}
+	if _, err := os.Stat(c.Out); !os.IsNotExist(err) {
+		t.Errorf("the refused run left %s: %v", c.Out, err)
 	}
 }
 
@@ -446,12 +461,7 @@ func TestQualityAgainstSeedAgreement(t *testing.T) {
 // pool's length is used as it is, and any other length is an error
 // naming the file and both sizes.
 func TestReadTrueScoresOfSubPool(t *testing.T) {
-	split := toyset.Quadrants(1, 10, 1, 8)
 	poolIdx := []int{1, 4, 7}
-	pool, err := data.Subset(split, poolIdx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 	write := func(name string, n int) string {
 		v := make([]float32, n)
@@ -465,21 +475,17 @@ func TestReadTrueScoresOfSubPool(t *testing.T) {
 		return path
 	}
 	whole, own, other := write("whole.npy", 10), write("own.npy", 3), write("other.npy", 5)
-	r := &run{c: Config{TrueScores: map[string]string{"du": whole, "fp": own}}, pool: pool, poolIdx: poolIdx, splitN: 10}
-	got, err := r.readTrueScores()
+	got, err := readTrueScores(map[string]string{"du": whole, "fp": own}, 3, poolIdx, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(got["du"], []float32{10, 40, 70}) || !slices.Equal(got["fp"], []float32{0, 10, 20}) {
 		t.Errorf("true scores of the pool: %v", got)
 	}
-	r.c.TrueScores = map[string]string{"du": other}
-	if _, err := r.readTrueScores(); err == nil || !strings.Contains(err.Error(), other) || !strings.Contains(err.Error(), "training split 10") {
+	if _, err := readTrueScores(map[string]string{"du": other}, 3, poolIdx, 10); err == nil || !strings.Contains(err.Error(), other) || !strings.Contains(err.Error(), "training split 10") {
 		t.Errorf("5 true scores for a pool of 3 out of 10: %v", err)
 	}
-	r.poolIdx, r.splitN = nil, 3
-	r.c.TrueScores = map[string]string{"du": whole}
-	if _, err := r.readTrueScores(); err == nil || !strings.Contains(err.Error(), "10 scores, but the pool has 3") {
+	if _, err := readTrueScores(map[string]string{"du": whole}, 3, nil, 3); err == nil || !strings.Contains(err.Error(), "10 scores, but the pool has 3") {
 		t.Errorf("10 true scores for a whole split of 3: %v", err)
 	}
 }

@@ -23,11 +23,7 @@ func QualityAgainst(emb []float32, dim int, labels, seeds []int, seedScores, tru
 		return QualityReport{}, err
 	}
 	rep := qualityReport(q)
-	at := make([]float32, len(seeds))
-	for j, i := range seeds {
-		at[j] = truth[i]
-	}
-	r, err := prune.Spearman(seedScores, at)
+	r, err := prune.Spearman(seedScores, prune.Gather(truth, seeds))
 	if err != nil {
 		return QualityReport{}, err
 	}
@@ -53,19 +49,11 @@ func holdOutQuality(emb []float32, dim int, labels, seedIdx []int, seedScores []
 	}
 	refs := tensor.NewRNG(seed ^ 0x401d).Perm(m)[:m-held]
 	slices.Sort(refs)
-	refScores := make([]float32, len(refs))
-	for j, i := range refs {
-		refScores[j] = seedScores[i]
-	}
-	q, err := prune.MeasureQuality(sub, dim, subLabels, refs, refScores, seedScores, opt, tensor.NewRNG(seed^0x5eed))
+	q, err := prune.MeasureQuality(sub, dim, subLabels, refs, prune.Gather(seedScores, refs), seedScores, opt, tensor.NewRNG(seed^0x5eed))
 	if err != nil {
 		return QualityReport{}, nil, nil, err
 	}
-	truth := make([]float32, len(q.Queries))
-	for j, i := range q.Queries {
-		truth[j] = seedScores[i]
-	}
-	return qualityReport(q), truth, q.Predicted, nil
+	return qualityReport(q), prune.Gather(seedScores, q.Queries), q.Predicted, nil
 }
 
 // qualityReport flattens q for the report.

@@ -58,11 +58,7 @@ type run struct {
 	labels     []int
 	evalIdx    []int
 	norm       attack.Norm
-	// poolIdx are the training-split indices of the pool samples when
-	// --pool makes the pool a subset (nil otherwise), splitN the size of
-	// the training split.
-	poolIdx []int
-	splitN  int
+	truth      map[string][]float32 // Config.TrueScores' scores of the pool samples
 }
 
 // Run executes the experiment c: for every seed, the seed draw, the
@@ -84,12 +80,6 @@ func Run(ctx context.Context, c Config, o Options) (*Report, error) {
 		if s < 0 || s >= c.Seeds {
 			return nil, fmt.Errorf("--only-seeds: repetition %d is not among the %d of --seeds", s, c.Seeds)
 		}
-	}
-	if err := os.MkdirAll(c.Out, 0o755); err != nil {
-		return nil, err
-	}
-	if err := claimDir(c); err != nil {
-		return nil, err
 	}
 	pool, test := o.Pool, o.Test
 	if pool == nil {
@@ -117,7 +107,27 @@ func Run(ctx context.Context, c Config, o Options) (*Report, error) {
 			return nil, err
 		}
 	}
-	r := &run{c: c, o: o, pool: pool, test: test, labels: make([]int, pool.Len()), poolIdx: poolIdx, splitN: splitN}
+	r := &run{c: c, o: o, pool: pool, test: test, labels: make([]int, pool.Len())}
+	// The run directory is claimed (c recorded, or checked against the
+	// recorded run) only once the true scores are read, so that a wrong
+	// file is neither recorded nor costs a seed run.
+	record, err := checkDir(c)
+	if err != nil {
+		return nil, err
+	}
+	if !o.Finished {
+		if r.truth, err = readTrueScores(c.TrueScores, pool.Len(), poolIdx, splitN); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.MkdirAll(c.Out, 0o755); err != nil {
+		return nil, err
+	}
+	if record != nil {
+		if err := WriteJSON(filepath.Join(c.Out, ConfigFile), record); err != nil {
+			return nil, err
+		}
+	}
 	for i := range r.labels {
 		r.labels[i] = pool.Label(i)
 	}
@@ -162,40 +172,40 @@ func Run(ctx context.Context, c Config, o Options) (*Report, error) {
 	return rep, nil
 }
 
-// claimDir records c in the run directory, or checks that the directory's
-// run has the same settings.
-func claimDir(c Config) error {
-	path := filepath.Join(c.Out, ConfigFile)
+// checkDir checks that the run in directory c.Out, if there is one, has
+// the settings of c. It returns the config to record there, or nil if the
+// recorded one stands as it is.
+func checkDir(c Config) (*Config, error) {
 	var stored Config
-	ok, err := readJSON(path, &stored)
+	ok, err := readJSON(filepath.Join(c.Out, ConfigFile), &stored)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !ok {
-		return WriteJSON(path, c)
+		return &c, nil
 	}
 	if f := configDiff(stored, c); f != "" {
-		return fmt.Errorf("--out %s holds a run with other settings (%s differs); choose another --out", c.Out, f)
+		return nil, fmt.Errorf("--out %s holds a run with other settings (%s differs); choose another --out", c.Out, f)
 	}
 	for m, p := range stored.TrueScores {
 		if q, ok := c.TrueScores[m]; ok && q != p {
-			return fmt.Errorf("--out %s holds runs pruned by --true-scores %s=%s, not %s; choose another --out", c.Out, m, p, q)
+			return nil, fmt.Errorf("--out %s holds runs pruned by --true-scores %s=%s, not %s; choose another --out", c.Out, m, p, q)
 		}
 	}
-	if len(c.TrueScores) > 0 {
-		merged := stored
-		merged.TrueScores = map[string]string{}
-		maps.Copy(merged.TrueScores, stored.TrueScores)
-		maps.Copy(merged.TrueScores, c.TrueScores)
-		return WriteJSON(path, merged)
+	if len(c.TrueScores) == 0 {
+		return nil, nil
 	}
-	return nil
+	merged := stored
+	merged.TrueScores = map[string]string{}
+	maps.Copy(merged.TrueScores, stored.TrueScores)
+	maps.Copy(merged.TrueScores, c.TrueScores)
+	return &merged, nil
 }
 
 // configDiff names the first setting in which a and b differ, or "";
 // the thread count may change between calls, the directory may have been
 // moved or copied, and runs pruned by true scores may be added to a run
-// (claimDir checks that the ones both name agree).
+// (checkDir checks that the ones both name agree).
 func configDiff(a, b Config) string {
 	a.Train.Threads, b.Train.Threads = 0, 0
 	a.Out, b.Out, a.Train.Out, b.Train.Out = "", "", "", ""
@@ -390,10 +400,7 @@ func (r *run) seed(ctx context.Context, s uint64) (*SeedReport, error) {
 	// 5. Extrapolation to the whole pool, and its quality on a held-out
 	// part of the seed and, given a full-set run's scores, on the whole
 	// pool.
-	truth, err := r.readTrueScores()
-	if err != nil {
-		return nil, err
-	}
+	truth := r.truth
 	allScores := map[string][]float32{}
 	sr.Quality, sr.TrueQuality = map[string]QualityReport{}, map[string]QualityReport{}
 	for _, m := range c.Scores {
@@ -535,14 +542,13 @@ func (c *Config) selectionMethods() []string {
 	return append(out, "random")
 }
 
-// readTrueScores reads the files of Config.TrueScores, each the scores
-// of every pool sample or, when --pool makes the pool a subset, of every
-// sample of the training split (a full-set run's scores.npy as it is), of
-// which the pool's are taken.
-func (r *run) readTrueScores() (map[string][]float32, error) {
-	n := r.pool.Len()
+// readTrueScores reads each file of files, the scores of the n pool
+// samples or, when the pool is the subset poolIdx of a training split of
+// splitN samples, of the whole split (a full-set run's scores.npy as it
+// is), of which the pool's are taken.
+func readTrueScores(files map[string]string, n int, poolIdx []int, splitN int) (map[string][]float32, error) {
 	out := map[string][]float32{}
-	for m, path := range r.c.TrueScores {
+	for m, path := range files {
 		v, err := ReadVector(path)
 		if err != nil {
 			return nil, fmt.Errorf("--true-scores: %w", err)
@@ -550,13 +556,10 @@ func (r *run) readTrueScores() (map[string][]float32, error) {
 		switch {
 		case len(v) == n:
 			out[m] = v
-		case r.poolIdx != nil && len(v) == r.splitN:
-			out[m] = make([]float32, n)
-			for j, i := range r.poolIdx {
-				out[m][j] = v[i]
-			}
-		case r.poolIdx != nil:
-			return nil, fmt.Errorf("--true-scores: %s: %d scores, but the pool has %d samples and the training split %d", path, len(v), n, r.splitN)
+		case poolIdx != nil && len(v) == splitN:
+			out[m] = prune.Gather(v, poolIdx)
+		case poolIdx != nil:
+			return nil, fmt.Errorf("--true-scores: %s: %d scores, but the pool has %d samples and the training split %d", path, len(v), n, splitN)
 		default:
 			return nil, fmt.Errorf("--true-scores: %s: %d scores, but the pool has %d samples", path, len(v), n)
 		}

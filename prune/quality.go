@@ -214,11 +214,11 @@ func MeasureQuality(emb []float32, dim int, labels, seeds []int, seedScores, tru
 	if err != nil {
 		return nil, fmt.Errorf("quality: %w", err)
 	}
-	held := gather(truth, ex.Queries)
+	held := Gather(truth, ex.Queries)
 	if j := firstNonFinite(held); j >= 0 {
 		return nil, fmt.Errorf("quality: true score of sample %d is %v", ex.Queries[j], held[j])
 	}
-	q := &Quality{HeldOut: len(ex.Queries), Queries: ex.Queries, Predicted: gather(ex.Scores, ex.Queries)}
+	q := &Quality{HeldOut: len(ex.Queries), Queries: ex.Queries, Predicted: Gather(ex.Scores, ex.Queries)}
 	if q.KNN, err = agreement(q.Predicted, held); err != nil {
 		return nil, fmt.Errorf("quality: kNN: %w", err)
 	}
@@ -229,7 +229,7 @@ func MeasureQuality(emb []float32, dim int, labels, seeds []int, seedScores, tru
 	if q.ClassMean, err = agreement(means, held); err != nil {
 		return nil, fmt.Errorf("quality: class mean: %w", err)
 	}
-	shuffled := gather(seedScores, rng.Perm(len(seeds)))
+	shuffled := Gather(seedScores, rng.Perm(len(seeds)))
 	pred, err := ex.Neighbors.Predict(shuffled, opt.Weighted)
 	if err != nil {
 		return nil, fmt.Errorf("quality: %w", err)
@@ -240,8 +240,9 @@ func MeasureQuality(emb []float32, dim int, labels, seeds []int, seedScores, tru
 	return q, nil
 }
 
-// gather returns x[idx[0]], x[idx[1]], ...
-func gather(x []float32, idx []int) []float32 {
+// Gather returns x[idx[0]], x[idx[1]], ...: the values of x at idx, in
+// the order of idx.
+func Gather(x []float32, idx []int) []float32 {
 	out := make([]float32, len(idx))
 	for j, i := range idx {
 		out[j] = x[i]

@@ -83,7 +83,7 @@ func TestMeasureQuality(t *testing.T) {
 		labels[i] = g.Intn(5)
 	}
 	seeds := g.Perm(n)[:n/5]
-	seedScores := gather(truth, seeds)
+	seedScores := Gather(truth, seeds)
 	q, err := MeasureQuality(emb, dim, labels, seeds, seedScores, truth, KNNOptions{}, tensor.NewRNG(7))
 	if err != nil {
 		t.Fatal(err)

@@ -434,7 +434,7 @@ func TestEpsWarmup(t *testing.T) {
 	}
 	bad := advConfig(t.TempDir(), "pgd")
 	bad.EpsWarmup = 3
-	if err := bad.check(); err == nil || !strings.Contains(err.Error(), "--eps-warmup") {
+	if err := bad.Check(); err == nil || !strings.Contains(err.Error(), "--eps-warmup") {
 		t.Fatalf("--eps-warmup beyond --epochs: %v", err)
 	}
 }

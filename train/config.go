@@ -90,8 +90,8 @@ type Config struct {
 	Out     string `json:"out"`     // run directory, e.g. runs/NAME
 }
 
-// check validates c, naming the offending field by its CLI flag.
-func (c *Config) check() error {
+// Check validates c, naming the offending field by its CLI flag.
+func (c *Config) Check() error {
 	var errs []error
 	bad := func(flag string, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("--%s: %s", flag, fmt.Sprintf(format, args...)))

@@ -136,7 +136,7 @@ const (
 // model, optimizer, schedule and EMA, and with opts.Resume restores them
 // from the checkpoint in cfg.Out. Errors name the flag or file at fault.
 func New(cfg Config, opts Options) (*Trainer, error) {
-	if err := cfg.check(); err != nil {
+	if err := cfg.Check(); err != nil {
 		return nil, err
 	}
 	t := &Trainer{cfg: cfg, opts: opts, train: opts.Train, test: opts.Test, threads: -1}
