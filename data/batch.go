@@ -18,6 +18,15 @@ type Config struct {
 	Seed      uint64 // seeds the shuffle and the augmentation
 	DropLast  bool   // drop the last batch if it is partial
 
+	// NoSingleton avoids a last batch of one sample, which BatchNorm
+	// cannot normalize, without skipping it: when an epoch of n > B
+	// samples would end with a batch of one, the batch before it gives
+	// it one sample, so the epoch ends with batches of B-1 and 2 and
+	// every sample is still visited once. With B = 2 (where B-1 would be
+	// one) the last three samples form one batch of 3 instead. A set of
+	// one sample still gives one batch of one; DropLast takes precedence.
+	NoSingleton bool
+
 	// CropPad > 0 enables random crops: the image is padded by CropPad
 	// zeros on every side and a window of the original size is cut at a
 	// uniform offset (CIFAR training uses 4).
@@ -32,8 +41,9 @@ type Config struct {
 
 // Batch is one batch: images X [B, C, H, W], and the labels and dataset
 // indices of its samples. B is Config.BatchSize except perhaps for the
-// last batch of an epoch. A Batch's storage is reused: it is valid until
-// the next call to Next, Reset or Close.
+// last batch of an epoch (and, with Config.NoSingleton, the one before
+// it). A Batch's storage is reused: it is valid until the next call to
+// Next, Reset or Close.
 type Batch struct {
 	X       *tensor.Tensor
 	Labels  []int
@@ -65,6 +75,9 @@ type Batcher struct {
 	base    []int // the index list (or 0..n-1)
 	order   []int // this epoch's order
 	batches int
+	// moved is set when Config.NoSingleton reshapes the end of the
+	// epoch: batches of B-1 and 2, or, if B = 2, a last batch of 3.
+	moved bool
 
 	epoch  int
 	k      int // next batch to hand out
@@ -98,7 +111,7 @@ type slot struct {
 	batch   Batch
 	x       []float32
 	full    *tensor.Tensor // view of x with BatchSize samples
-	part    *tensor.Tensor // view of x for a short last batch
+	part    *tensor.Tensor // view of x for a short (or, B = 2, long) batch
 	labels  []int
 	indices []int
 }
@@ -133,19 +146,28 @@ func NewBatcher(ds Dataset, indices []int, cfg Config) (*Batcher, error) {
 	}
 	b := &Batcher{ds: ds, cfg: cfg, base: indices, order: make([]int, len(indices))}
 	b.c, b.h, b.w = ds.Shape()
-	b.batches = len(indices) / cfg.BatchSize
-	if !cfg.DropLast && len(indices)%cfg.BatchSize != 0 {
+	n, bs := len(indices), cfg.BatchSize
+	b.batches = n / bs
+	if !cfg.DropLast && n%bs != 0 {
 		b.batches++
+	}
+	capacity := bs
+	if cfg.NoSingleton && !cfg.DropLast && n > bs && n%bs == 1 {
+		b.moved = true
+		if bs == 2 {
+			b.batches-- // the single sample joins the last full batch
+			capacity = 3
+		}
 	}
 	b.pcg = rand.NewPCG(0, 0)
 	b.rng = rand.New(b.pcg)
 	chw := b.c * b.h * b.w
 	for i := range b.slots {
 		s := &b.slots[i]
-		s.x = make([]float32, cfg.BatchSize*chw)
-		s.full = view(s.x, cfg.BatchSize, b.c, b.h, b.w)
-		s.labels = make([]int, cfg.BatchSize)
-		s.indices = make([]int, cfg.BatchSize)
+		s.x = make([]float32, capacity*chw)
+		s.full = view(s.x, bs, b.c, b.h, b.w)
+		s.labels = make([]int, capacity)
+		s.indices = make([]int, capacity)
 	}
 	b.workers = cfg.Workers
 	if b.workers == 0 {
@@ -284,14 +306,33 @@ func (b *Batcher) work() {
 	}
 }
 
+// span returns the position in the epoch's order of batch k's first
+// sample and its sample count.
+func (b *Batcher) span(k int) (start, n int) {
+	bs := b.cfg.BatchSize
+	start = k * bs
+	if b.moved {
+		last := b.batches - 1
+		switch {
+		case bs == 2 && k == last:
+			return start, 3
+		case bs > 2 && k == last-1:
+			return start, bs - 1
+		case bs > 2 && k == last:
+			return start - 1, 2
+		}
+	}
+	return start, min(bs, len(b.order)-start)
+}
+
 // fill decodes batch k of the epoch into slot k%2.
 func (b *Batcher) fill(k int) error {
 	s := &b.slots[k%2]
 	bs := b.cfg.BatchSize
-	n := min(bs, len(b.order)-k*bs)
+	start, n := b.span(k)
 	s.batch.Indices = s.indices[:n]
 	s.batch.Labels = s.labels[:n]
-	copy(s.batch.Indices, b.order[k*bs:])
+	copy(s.batch.Indices, b.order[start:start+n])
 	for j, i := range s.batch.Indices {
 		s.batch.Labels[j] = b.ds.Label(i)
 	}

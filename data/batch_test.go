@@ -290,3 +290,119 @@ func TestBatcherError(t *testing.T) {
 		}
 	}
 }
+
+// TestBatcherNoSingleton checks that NoSingleton reshapes only an epoch
+// that would end with a batch of one, that the batch sizes and X agree,
+// and that every sample is visited exactly once per epoch, whatever the
+// shuffle, workers and prefetching.
+func TestBatcherNoSingleton(t *testing.T) {
+	for _, tc := range []struct {
+		n, bs int
+		sizes []int
+	}{
+		{129, 128, []int{127, 2}},
+		{257, 128, []int{128, 127, 2}},
+		{1, 128, []int{1}},
+		{128, 128, []int{128}},
+		{256, 128, []int{128, 128}},
+		{130, 128, []int{128, 2}},
+		{7, 3, []int{3, 2, 2}},
+		{5, 2, []int{2, 3}},
+		{3, 2, []int{3}},
+		{4, 1, []int{1, 1, 1, 1}},
+	} {
+		ds := testSet(t, tc.n)
+		for _, cfg := range []Config{
+			{},
+			{Shuffle: true, Seed: 3, Workers: 3, Prefetch: true},
+			{Shuffle: true, Seed: 3, Workers: 1, Prefetch: true, CropPad: 1, Flip: true},
+			{Shuffle: true, Seed: 3, Workers: 4},
+		} {
+			cfg.BatchSize, cfg.NoSingleton = tc.bs, true
+			b, err := NewBatcher(ds, nil, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.Len() != len(tc.sizes) || b.Samples() != tc.n {
+				t.Errorf("n %d batch %d: Len %d Samples %d, want %d, %d", tc.n, tc.bs, b.Len(), b.Samples(), len(tc.sizes), tc.n)
+			}
+			for epoch := range 3 {
+				b.Reset(epoch)
+				var sizes []int
+				seen := make([]int, tc.n)
+				for b.Next() {
+					bt := b.Batch()
+					if bt.X.Dim(0) != len(bt.Labels) || len(bt.Labels) != len(bt.Indices) {
+						t.Fatalf("batch sizes disagree: X %v, %d labels, %d indices", bt.X.Shape(), len(bt.Labels), len(bt.Indices))
+					}
+					sizes = append(sizes, len(bt.Indices))
+					for k, i := range bt.Indices {
+						seen[i]++
+						if bt.Labels[k] != i%7 {
+							t.Fatalf("label of index %d = %d", i, bt.Labels[k])
+						}
+						if cfg.CropPad == 0 && !slices.Equal(bt.X.Data()[k*90:(k+1)*90], image(t, ds, i)) {
+							t.Fatalf("image of index %d differs", i)
+						}
+					}
+				}
+				if err := b.Err(); err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(sizes, tc.sizes) {
+					t.Errorf("n %d batch %d %+v epoch %d: sizes %v, want %v", tc.n, tc.bs, cfg, epoch, sizes, tc.sizes)
+				}
+				for i, c := range seen {
+					if c != 1 {
+						t.Fatalf("n %d batch %d epoch %d: sample %d visited %d times", tc.n, tc.bs, epoch, i, c)
+					}
+				}
+			}
+			b.Close()
+		}
+	}
+	// The same order as without NoSingleton: only the cut moves.
+	ds := testSet(t, 257)
+	cfg := Config{BatchSize: 128, Shuffle: true, Seed: 9}
+	plain, _ := NewBatcher(ds, nil, cfg)
+	defer plain.Close()
+	cfg.NoSingleton = true
+	ns, _ := NewBatcher(ds, nil, cfg)
+	defer ns.Close()
+	x0, _, i0 := epochData(t, plain, 2)
+	x1, _, i1 := epochData(t, ns, 2)
+	if !slices.Equal(i0, i1) || !slices.Equal(x0, x1) {
+		t.Error("NoSingleton changed the order or the images of an epoch")
+	}
+	// DropLast takes precedence.
+	cfg.DropLast = true
+	dl, _ := NewBatcher(ds, nil, cfg)
+	defer dl.Close()
+	if _, _, idx := epochData(t, dl, 0); dl.Len() != 2 || len(idx) != 256 {
+		t.Errorf("DropLast with NoSingleton: %d batches, %d samples; want 2, 256", dl.Len(), len(idx))
+	}
+}
+
+func TestBatcherNoSingletonNoAlloc(t *testing.T) {
+	ds := testSet(t, 40)
+	for _, bs := range []int{4, 2} {
+		for _, pre := range []bool{false, true} {
+			b, _ := NewBatcher(ds, []int{5, 1, 39, 3, 4, 20, 21, 22, 23}, Config{
+				BatchSize: bs, Shuffle: true, Workers: 2, Prefetch: pre, NoSingleton: true})
+			epoch := 0
+			step := func() {
+				if !b.Next() {
+					epoch++
+					b.Reset(epoch)
+				}
+			}
+			for range 10 {
+				step()
+			}
+			if a := testing.AllocsPerRun(100, step); a != 0 {
+				t.Errorf("batch %d prefetch %v: %v allocations per batch, want 0", bs, pre, a)
+			}
+			b.Close()
+		}
+	}
+}

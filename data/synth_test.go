@@ -337,7 +337,7 @@ func TestSyntheticFieldRMS(t *testing.T) {
 	cnt := 0
 	for i := range 50 {
 		sc.pcg.Seed(uint64(i), 1)
-		s.drawField(sc)
+		s.drawField(sc, 34)
 		for y := 12; y < 16; y++ {
 			for x := 12; x < 16; x++ {
 				for _, v := range []float32{sc.field[2*y*28+x], sc.field[(2*y+1)*28+x]} {
@@ -530,5 +530,265 @@ func TestOpenSynth(t *testing.T) {
 		t.Setenv("GOMODCACHE", t.TempDir())
 		_, _, err := Open(spec)
 		wantErr(t, err, `"`+spec+`"`, "make data")
+	}
+}
+
+func TestSyntheticTail(t *testing.T) {
+	base := blobSet(t, 7, 1, 28, 28)
+	d := DefaultSynthOptions()
+	tailed := d
+	tailed.Tail = 3
+
+	// Tail = 0: strength 1 and the samples of a pool without Tail.
+	plain := newSynth(t, base, 50, 11, d)
+	for i := range plain.Len() {
+		if st := plain.Strength(i); st != 1 {
+			t.Fatalf("Tail 0: Strength(%d) = %v, want 1", i, st)
+		}
+	}
+
+	// Tail = 3: Pareto strengths, deterministic per (seed, i).
+	const n = 20000
+	s := newSynth(t, base, n, 11, tailed)
+	again := newSynth(t, base, n, 11, tailed)
+	other := newSynth(t, base, n, 12, tailed)
+	above2, above4, sameSeed12 := 0, 0, 0
+	for i := range n {
+		st := s.Strength(i)
+		if !(st >= 1) || math.IsInf(st, 0) {
+			t.Fatalf("Strength(%d) = %v, want finite ≥ 1", i, st)
+		}
+		if again.Strength(i) != st {
+			t.Fatalf("Strength(%d) differs between two equal pools", i)
+		}
+		if other.Strength(i) == st {
+			sameSeed12++
+		}
+		if st > 2 {
+			above2++
+		}
+		if st > 4 {
+			above4++
+		}
+	}
+	// Expected 12.5% (sd 0.23%) and 1.56% (sd 0.09%).
+	if f := float64(above2) / n; f < 0.11 || f > 0.14 {
+		t.Errorf("share of strengths above 2 = %.4f, want about 0.125", f)
+	}
+	if f := float64(above4) / n; f < 0.011 || f > 0.021 {
+		t.Errorf("share of strengths above 4 = %.4f, want about 0.0156", f)
+	}
+	if sameSeed12 > 10 {
+		t.Errorf("seeds 11 and 12 share %d strengths", sameSeed12)
+	}
+
+	// The tail leaves the base order alone, deforms a strong sample more
+	// than the same sample without it, and keeps values in [0, 1].
+	small := newSynth(t, base, 200, 11, tailed)
+	ref := newSynth(t, base, 200, 11, d)
+	strong := 0
+	for i := range small.Len() {
+		if small.BaseIndex(i) != ref.BaseIndex(i) || small.Label(i) != ref.Label(i) {
+			t.Fatalf("sample %d: the tail changed the base image", i)
+		}
+		img := image(t, small, i)
+		for k, v := range img {
+			if !(v >= 0 && v <= 1) {
+				t.Fatalf("sample %d element %d = %v", i, k, v)
+			}
+		}
+		same := sameBits(img, image(t, ref, i))
+		if st := small.Strength(i); st > 1 && same {
+			t.Fatalf("sample %d of strength %v equals the sample without the tail", i, st)
+		}
+		if small.Strength(i) > 2 {
+			strong++
+		}
+	}
+	if strong == 0 {
+		t.Fatal("no sample of strength above 2 among 200")
+	}
+}
+
+func TestSyntheticTailMagnitude(t *testing.T) {
+	// Samples of strength above 3 move further from their base image, on
+	// average, than the same samples without the tail.
+	const h, w = 28, 28
+	base := blobSet(t, 20, 1, h, w)
+	d := DefaultSynthOptions()
+	tailed := d
+	tailed.Tail = 3
+	s := newSynth(t, base, 2000, 5, tailed)
+	ref := newSynth(t, base, 2000, 5, d)
+	var madTail, madRef float64
+	cnt := 0
+	for i := range s.Len() {
+		if s.Strength(i) <= 3 {
+			continue
+		}
+		b := image(t, base, s.BaseIndex(i))
+		for k, v := range image(t, s, i) {
+			madTail += math.Abs(float64(v - b[k]))
+		}
+		for k, v := range image(t, ref, i) {
+			madRef += math.Abs(float64(v - b[k]))
+		}
+		cnt++
+	}
+	if cnt < 20 || madTail < 1.3*madRef {
+		t.Errorf("%d samples of strength > 3: mean |Δ| %.4f with the tail, %.4f without", cnt, madTail/float64(cnt*h*w), madRef/float64(cnt*h*w))
+	}
+}
+
+func TestStrengthen(t *testing.T) {
+	o := SynthOptions{Rotate: 15, Scale: 0.1, Shear: 0.2, Translate: 2, Alpha: 34, Sigma: 4, Tail: 1}
+	s := newSynth(t, blobSet(t, 2, 1, 10, 12), 5, 0, o)
+	got := s.strengthen(2)
+	want := SynthOptions{Rotate: 30, Scale: 0.2, Shear: 0.4, Translate: 4, Alpha: 68, Sigma: 4, Tail: 1}
+	if got != want {
+		t.Errorf("strength 2: %+v, want %+v", got, want)
+	}
+	for _, st := range []float64{1e3, 1e300, math.Inf(1)} {
+		got := s.strengthen(st)
+		want := SynthOptions{Rotate: 180, Scale: 0.9, Shear: 1.2, Translate: 1200, Alpha: 1200, Sigma: 4, Tail: 1}
+		if got != want {
+			t.Errorf("strength %g: %+v, want the caps %+v", st, got, want)
+		}
+		if err := got.validate(); err != nil {
+			t.Errorf("strength %g: %v", st, err)
+		}
+	}
+	// An option already above its cap keeps its value; 0 stays 0.
+	s = newSynth(t, blobSet(t, 2, 1, 10, 12), 5, 0, SynthOptions{Scale: 0.95, Shear: 1.5, Tail: 1})
+	if got := s.strengthen(math.Inf(1)); got.Scale != 0.95 || got.Shear != 1.5 || got.Rotate != 0 || got.Alpha != 0 {
+		t.Errorf("strengthen(+Inf) = %+v", got)
+	}
+	// A tiny Tail gives infinite strengths, which must not break a sample.
+	s = newSynth(t, blobSet(t, 2, 1, 10, 12), 50, 0, SynthOptions{Rotate: 10, Translate: 1, Alpha: 5, Sigma: 2, Tail: 0.001})
+	inf := 0
+	for i := range s.Len() {
+		if math.IsInf(s.Strength(i), 1) {
+			inf++
+		}
+		for _, v := range image(t, s, i) {
+			if !(v >= 0 && v <= 1) {
+				t.Fatalf("Tail 0.001: sample %d has value %v", i, v)
+			}
+		}
+	}
+	if inf == 0 {
+		t.Error("Tail 0.001: no infinite strength among 50")
+	}
+	for _, tail := range []float64{-1, math.NaN(), math.Inf(1)} {
+		_, err := NewSynthetic(blobSet(t, 2, 1, 4, 4), 5, 0, SynthOptions{Tail: tail})
+		wantErr(t, err, "data.NewSynthetic", "Tail")
+	}
+}
+
+func TestPortableLogExp(t *testing.T) {
+	for _, x := range []float64{1, 0x1p-53, 1e-300, 0.1, 0.5, 0.70710678, 0.7071068, 0.999999, 1 - 0x1p-53, 2, 1e10} {
+		if got, want := portableLog(x), math.Log(x); math.Abs(got-want) > 4e-16*math.Max(1, math.Abs(want)) {
+			t.Errorf("portableLog(%g) = %.17g, math.Log %.17g", x, got, want)
+		}
+	}
+	if portableLog(1) != 0 || portableLog(1-0x1p-53) >= 0 {
+		t.Error("portableLog is not 0 at 1 and negative below")
+	}
+	for _, x := range []float64{0, 1e-12, 0.3, 0.6931471805599453, 1, 5, 36.7, 200, 700} {
+		if got, want := portableExp(x), math.Exp(x); math.Abs(got-want) > 4e-15*want {
+			t.Errorf("portableExp(%g) = %.17g, math.Exp %.17g", x, got, want)
+		}
+	}
+	if portableExp(0) != 1 || !math.IsInf(portableExp(800), 1) || !math.IsInf(portableExp(1e300), 1) {
+		t.Error("portableExp: wrong at 0 or past the float64 range")
+	}
+}
+
+func TestSyntheticTailGolden(t *testing.T) {
+	// Like TestSyntheticGolden, with Tail: the strengths and the samples
+	// they scale are part of a pool's definition and must be the same
+	// on every platform.
+	x := tensor.New(7, 1, 28, 28)
+	for k, v := range pattern(x.Len(), 9) {
+		x.Data()[k] = float32(v) / 255
+	}
+	base, err := FromTensor(x, make([]int, 7), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := DefaultSynthOptions()
+	o.Tail = 3
+	s := newSynth(t, base, 1000, 42, o)
+	hsh := fnv.New64a()
+	var buf [8]byte
+	for i := range 100 {
+		b := math.Float64bits(s.Strength(i))
+		for k := range buf {
+			buf[k] = byte(b >> (8 * k))
+		}
+		hsh.Write(buf[:])
+	}
+	var strong []int
+	for i := 0; len(strong) < 3; i++ {
+		if s.Strength(i) > 2 {
+			strong = append(strong, i)
+		}
+	}
+	for _, i := range append(strong, 0, 1, 999) {
+		for _, v := range image(t, s, i) {
+			b := math.Float32bits(v)
+			buf[0], buf[1], buf[2], buf[3] = byte(b), byte(b>>8), byte(b>>16), byte(b>>24)
+			hsh.Write(buf[:4])
+		}
+	}
+	const want = 0x2446497b90e5b59d
+	if got := hsh.Sum64(); got != want {
+		t.Errorf("hash of strengths and samples = %#x, want %#x (strong samples %v)", got, uint64(want), strong)
+	}
+}
+
+func TestOpenSynthTail(t *testing.T) {
+	np := writeFile(t, t.TempDir(), "t.npz", npzBytes(t,
+		zipMember{"image.npy", npyBytes([]int{2, 8, 8, 1}, pattern(128, 1)), 0},
+		zipMember{"label.npy", npyBytes([]int{2}, []int64{0, 1}), 0}))
+	for _, tc := range []struct {
+		spec string
+		seed uint64
+		tail float64
+	}{
+		{"synth:npz:" + np + ":40:tail=3", 0, 3},
+		{"synth:npz:" + np + ":40:7:tail=0.5", 7, 0.5},
+		{"synth:npz:" + np + ":40:7:tail=2e0", 7, 2},
+		{"synth:npz:" + np + ":40:7", 7, 0},
+	} {
+		train, _, err := Open(tc.spec)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.spec, err)
+		}
+		s := train.(*Synthetic)
+		if s.opts.Tail != tc.tail || s.seed != tc.seed || s.Len() != 40 {
+			t.Errorf("%s: Tail %v seed %d n %d; want %v, %d, 40", tc.spec, s.opts.Tail, s.seed, s.Len(), tc.tail, tc.seed)
+		}
+		Close(train)
+	}
+	if !strings.Contains(Specs, "synth:BASE:N[:SEED][:tail=A]") {
+		t.Errorf("Specs %q does not list tail=A", Specs)
+	}
+	for _, tc := range []struct{ spec, want string }{
+		{"synth:npz:" + np + ":40:tail=0", `tail "0"`},
+		{"synth:npz:" + np + ":40:tail=-1", `tail "-1"`},
+		{"synth:npz:" + np + ":40:tail=inf", `tail "inf"`},
+		{"synth:npz:" + np + ":40:tail=NaN", `tail "NaN"`},
+		{"synth:npz:" + np + ":40:tail=", `tail ""`},
+		{"synth:npz:" + np + ":40:tail=x", `tail "x"`},
+		{"synth:npz:" + np + ":40:tail=3:tail=3", "given twice"},
+		{"synth:npz:" + np + ":40:alpha=3", `unknown option "alpha"`},
+		{"synth:npz:" + np + ":40:7:alpha=3", `unknown option "alpha"`},
+		{"synth:npz:" + np + ":tail=3", `N "`},
+		{"synth:mnist:tail=3", "no sample count"},
+		{"synth:tail=3", "no sample count"},
+	} {
+		_, _, err := Open(tc.spec)
+		wantErr(t, err, `"`+tc.spec+`"`, tc.want)
 	}
 }

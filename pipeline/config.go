@@ -3,6 +3,7 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -21,9 +22,23 @@ var Methods = []string{"du", "fp", "el2n", "forgetting"}
 // TRADES, in training mode).
 var Trajectories = []string{"adv", "clean", "train"}
 
+// Embeddings are the spaces the kNN extrapolation can search: the
+// scoring model's own features (the method as first described), the
+// features of a model trained without attacks on the base set (or, without
+// one, on the seed subset): the stand-in for the seed paper's frozen,
+// attack-independent descriptors, and a PCA of the raw pixels.
+var Embeddings = []string{"seed", "clean", "pixels"}
+
 // Config describes one pruning experiment (method.md §7).
 type Config struct {
 	Data string `json:"data"` // dataset spec: its training split is the pool, its test split evaluates
+	// Base, if set, is the seed paper's setting: a dataset spec whose
+	// training split is the real set, never pruned, mixed into every
+	// training batch (Train.SyntheticFrac of each batch comes from the
+	// pool, an epoch is a pass over the base) and scored whole by the
+	// seed run; Data is then the (synthetic) pool that is pruned, and
+	// Base's test split evaluates.
+	Base string `json:"base,omitempty"`
 	// PoolSize, if positive, makes the pool a random subset of that many
 	// training samples (drawn once, with seed 0); indices in the stage
 	// files then refer to positions in it.
@@ -34,6 +49,20 @@ type Config struct {
 	Trajectory string   `json:"trajectory"` // one of Trajectories
 	Window     int      `json:"window"`     // Dynamic Uncertainty window J
 
+	// TruncateBest computes the scores from the epochs up to the scoring
+	// run's best validation-robust epoch (the seed paper's flag).
+	TruncateBest bool `json:"truncate_best,omitempty"`
+
+	// Embed lists the embeddings (of Embeddings) whose extrapolation
+	// quality is measured; the first is the one the selection uses.
+	Embed []string `json:"embed"`
+	// PickEmbed extrapolates in the embedding of Embed whose held-out
+	// quality (Spearman on held-out scored pool samples, of the first
+	// score) is best, per repetition, instead of the first.
+	PickEmbed   bool `json:"pick_embed,omitempty"`
+	PCADim      int  `json:"pca_dim"`      // dimensions of the pixels embedding
+	CleanEpochs int  `json:"clean_epochs"` // epochs of the clean embedding model
+
 	K         int     `json:"k"`         // neighbours of the extrapolation
 	Weighted  bool    `json:"weighted"`  // exp(−d)-weighted mean instead of the plain one
 	Metric    string  `json:"metric"`    // "euclidean" or "cosine"
@@ -42,7 +71,18 @@ type Config struct {
 
 	Prune         []float64 `json:"prune"` // fractions removed, one experiment each
 	ClassBalanced bool      `json:"class_balanced"`
-	KeepLow       bool      `json:"keep_low"` // ablation: keep the lowest scores
+	KeepLow       bool      `json:"keep_low,omitempty"` // bulwark select only; the pipeline takes Select keep-low
+	// Select lists the selection rules (prune.Rules) run at every ratio:
+	// the score-driven ones (top, keep-low, stratified) once per score,
+	// the others (drop-tail, random-replace) once. Random pruning without
+	// replacement always runs: it is the baseline.
+	Select []string `json:"select"`
+	// Beta is stratified's share of the pool removed first as hardest (by
+	// confidence, the mean true-class probability of the scoring run); a
+	// negative value takes CCS's schedule by ratio (DefaultBeta).
+	Beta   float64 `json:"beta"`
+	Tail   float64 `json:"tail"`   // drop-tail's share removed first as lowest confidence
+	Strata int     `json:"strata"` // stratified's score strata
 
 	// TrueScores maps a score to a file of that score for every pool
 	// sample from a full-set run (bulwark score --seed-frac 1); with
@@ -54,6 +94,9 @@ type Config struct {
 
 	Seeds int  `json:"seeds"` // repetitions, with seeds 0..Seeds-1
 	Full  bool `json:"full"`  // also train on the whole pool (same step budget)
+	// BaseOnly also trains on the base set alone (same step budget):
+	// the reference that says whether the pool adds anything.
+	BaseOnly bool `json:"base_only,omitempty"`
 
 	// Train holds the settings of every adversarial training (model,
 	// optimizer, --adv, ε, ...); its Epochs is the budget of the trainings
@@ -61,9 +104,14 @@ type Config struct {
 	Train       train.Config `json:"train"`
 	ScoreEpochs int          `json:"score_epochs"`
 
-	EvalN     int `json:"eval_n"`     // test samples attacked (0 = all)
-	EvalSteps int `json:"eval_steps"` // PGD steps of the evaluation
-	APGDSteps int `json:"apgd_steps"` // APGD-CE and APGD-DLR steps; 0 skips APGD
+	// EvalModel is the weights evaluated: "best" (the best validation-
+	// robust checkpoint, the EMA one with Train.EMA, as the seed paper
+	// does) or "last". The evaluation slice then leaves out the validation
+	// slice.
+	EvalModel string `json:"eval_model"`
+	EvalN     int    `json:"eval_n"`     // test samples attacked (0 = all)
+	EvalSteps int    `json:"eval_steps"` // PGD steps of the evaluation
+	APGDSteps int    `json:"apgd_steps"` // APGD-CE and APGD-DLR steps; 0 skips APGD
 
 	Out string `json:"out"` // run directory
 }
@@ -72,9 +120,11 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		SeedFrac: 0.1, Scores: []string{"du"}, Trajectory: "adv", Window: 10,
+		Embed: []string{"seed"}, PCADim: 64, CleanEpochs: 20,
 		K: 12, Metric: "euclidean", HoldOut: 0.2,
-		Prune: []float64{0.5}, Seeds: 1, ScoreEpochs: 20,
-		EvalN: 1000, EvalSteps: 20, APGDSteps: 100,
+		Prune: []float64{0.5}, Select: []string{"top"}, Beta: -1, Tail: 0.1, Strata: 50,
+		Seeds:     1,
+		EvalModel: "best", EvalN: 1000, EvalSteps: 20, APGDSteps: 100,
 	}
 }
 
@@ -124,11 +174,11 @@ func (c *Config) checkScoring(ps *problems) {
 	if c.Window < 2 {
 		ps.add("window", "%d, want at least 2", c.Window)
 	}
-	if c.ScoreEpochs <= c.Window && slices.Contains(c.Scores, "du") {
+	if c.ScoreEpochs != 0 && c.ScoreEpochs <= c.Window && slices.Contains(c.Scores, "du") {
 		ps.add("score-epochs", "%d: Dynamic Uncertainty needs more epochs than its window J=%d (20 or more advisable)", c.ScoreEpochs, c.Window)
 	}
-	if c.ScoreEpochs < 2 {
-		ps.add("score-epochs", "%d, want at least 2", c.ScoreEpochs)
+	if c.ScoreEpochs < 0 || c.ScoreEpochs == 1 {
+		ps.add("score-epochs", "%d, want at least 2 (or 0 for the default)", c.ScoreEpochs)
 	}
 	if c.Train.Adv == "" || c.Train.Adv == "none" {
 		ps.add("adv", "missing: scoring trains adversarially (pgd, trades or fgsm-rs)")
@@ -140,11 +190,43 @@ func (c *Config) checkScoring(ps *problems) {
 	// the run before anything is recorded in its directory.
 	if len(*ps) == 0 {
 		tc := c.Recording(c.Train)
-		tc.Epochs, tc.Out = c.ScoreEpochs, c.Out
+		tc.Epochs, tc.Out = max(c.ScoreEpochs, 2*c.Window), c.Out
 		if err := tc.Check(); err != nil {
 			*ps = append(*ps, err.Error())
 		}
 	}
+}
+
+// ruleNames lists the rules --select takes.
+func ruleNames() string {
+	var out []string
+	for _, r := range prune.Rules {
+		if r != prune.RuleRandom {
+			out = append(out, string(r))
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// DefaultBeta is CCS's schedule of the hardest share removed before
+// stratified sampling (Zheng et al. 2023, CIFAR-10: none up to 70%
+// pruning, 10% at 70–80%, 30% at 90%), as a function of the prune ratio.
+func DefaultBeta(ratio float64) float64 {
+	switch {
+	case ratio < 0.7:
+		return 0
+	case ratio < 0.85:
+		return 0.1
+	}
+	return 0.3
+}
+
+// beta returns stratified's β at ratio p.
+func (c *Config) beta(p float64) float64 {
+	if c.Beta < 0 {
+		return DefaultBeta(p)
+	}
+	return c.Beta
 }
 
 // Recording returns the scoring run's settings: cfg recording every
@@ -195,6 +277,49 @@ func (c *Config) Check() error {
 		if !slices.Contains(Methods, m) || path == "" {
 			ps.add("true-scores", "%s=%q: want SCORE=FILE with a score of %s", m, path, strings.Join(Methods, ","))
 		}
+	}
+	for _, e := range c.Embed {
+		if !slices.Contains(Embeddings, e) {
+			ps.add("embed", "unknown embedding %q; want some of %s", e, strings.Join(Embeddings, ","))
+		}
+	}
+	if len(c.Embed) == 0 {
+		ps.add("embed", "missing; want some of %s", strings.Join(Embeddings, ","))
+	}
+	if c.PCADim < 1 {
+		ps.add("pca-dim", "%d, want at least 1", c.PCADim)
+	}
+	if c.CleanEpochs < 1 && slices.Contains(c.Embed, "clean") {
+		ps.add("clean-epochs", "%d, want at least 1", c.CleanEpochs)
+	}
+	if c.KeepLow {
+		ps.add("keep-low", "the pipeline takes --select keep-low")
+	}
+	if len(c.Select) == 0 {
+		ps.add("select", "missing; want some of %s", ruleNames())
+	}
+	for _, r := range c.Select {
+		if _, err := prune.ParseRule(r); err != nil || r == string(prune.RuleRandom) {
+			ps.add("select", "%q: want some of %s (random always runs)", r, ruleNames())
+		}
+	}
+	if !(c.Beta < 1) || math.IsNaN(c.Beta) {
+		ps.add("ccs-beta", "%g is not below 1 (negative: CCS's schedule)", c.Beta)
+	}
+	if !(c.Tail >= 0 && c.Tail < 1) {
+		ps.add("tail", "%g is not in [0, 1)", c.Tail)
+	}
+	if c.Strata < 1 {
+		ps.add("strata", "%d, want at least 1", c.Strata)
+	}
+	if c.EvalModel != "best" && c.EvalModel != "last" {
+		ps.add("eval-model", "%q, want best or last", c.EvalModel)
+	}
+	if c.BaseOnly && c.Base == "" {
+		ps.add("base-only", "needs --base")
+	}
+	if c.Base != "" && c.PoolSize > 0 {
+		ps.add("pool", "with --base the pool is --data's whole training split")
 	}
 	if c.PoolSize < 0 {
 		ps.add("pool", "%d, want at least 0 (0 = the whole training split)", c.PoolSize)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"strconv"
 
 	"github.com/bulwark-ml/bulwark/data"
 	"github.com/bulwark-ml/bulwark/internal/atomicfile"
@@ -65,6 +66,29 @@ func ReadIndices(path string, n int) ([]int, error) {
 	}
 	return idx, nil
 }
+
+// ReadKept reads a kept set: pool indices below n, ascending, which may
+// repeat (random-replace draws with replacement).
+func ReadKept(path string, n int) ([]int, error) {
+	v, shape, err := data.ReadNpy[int64](path)
+	if err != nil {
+		return nil, err
+	}
+	if len(shape) != 1 {
+		return nil, fmt.Errorf("%s: shape %v, want a vector of indices", path, shape)
+	}
+	idx := make([]int, len(v))
+	for j, x := range v {
+		if x < 0 || x >= int64(n) || j > 0 && x < v[j-1] {
+			return nil, fmt.Errorf("%s: entry %d (%d) is not an ascending index below %d", path, j, x, n)
+		}
+		idx[j] = int(x)
+	}
+	return idx, nil
+}
+
+// formatRatio formats a prune ratio for file and run names.
+func formatRatio(p float64) string { return strconv.FormatFloat(p, 'f', -1, 64) }
 
 // WriteIndices writes indices as an int64 vector.
 func WriteIndices(path string, idx []int) error {

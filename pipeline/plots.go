@@ -30,12 +30,12 @@ var palette = []color.Color{
 func (rep *Report) plots(dir string) ([]string, error) {
 	var names []string
 	i := slices.IndexFunc(rep.Seeds, func(s SeedReport) bool {
-		return exists(filepath.Join(seedDir(dir, s.Seed), holdOutFile(rep.Config.Scores[0])))
+		return exists(filepath.Join(seedDir(dir, s.Seed), holdOutFile(s.Embedding+"_"+rep.Config.Scores[0])))
 	})
 	if i >= 0 {
 		sdir := seedDir(dir, rep.Seeds[i].Seed)
 		for _, m := range rep.Config.Scores {
-			truth, pred, err := readHoldOut(filepath.Join(sdir, holdOutFile(m)))
+			truth, pred, err := readHoldOut(filepath.Join(sdir, holdOutFile(rep.Seeds[i].Embedding+"_"+m)))
 			if err != nil {
 				return nil, err
 			}

@@ -12,18 +12,24 @@ import (
 
 // QualityAgainst measures the extrapolation of seedScores (the scores of
 // the samples seeds, from the seed run) against truth, the scores of all
-// N samples from another run (a full-set run, say), on the samples that
-// are not seeds, next to the class-mean and shuffled-kNN baselines. It
-// also compares seedScores with truth on the seeds themselves: the
-// agreement of the two runs without any extrapolation, the ceiling of
-// what kNN can reach.
+// N samples from another run (a full-set run, say; NaN where it has none),
+// on the samples that are not seeds, next to the class-mean and
+// shuffled-kNN baselines. It also compares seedScores with truth on the
+// seeds truth covers: the agreement of the two runs without any
+// extrapolation, the ceiling of what kNN can reach.
 func QualityAgainst(emb []float32, dim int, labels, seeds []int, seedScores, truth []float32, opt prune.KNNOptions, seed uint64) (QualityReport, error) {
 	q, err := prune.MeasureQuality(emb, dim, labels, seeds, seedScores, truth, opt, tensor.NewRNG(seed^0x5f1e))
 	if err != nil {
 		return QualityReport{}, err
 	}
 	rep := qualityReport(q)
-	r, err := prune.Spearman(seedScores, prune.Gather(truth, seeds))
+	var own, other []float32
+	for j, i := range seeds {
+		if !math.IsNaN(float64(truth[i])) {
+			own, other = append(own, seedScores[j]), append(other, truth[i])
+		}
+	}
+	r, err := prune.Spearman(own, other)
 	if err != nil {
 		return QualityReport{}, err
 	}
@@ -31,24 +37,37 @@ func QualityAgainst(emb []float32, dim int, labels, seeds []int, seedScores, tru
 	return rep, nil
 }
 
-// holdOutQuality measures extrapolation within the seed subset: it holds
-// out a share h of the seed samples (drawn with seed), extrapolates their
-// scores from the rest, and compares with their own. It returns the
+// holdOutQuality measures extrapolation within the scored samples
+// seedIdx: it holds out a share h of those at or after from (the pool's,
+// when the base set's come first), drawn with seed, extrapolates their
+// scores from all the others, and compares with their own. It returns the
 // report and the held-out true and predicted scores.
-func holdOutQuality(emb []float32, dim int, labels, seedIdx []int, seedScores []float32, opt prune.KNNOptions, h float64, seed uint64) (QualityReport, []float32, []float32, error) {
+func holdOutQuality(emb []float32, dim int, labels, seedIdx []int, seedScores []float32, opt prune.KNNOptions, h float64, seed uint64, from int) (QualityReport, []float32, []float32, error) {
 	m := len(seedIdx)
-	held := int(math.Round(h * float64(m)))
+	var cand []int // positions in seedIdx that may be held out
+	for j, i := range seedIdx {
+		if i >= from {
+			cand = append(cand, j)
+		}
+	}
+	held := int(math.Round(h * float64(len(cand))))
 	if held < 1 || m-held < opt.K {
-		return QualityReport{}, nil, nil, fmt.Errorf("holding out %g of the %d seed samples leaves %d references for k=%d", h, m, m-held, opt.K)
+		return QualityReport{}, nil, nil, fmt.Errorf("holding out %g of the %d scored pool samples leaves %d references for k=%d", h, len(cand), m-held, opt.K)
+	}
+	out := make([]bool, m)
+	for _, p := range tensor.NewRNG(seed ^ 0x401d).Perm(len(cand))[:held] {
+		out[cand[p]] = true
 	}
 	sub := make([]float32, m*dim)
 	subLabels := make([]int, m)
+	refs := make([]int, 0, m-held)
 	for j, i := range seedIdx {
 		copy(sub[j*dim:(j+1)*dim], emb[i*dim:(i+1)*dim])
 		subLabels[j] = labels[i]
+		if !out[j] {
+			refs = append(refs, j)
+		}
 	}
-	refs := tensor.NewRNG(seed ^ 0x401d).Perm(m)[:m-held]
-	slices.Sort(refs)
 	q, err := prune.MeasureQuality(sub, dim, subLabels, refs, prune.Gather(seedScores, refs), seedScores, opt, tensor.NewRNG(seed^0x5eed))
 	if err != nil {
 		return QualityReport{}, nil, nil, err

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/bulwark-ml/bulwark/internal/atomicfile"
+	"gonum.org/v1/gonum/stat/distuv"
 )
 
 // Report is what a pipeline run found: report.json holds it whole, and
@@ -24,7 +25,12 @@ type Report struct {
 	// TrueQuality is the extrapolation's quality against --true-scores,
 	// over the seeds that measured it.
 	TrueQuality map[string]QualitySum `json:"true_quality,omitempty"`
-	Stages      map[string]Stat       `json:"stages"` // wall seconds per stage, over the seeds
+	// EmbedQuality is the held-out quality of every score in every
+	// measured embedding, keyed "EMBEDDING/SCORE".
+	EmbedQuality map[string]QualitySum `json:"embed_quality,omitempty"`
+	// Pool is the share of pool samples the clean model misclassifies.
+	Pool   Stat            `json:"pool_misclassified"`
+	Stages map[string]Stat `json:"stages"` // wall seconds per stage, over the seeds
 	// Paired compares runs seed by seed: every score's run against the
 	// random run at the same ratio and, with the full pool, every pruned
 	// run against the full one.
@@ -46,15 +52,30 @@ type Paired struct {
 
 // SeedReport is one repetition.
 type SeedReport struct {
-	Seed     uint64                   `json:"seed"`
-	SeedSize int                      `json:"seed_size"`
-	Stages   map[string]float64       `json:"stages"` // wall seconds
-	Quality  map[string]QualityReport `json:"quality"`
+	Seed        uint64                   `json:"seed"`
+	SeedSize    int                      `json:"seed_size"`
+	ScoreEpochs int                      `json:"score_epochs"` // of the scoring run
+	Embedding   string                   `json:"embedding"`    // the one the scores were extrapolated in
+	Stages      map[string]float64       `json:"stages"`       // wall seconds
+	Quality     map[string]QualityReport `json:"quality"`
 	// TrueQuality is the extrapolation's quality against --true-scores on
 	// the pool samples outside the seed.
 	TrueQuality map[string]QualityReport `json:"true_quality,omitempty"`
-	Runs        map[string]RunReport     `json:"runs"`
-	KeptSets    map[string]Composition   `json:"kept_sets"` // per training run: what its samples are
+	// EmbedQuality is the held-out quality in every measured embedding,
+	// keyed "EMBEDDING/SCORE".
+	EmbedQuality map[string]QualityReport `json:"embed_quality,omitempty"`
+	Runs         map[string]RunReport     `json:"runs"`
+	KeptSets     map[string]Composition   `json:"kept_sets"` // per training run: what its samples are
+	Pool         *PoolQuality             `json:"pool,omitempty"`
+}
+
+// PoolQuality describes the pool by the clean model (trained without
+// attacks on the base set): how many of its samples are off-class or
+// ambiguous, as generated pools' are.
+type PoolQuality struct {
+	N             int     `json:"n"`
+	Misclassified float64 `json:"misclassified"` // share the clean model gets wrong
+	MeanPTrue     float64 `json:"mean_ptrue"`    // its mean true-class probability
 }
 
 // Composition describes a training set by the seed model's clean
@@ -63,14 +84,25 @@ type SeedReport struct {
 type Composition struct {
 	MeanPTrue float64 `json:"mean_ptrue"` // mean probability of the true class
 	Hard      float64 `json:"hard"`       // share with a true-class probability below 0.5
+	Unique    int     `json:"unique"`     // distinct samples (random-replace repeats some)
 }
 
 // RunReport is one training run and its evaluation.
 type RunReport struct {
-	Kept         int        `json:"kept"`
-	Epochs       int        `json:"epochs"`
-	TrainSeconds float64    `json:"train_seconds"`
-	Eval         EvalResult `json:"eval"`
+	Kept         int          `json:"kept"`
+	Epochs       int          `json:"epochs"`
+	Steps        int          `json:"steps"`
+	TrainSeconds float64      `json:"train_seconds"`
+	Eval         EvalResult   `json:"eval"`
+	Curve        []CurvePoint `json:"curve,omitempty"` // validation robust accuracy during training
+	ttr          float64      // time to robustness (timeToRobustness)
+}
+
+// CurvePoint is a run's validation robust accuracy (the EMA model's,
+// with EMA) after some steps.
+type CurvePoint struct {
+	Steps  int     `json:"steps"`
+	Robust float64 `json:"robust"`
 }
 
 // QualityReport measures an extrapolation against true scores on
@@ -115,6 +147,10 @@ type Stat struct {
 	Std  float64 `json:"std"`
 	N    int     `json:"n"`
 	NaN  int     `json:"nan,omitempty"`
+	// Lo and Hi bound the 95% Student-t confidence interval of the mean
+	// (N ≥ 2): for paired differences, the interval a claim must clear.
+	Lo float64 `json:"lo,omitempty"`
+	Hi float64 `json:"hi,omitempty"`
 }
 
 func stat(v []float64) Stat {
@@ -139,8 +175,20 @@ func stat(v []float64) Stat {
 			}
 		}
 		s.Std = math.Sqrt(ss / float64(s.N-1))
+		t := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(s.N - 1)}.Quantile(0.975)
+		h := t * s.Std / math.Sqrt(float64(s.N))
+		s.Lo, s.Hi = s.Mean-h, s.Mean+h
 	}
 	return s
+}
+
+// ci formats a difference of fractions in signed points with its 95%
+// interval.
+func (s Stat) ci() string {
+	if s.N < 2 {
+		return s.diff()
+	}
+	return fmt.Sprintf("%+.2f [%+.2f, %+.2f]", 100*s.Mean, 100*s.Lo, 100*s.Hi)
 }
 
 // pct formats a fraction's Stat as percent mean ± std.
@@ -169,7 +217,9 @@ type RunSummary struct {
 	Method string  `json:"method"` // score, "random" or "full"
 	Prune  float64 `json:"prune"`  // fraction removed (0 for full)
 	Kept   Stat    `json:"kept"`
+	Unique Stat    `json:"unique"` // distinct kept samples
 	Epochs int     `json:"epochs"`
+	Steps  int     `json:"steps"`
 	Clean  Stat    `json:"clean"`
 	PGD    Stat    `json:"pgd"`
 	APGDCE Stat    `json:"apgd_ce"`
@@ -178,6 +228,10 @@ type RunSummary struct {
 	Train  Stat    `json:"train_seconds"`
 	PTrue  Stat    `json:"mean_ptrue"` // of the training set, by the seed model
 	Hard   Stat    `json:"hard"`       // share of the training set with p_true < 0.5
+	// TTR, time to robustness, is the steps after which the run's
+	// validation robust accuracy first came within 1 point of the full
+	// pool's final one (same seed); NaN where it never did.
+	TTR Stat `json:"time_to_robustness"`
 }
 
 // QualitySum aggregates a score's extrapolation quality over the seeds.
@@ -188,7 +242,7 @@ type QualitySum struct {
 
 // pruned formats the fraction the run removed ("—" for the full pool).
 func (r RunSummary) pruned() string {
-	if r.Method == "full" {
+	if r.Method == fullRun || r.Method == baseRun {
 		return "—"
 	}
 	return fmt.Sprintf("%g%%", 100*r.Prune)
@@ -197,6 +251,9 @@ func (r RunSummary) pruned() string {
 // summarize fills the aggregates from the seeds.
 func (rep *Report) summarize() {
 	rep.Runs, rep.Quality, rep.Stages = map[string]RunSummary{}, map[string]QualitySum{}, map[string]Stat{}
+	for i := range rep.Seeds {
+		rep.Seeds[i].timeToRobustness()
+	}
 	collect := func(f func(SeedReport) (float64, bool)) Stat {
 		var v []float64
 		for _, s := range rep.Seeds {
@@ -214,6 +271,7 @@ func (rep *Report) summarize() {
 			})
 		}
 		rs := RunSummary{Method: name, Kept: get(func(r RunReport) float64 { return float64(r.Kept) }),
+			TTR:   get(func(r RunReport) float64 { return r.ttr }),
 			Clean: get(func(r RunReport) float64 { return r.Eval.Clean }), PGD: get(func(r RunReport) float64 { return r.Eval.PGD }),
 			APGDCE: get(func(r RunReport) float64 { return r.Eval.APGDCE }), APGDDL: get(func(r RunReport) float64 { return r.Eval.APGDDLR }),
 			Worst: get(func(r RunReport) float64 { return r.Eval.Worst }), Train: get(func(r RunReport) float64 { return r.TrainSeconds })}
@@ -225,13 +283,14 @@ func (rep *Report) summarize() {
 		}
 		rs.PTrue = comp(func(k Composition) float64 { return k.MeanPTrue })
 		rs.Hard = comp(func(k Composition) float64 { return k.Hard })
+		rs.Unique = comp(func(k Composition) float64 { return float64(k.Unique) })
 		if m, p, ok := strings.Cut(name, "_p"); ok {
 			rs.Method = m
 			fmt.Sscan(p, &rs.Prune)
 		}
 		for _, s := range rep.Seeds {
 			if r, ok := s.Runs[name]; ok {
-				rs.Epochs = r.Epochs
+				rs.Epochs, rs.Steps = r.Epochs, r.Steps
 			}
 		}
 		rep.Runs[name] = rs
@@ -249,26 +308,45 @@ func (rep *Report) summarize() {
 			SeedSpearman: get(func(q QualityReport) Num { return q.SeedSpearman })}
 		return q, q.Spearman.N+q.Spearman.NaN > 0
 	}
-	rep.TrueQuality = map[string]QualitySum{}
+	rep.TrueQuality, rep.EmbedQuality = map[string]QualitySum{}, map[string]QualitySum{}
 	for _, m := range rep.Config.Scores {
 		rep.Quality[m], _ = sumQuality(m, func(s SeedReport) map[string]QualityReport { return s.Quality })
-		if q, ok := sumQuality(m, func(s SeedReport) map[string]QualityReport { return s.TrueQuality }); ok {
-			rep.TrueQuality[m] = q
+		for _, e := range rep.Config.Embed {
+			key := e + "/" + m
+			if q, ok := sumQuality(key, func(s SeedReport) map[string]QualityReport { return s.EmbedQuality }); ok {
+				rep.EmbedQuality[key] = q
+			}
+			if q, ok := sumQuality(key, func(s SeedReport) map[string]QualityReport { return s.TrueQuality }); ok {
+				rep.TrueQuality[key] = q
+			}
 		}
 	}
+	rep.Pool = collect(func(s SeedReport) (float64, bool) {
+		if s.Pool == nil {
+			return 0, false
+		}
+		return s.Pool.Misclassified, true
+	})
 	rep.Paired = nil
 	for _, a := range rep.Config.runNames() {
 		m, p, _ := strings.Cut(a, "_p")
-		if m != "random" && a != "full" {
+		if m != "random" && a != fullRun && a != baseRun {
 			rep.Paired = append(rep.Paired, rep.pair(a, "random_p"+p))
 		}
 		if score, ok := strings.CutSuffix(m, trueSuffix); ok && slices.Contains(rep.Config.Scores, score) {
 			rep.Paired = append(rep.Paired, rep.pair(score+"_p"+p, a))
 		}
-		if rep.Config.Full && a != "full" {
-			rep.Paired = append(rep.Paired, rep.pair(a, "full"))
+		if rep.Config.Full && a != fullRun {
+			rep.Paired = append(rep.Paired, rep.pair(a, fullRun))
 		}
 	}
+	keep := rep.Paired[:0]
+	for _, p := range rep.Paired {
+		if p.Worst.N > 0 {
+			keep = append(keep, p)
+		}
+	}
+	rep.Paired = keep
 	names := map[string]bool{}
 	for _, s := range rep.Seeds {
 		for k := range s.Stages {
@@ -302,40 +380,73 @@ func (rep *Report) pair(a, b string) Paired {
 }
 
 // runNames lists the training runs of c in presentation order: by prune
-// ratio, the selection methods; the full pool last.
+// ratio, the arms; then the full pool and the base set alone.
 func (c *Config) runNames() []string {
 	var out []string
 	for _, p := range c.Prune {
-		for _, m := range c.selectionMethods() {
-			out = append(out, runName(m, p))
+		for _, a := range c.arms() {
+			out = append(out, runName(a.name, p))
 		}
 	}
 	if c.Full {
-		out = append(out, "full")
+		out = append(out, fullRun)
+	}
+	if c.BaseOnly {
+		out = append(out, baseRun)
 	}
 	return out
 }
 
-// Table writes the final table: method, kept samples, clean and robust
-// accuracy, training time.
+// timeToRobustness sets every run's ttr from its validation curve and
+// the full run's final validation robust accuracy (NaN without one).
+func (s *SeedReport) timeToRobustness() {
+	target := math.NaN()
+	if f, ok := s.Runs[fullRun]; ok && len(f.Curve) > 0 {
+		target = f.Curve[len(f.Curve)-1].Robust - 0.01
+	}
+	for name, r := range s.Runs {
+		r.ttr = math.NaN()
+		for _, p := range r.Curve {
+			if p.Robust >= target {
+				r.ttr = float64(p.Steps)
+				break
+			}
+		}
+		s.Runs[name] = r
+	}
+}
+
+// Table writes the final table: method, kept samples, steps, clean and
+// robust accuracy, time to robustness, training time.
 func (rep *Report) Table(w io.Writer) {
 	c := rep.Config
-	fmt.Fprintf(w, "| method | pruned | kept | epochs | clean %% | PGD-%d %% |", c.EvalSteps)
+	fmt.Fprintf(w, "| method | pruned | kept | steps | clean %% | PGD-%d %% |", c.EvalSteps)
 	if c.APGDSteps > 0 {
 		fmt.Fprint(w, " APGD-CE % | APGD-DLR % |")
 	}
-	fmt.Fprint(w, " worst % | train s |\n|---|---|---|---|---|---|")
+	fmt.Fprint(w, " worst % | steps to full −1 pt | train s |\n|---|---|---|---|---|---|")
 	if c.APGDSteps > 0 {
 		fmt.Fprint(w, "---|---|")
 	}
-	fmt.Fprintln(w, "---|---|")
+	fmt.Fprintln(w, "---|---|---|")
 	for _, name := range rep.Config.runNames() {
-		r := rep.Runs[name]
-		fmt.Fprintf(w, "| %s | %s | %s | %d | %s | %s |", rep.label(r), r.pruned(), r.Kept.num(0), r.Epochs, r.Clean.pct(), r.PGD.pct())
+		r, ok := rep.Runs[name]
+		if !ok || r.Worst.N == 0 {
+			continue
+		}
+		kept := r.Kept.num(0)
+		if r.Unique.N > 0 && r.Unique.Mean < r.Kept.Mean {
+			kept += fmt.Sprintf(" (%s unique)", r.Unique.num(0))
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %d | %s | %s |", rep.label(r), r.pruned(), kept, r.Steps, r.Clean.pct(), r.PGD.pct())
 		if c.APGDSteps > 0 {
 			fmt.Fprintf(w, " %s | %s |", r.APGDCE.pct(), r.APGDDL.pct())
 		}
-		fmt.Fprintf(w, " %s | %s |\n", r.Worst.pct(), r.Train.num(0))
+		ttr := r.TTR.num(0)
+		if r.TTR.NaN > 0 {
+			ttr += fmt.Sprintf(" (not reached in %d)", r.TTR.NaN)
+		}
+		fmt.Fprintf(w, " %s | %s | %s |\n", r.Worst.pct(), ttr, r.Train.num(0))
 	}
 }
 
@@ -366,9 +477,15 @@ func (rep *Report) markdown(w io.Writer, plots []string) {
 	c := rep.Config
 	t := c.Train
 	fmt.Fprintf(w, "# Pruning report: %s\n\n", c.Data)
+	if c.Base != "" {
+		fmt.Fprintf(w, "The seed paper's setting: the base set %s is never pruned and is mixed into every batch "+
+			"(%g%% of each batch from the pool, an epoch is a pass over the base set, so every run trains for the same steps); "+
+			"the pool %s is pruned. The scoring run trains on the base set and the seed subset and scores both; "+
+			"the kNN reference set is everything scored.\n\n", c.Base, 100*t.SyntheticShare(), c.Data)
+	}
 	fmt.Fprintf(w, "Seed subset %g%% of the pool, scored by %s adversarial training (%d epochs, %s trajectories); "+
 		"scores %s extrapolated by %d-NN (%s%s); %v of the pool pruned%s; %s.\n\n",
-		100*c.SeedFrac, t.Arch, c.ScoreEpochs, c.Trajectory, strings.Join(c.Scores, ", "), c.K, c.Metric,
+		100*c.SeedFrac, t.Arch, rep.scoreEpochs(), c.Trajectory, strings.Join(c.Scores, ", "), c.K, c.Metric,
 		map[bool]string{true: ", exp(−d)-weighted", false: ""}[c.Weighted], c.Prune,
 		map[bool]string{true: " per class", false: ""}[c.ClassBalanced], rep.seedsDone())
 	fmt.Fprintf(w, "Training: %s, %s ε=%.4g (%s), %d steps, %d epochs on each kept set (the full pool: the same number of steps), "+
@@ -377,7 +494,8 @@ func (rep *Report) markdown(w io.Writer, plots []string) {
 	if c.APGDSteps > 0 {
 		fmt.Fprintf(w, ", APGD-CE and APGD-DLR (%d steps), worst case per sample", c.APGDSteps)
 	}
-	fmt.Fprint(w, ". Figures are mean ± std over the seeds.")
+	fmt.Fprintf(w, ". Evaluated: %s weights (--eval-model), on test samples apart from the validation slice that picked them. "+
+		"Figures are mean ± std over the seeds; paired differences carry 95%% t-intervals.", c.EvalModel)
 	if len(c.TrueScores) > 0 {
 		fmt.Fprint(w, " Runs named SCORE-true are pruned by that score of every pool sample from a full-set run "+
 			"(--true-scores) instead of the extrapolated one: the gap to SCORE is the extrapolation's cost, "+
@@ -388,24 +506,34 @@ func (rep *Report) markdown(w io.Writer, plots []string) {
 	if len(rep.Paired) > 0 {
 		fmt.Fprintf(w, "\n## Paired by seed\n\nRun A minus run B, seed by seed (same training seed, same test samples), "+
 			"in points of accuracy; wins counts the seeds where A's worst-case accuracy is higher.\n\n"+
-			"| A | B | Δ clean | Δ PGD-%d | Δ worst | wins |\n|---|---|---|---|---|---|\n", c.EvalSteps)
+			"| A | B | Δ clean [95%% CI] | Δ PGD-%d [95%% CI] | Δ worst [95%% CI] | wins |\n|---|---|---|---|---|---|\n", c.EvalSteps)
 		for _, p := range rep.Paired {
-			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %d of %d |\n", p.A, p.B, p.Clean.diff(), p.PGD.diff(), p.Worst.diff(), p.Wins, p.Worst.N)
+			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %d of %d |\n", p.A, p.B, p.Clean.ci(), p.PGD.ci(), p.Worst.ci(), p.Wins, p.Worst.N)
 		}
 	}
 	fmt.Fprint(w, "\n## What the training sets hold\n\nThe seed-trained model's clean probability of the true class, "+
 		"over each training set: a score that keeps the hard samples shows a low mean and a large share below 0.5.\n\n"+
 		"| method | pruned | mean p_true | share p_true < 0.5 |\n|---|---|---|---|\n")
 	for _, name := range rep.Config.runNames() {
-		r := rep.Runs[name]
+		r, ok := rep.Runs[name]
+		if !ok || r.PTrue.N == 0 {
+			continue
+		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", rep.label(r), r.pruned(), r.PTrue.num(3), r.Hard.pct())
+	}
+	if rep.Pool.N > 0 {
+		fmt.Fprintf(w, "\nThe pool's quality: a model trained without attacks on the %s misclassifies %s%% of the pool's samples.\n",
+			map[bool]string{true: "base set", false: "seed subset"}[c.Base != ""], rep.Pool.pct())
 	}
 	fmt.Fprint(w, "\n## Extrapolation quality\n\nSpearman (Pearson) correlation of the extrapolated against the true scores of "+
 		"held-out seed samples, against the two baselines; the variance ratio Var(Ŝ)/Var(S) shows the kNN's smoothing.\n\n"+
 		"| score | kNN Spearman | kNN Pearson | class-mean Spearman | shuffled-kNN Spearman | Var ratio |\n|---|---|---|---|---|---|\n")
-	for _, m := range c.Scores {
-		q := rep.Quality[m]
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", m, q.Spearman.num(3), q.Pearson.num(3), q.ClassMean.num(3), q.Shuffled.num(3), q.VarianceRatio.num(3))
+	for _, e := range c.Embed {
+		for _, m := range c.Scores {
+			if q, ok := rep.EmbedQuality[e+"/"+m]; ok {
+				fmt.Fprintf(w, "| %s (%s embedding) | %s | %s | %s | %s | %s |\n", m, e, q.Spearman.num(3), q.Pearson.num(3), q.ClassMean.num(3), q.Shuffled.num(3), q.VarianceRatio.num(3))
+			}
+		}
 	}
 	if len(rep.TrueQuality) > 0 {
 		fmt.Fprint(w, "\nAgainst --true-scores (a full-set run's), on every pool sample outside the seed; the last column "+
@@ -413,11 +541,13 @@ func (rep *Report) markdown(w io.Writer, plots []string) {
 			"extrapolation, the ceiling of what kNN can reach.\n\n"+
 			"| score | seeds | kNN Spearman | kNN Pearson | class-mean Spearman | shuffled-kNN Spearman | Var ratio | seed run vs full run |\n"+
 			"|---|---|---|---|---|---|---|---|\n")
-		for _, m := range c.Scores {
-			if q, ok := rep.TrueQuality[m]; ok {
-				fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %s |\n", m, q.Spearman.N, q.Spearman.num(3), q.Pearson.num(3),
-					q.ClassMean.num(3), q.Shuffled.num(3), q.VarianceRatio.num(3), q.SeedSpearman.num(3))
+		for _, key := range rep.qualityKeys() {
+			q, ok := rep.TrueQuality[key]
+			if !ok {
+				continue
 			}
+			fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %s |\n", key, q.Spearman.N, q.Spearman.num(3), q.Pearson.num(3),
+				q.ClassMean.num(3), q.Shuffled.num(3), q.VarianceRatio.num(3), q.SeedSpearman.num(3))
 		}
 	}
 	fmt.Fprint(w, "\n## Cost\n\nWall seconds per stage (mean over seeds).\n\n| stage | seconds |\n|---|---|\n")
@@ -439,9 +569,31 @@ func (rep *Report) markdown(w io.Writer, plots []string) {
 	}
 }
 
+// scoreEpochs returns the scoring runs' epochs.
+func (rep *Report) scoreEpochs() int {
+	for _, s := range rep.Seeds {
+		if s.ScoreEpochs > 0 {
+			return s.ScoreEpochs
+		}
+	}
+	return rep.Config.ScoreEpochs
+}
+
+// qualityKeys lists the keys of the quality maps, "EMBEDDING/SCORE", in
+// the order of the config.
+func (rep *Report) qualityKeys() []string {
+	var out []string
+	for _, e := range rep.Config.Embed {
+		for _, m := range rep.Config.Scores {
+			out = append(out, e+"/"+m)
+		}
+	}
+	return out
+}
+
 // stageOrder sorts stages in pipeline order.
 func stageOrder(name string) int {
-	for i, p := range []string{"seed", "score_train", "score_", "embed", "ptrue", "extrapolate_", "select_", "train_", "eval_"} {
+	for i, p := range []string{"seed", "score_train", "score_", "clean_train", "pool_clean", "embed", "ptrue", "extrapolate_", "quality_", "select_", "train_", "eval_"} {
 		if strings.HasPrefix(name, p) {
 			return i
 		}

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"time"
@@ -17,8 +17,6 @@ import (
 	"github.com/bulwark-ml/bulwark/data"
 	"github.com/bulwark-ml/bulwark/internal/configdiff"
 	"github.com/bulwark-ml/bulwark/prune"
-	"github.com/bulwark-ml/bulwark/tensor"
-	"github.com/bulwark-ml/bulwark/train"
 )
 
 // Options are the parts of a pipeline run that are not settings.
@@ -26,8 +24,9 @@ type Options struct {
 	Stdout   io.Writer // one line per finished stage; nil discards them
 	Progress io.Writer // progress bars; nil disables them
 	// Pool and Test, if set, replace the sets opened from Config.Data
-	// (tests pass sets built in memory); Test must be set with Pool.
-	Pool, Test data.Dataset
+	// (tests pass sets built in memory); Test must be set with Pool. Base,
+	// if set, replaces the set opened from Config.Base.
+	Pool, Test, Base data.Dataset
 	// OnlySeeds, if set, runs just these repetitions (0 ≤ s < Config.Seeds)
 	// and writes no report, so that the repetitions of one run directory
 	// can go to separate processes or machines; a final call without it
@@ -51,14 +50,24 @@ const (
 )
 
 // run is one pipeline run in progress.
+//
+// The samples live in one index space, all: the base set's (none without
+// Config.Base) followed by the pool's, so that pool sample i is all's
+// nb+i. Embeddings, labels and the kNN search use it; selections and kept
+// sets are pool indices.
 type run struct {
-	c          Config
-	o          Options
-	pool, test data.Dataset
-	labels     []int
-	evalIdx    []int
-	norm       attack.Norm
-	truth      map[string][]float32 // Config.TrueScores' scores of the pool samples
+	c       Config
+	o       Options
+	base    data.Dataset // the never-pruned real set; nil without Config.Base
+	pool    data.Dataset
+	test    data.Dataset
+	all     data.Dataset // base then pool
+	nb      int          // samples in the base set
+	labels  []int        // of all
+	evalIdx []int        // test samples of the evaluation
+	valIdx  []int        // test samples of the trainings' validation, apart from evalIdx
+	norm    attack.Norm
+	truth   map[string][]float32 // Config.TrueScores' scores of the pool samples
 }
 
 // Run executes the experiment c: for every seed, the seed draw, the
@@ -92,6 +101,19 @@ func Run(ctx context.Context, c Config, o Options) (*Report, error) {
 			defer data.Close(test)
 		}
 	}
+	base := o.Base
+	if c.Base != "" && base == nil {
+		btrain, btest, err := data.Open(c.Base)
+		if err != nil {
+			return nil, fmt.Errorf("--base: %w", err)
+		}
+		defer data.Close(btrain)
+		base = btrain
+		if btest != nil {
+			defer data.Close(btest)
+			test = btest
+		}
+	}
 	if test == nil {
 		return nil, fmt.Errorf("--data %s: has no test split to evaluate on", c.Data)
 	}
@@ -107,7 +129,21 @@ func Run(ctx context.Context, c Config, o Options) (*Report, error) {
 			return nil, err
 		}
 	}
-	r := &run{c: c, o: o, pool: pool, test: test, labels: make([]int, pool.Len())}
+	r := &run{c: c, o: o, base: base, pool: pool, test: test, all: pool}
+	if base != nil {
+		if err := data.SameKind(base, pool); err != nil {
+			return nil, fmt.Errorf("--data %s: %w (those of --base %s)", c.Data, err, c.Base)
+		}
+		var err error
+		if r.all, err = data.Concat(base, pool); err != nil {
+			return nil, err
+		}
+		r.nb = base.Len()
+	}
+	if err := data.SameKind(pool, test); err != nil {
+		return nil, fmt.Errorf("the test set: %w (those of --data %s)", err, c.Data)
+	}
+	r.labels = make([]int, r.all.Len())
 	// The run directory is claimed (c recorded, or checked against the
 	// recorded run) only once the true scores are read, so that a wrong
 	// file is neither recorded nor costs a seed run.
@@ -129,11 +165,16 @@ func Run(ctx context.Context, c Config, o Options) (*Report, error) {
 		}
 	}
 	for i := range r.labels {
-		r.labels[i] = pool.Label(i)
+		r.labels[i] = r.all.Label(i)
 	}
 	r.norm, _ = attack.ParseNorm(c.Train.Norm)
-	r.evalIdx = EvalSlice(test.Len(), c.EvalN, 0)
+	r.evalIdx = r.evalSlice()
 	rep := &Report{Config: c}
+	if record != nil {
+		rep.Config = *record
+	} else if _, err := readJSON(filepath.Join(c.Out, ConfigFile), &rep.Config); err != nil {
+		return nil, err
+	}
 	for s := range c.Seeds {
 		if o.OnlySeeds != nil && !slices.Contains(o.OnlySeeds, s) {
 			continue
@@ -173,8 +214,11 @@ func Run(ctx context.Context, c Config, o Options) (*Report, error) {
 }
 
 // checkDir checks that the run in directory c.Out, if there is one, has
-// the settings of c. It returns the config to record there, or nil if the
-// recorded one stands as it is.
+// the settings of c up to what may be added to a run, since it shares the
+// run's scoring stage: scores, selection rules, prune ratios, seeds, the
+// full-pool and base-only references, measured embeddings and true
+// scores. It returns the config to record there (the union of both), or
+// nil if the recorded one stands as it is.
 func checkDir(c Config) (*Config, error) {
 	var stored Config
 	ok, err := readJSON(filepath.Join(c.Out, ConfigFile), &stored)
@@ -192,24 +236,44 @@ func checkDir(c Config) (*Config, error) {
 			return nil, fmt.Errorf("--out %s holds runs pruned by --true-scores %s=%s, not %s; choose another --out", c.Out, m, p, q)
 		}
 	}
-	if len(c.TrueScores) == 0 {
+	merged := stored
+	merged.Scores = union(stored.Scores, c.Scores)
+	merged.Select = union(stored.Select, c.Select)
+	merged.Embed = union(stored.Embed, c.Embed)
+	merged.Prune = union(stored.Prune, c.Prune)
+	merged.Seeds = max(stored.Seeds, c.Seeds)
+	merged.Full, merged.BaseOnly = stored.Full || c.Full, stored.BaseOnly || c.BaseOnly
+	if len(c.TrueScores) > 0 {
+		merged.TrueScores = map[string]string{}
+		maps.Copy(merged.TrueScores, stored.TrueScores)
+		maps.Copy(merged.TrueScores, c.TrueScores)
+	}
+	if reflect.DeepEqual(merged, stored) {
 		return nil, nil
 	}
-	merged := stored
-	merged.TrueScores = map[string]string{}
-	maps.Copy(merged.TrueScores, stored.TrueScores)
-	maps.Copy(merged.TrueScores, c.TrueScores)
 	return &merged, nil
 }
 
-// configDiff names the first setting in which a and b differ, or "";
-// the thread count may change between calls, the directory may have been
-// moved or copied, and runs pruned by true scores may be added to a run
-// (checkDir checks that the ones both name agree).
+// union returns a followed by the elements of b not in a.
+func union[T comparable](a, b []T) []T {
+	out := slices.Clone(a)
+	for _, x := range b {
+		if !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// configDiff names the first setting in which a and b differ, or "",
+// leaving out what checkDir lets a run add, the thread count (which may
+// change between calls) and the directory (which may have been moved).
 func configDiff(a, b Config) string {
-	a.Train.Threads, b.Train.Threads = 0, 0
-	a.Out, b.Out, a.Train.Out, b.Train.Out = "", "", "", ""
-	a.TrueScores, b.TrueScores = nil, nil
+	for _, c := range []*Config{&a, &b} {
+		c.Train.Threads, c.Out, c.Train.Out, c.TrueScores = 0, "", "", nil
+		c.Scores, c.Select, c.Prune, c.Seeds, c.Full, c.BaseOnly = nil, nil, nil, 0, false, false
+		c.Embed = c.Embed[:min(1, len(c.Embed))]
+	}
 	return configdiff.First(a, b)
 }
 
@@ -284,264 +348,6 @@ func seedDir(out string, s uint64) string {
 	return filepath.Join(out, "seed"+strconv.FormatUint(s, 10))
 }
 
-// seed runs every stage of the repetition with random seed s.
-func (r *run) seed(ctx context.Context, s uint64) (*SeedReport, error) {
-	c := &r.c
-	dir := seedDir(c.Out, s)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	st, err := loadStages(dir)
-	if err != nil {
-		return nil, err
-	}
-	sr := &SeedReport{Seed: s, Stages: st.Seconds}
-	n := r.pool.Len()
-
-	// 1. The seed subset.
-	seedPath := filepath.Join(dir, SeedFile)
-	seedIdx := DrawSeed(n, c.SeedFrac, s)
-	if err := st.do("seed", seedPath, func() error { return WriteIndices(seedPath, seedIdx) }); err != nil {
-		return nil, err
-	}
-	stored, err := ReadIndices(seedPath, n)
-	if err != nil {
-		return nil, err
-	}
-	if !slices.Equal(stored, seedIdx) {
-		return nil, fmt.Errorf("%s: does not hold the seed subset of these settings", seedPath)
-	}
-	sr.SeedSize = len(seedIdx)
-	r.logf("seed %d: %d of %d samples in the seed subset", s, len(seedIdx), n)
-
-	// 2. Adversarial training on the seed subset, recording trajectories.
-	scfg := c.Train
-	scfg.Data, scfg.Epochs, scfg.Seed = c.Data, c.ScoreEpochs, s
-	scfg = c.Recording(scfg)
-	scfg.Out = filepath.Join(dir, scoreDir)
-	ms, err := TrainRun(ctx, scfg, r.pool, r.test, seedIdx, nil, r.o.Progress)
-	if err != nil {
-		return nil, errStage("score training", err)
-	}
-	if err := st.set("score_train", trainSeconds(ms)); err != nil {
-		return nil, err
-	}
-	r.logf("seed %d: seed-subset training done (%.0f s)", s, trainSeconds(ms))
-
-	// 3. Scores of the seed samples.
-	seedScores := map[string][]float32{}
-	for _, m := range c.Scores {
-		path := filepath.Join(dir, "scores_seed_"+m+".npy")
-		err := st.do("score_"+m, path, func() error {
-			v, err := ScoreRun(c, scfg.Out, m, len(seedIdx))
-			if err != nil {
-				return err
-			}
-			return WriteVector(path, v)
-		})
-		if err != nil {
-			return nil, err
-		}
-		if seedScores[m], err = ReadVector(path); err != nil {
-			return nil, err
-		}
-	}
-
-	// 4. Embeddings of the whole pool by the seed-trained model.
-	embPath := filepath.Join(dir, EmbeddingsFile)
-	err = st.do("embed", embPath, func() error {
-		model, err := LoadModel(filepath.Join(scfg.Out, train.ModelFile), r.pool)
-		if err != nil {
-			return err
-		}
-		emb, dim, err := Embed(model, r.pool, prune.EmbedOptions{Normalize: c.Normalize}, r.o.Progress)
-		if err != nil {
-			return err
-		}
-		return data.WriteNpy(embPath, []int{n, dim}, emb)
-	})
-	if err != nil {
-		return nil, err
-	}
-	emb, rows, dim, err := ReadMatrix(embPath)
-	if err != nil {
-		return nil, err
-	}
-	if rows != n {
-		return nil, fmt.Errorf("%s: %d rows, but the pool has %d samples", embPath, rows, n)
-	}
-	// The seed model's clean true-class probability of every pool
-	// sample: what the kept sets are made of, for the report.
-	ptruePath := filepath.Join(dir, PTrueFile)
-	err = st.do("ptrue", ptruePath, func() error {
-		model, err := LoadModel(filepath.Join(scfg.Out, train.ModelFile), r.pool)
-		if err != nil {
-			return err
-		}
-		p, err := TrueClassProbs(model, r.pool)
-		if err != nil {
-			return err
-		}
-		return WriteVector(ptruePath, p)
-	})
-	if err != nil {
-		return nil, err
-	}
-	ptrue, err := ReadVector(ptruePath)
-	if err != nil {
-		return nil, err
-	}
-	if len(ptrue) != n {
-		return nil, fmt.Errorf("%s: %d values, but the pool has %d samples", ptruePath, len(ptrue), n)
-	}
-	metric, _ := prune.ParseMetric(c.Metric)
-	kopt := prune.KNNOptions{K: c.K, Metric: metric, Weighted: c.Weighted}
-
-	// 5. Extrapolation to the whole pool, and its quality on a held-out
-	// part of the seed and, given a full-set run's scores, on the whole
-	// pool.
-	truth := r.truth
-	allScores := map[string][]float32{}
-	sr.Quality, sr.TrueQuality = map[string]QualityReport{}, map[string]QualityReport{}
-	for _, m := range c.Scores {
-		path := filepath.Join(dir, "scores_"+m+".npy")
-		qpath := filepath.Join(dir, "quality_"+m+".json")
-		err := st.do("extrapolate_"+m, path, func() error {
-			ex, err := prune.Extrapolate(emb, dim, seedIdx, seedScores[m], kopt)
-			if err != nil {
-				return err
-			}
-			q, truth, pred, err := holdOutQuality(emb, dim, r.labels, seedIdx, seedScores[m], kopt, c.HoldOut, s)
-			if err != nil {
-				return err
-			}
-			if err := writeHoldOut(filepath.Join(dir, holdOutFile(m)), truth, pred); err != nil {
-				return err
-			}
-			if err := WriteJSON(qpath, q); err != nil {
-				return err
-			}
-			return WriteVector(path, ex.Scores)
-		})
-		if err != nil {
-			return nil, err
-		}
-		if allScores[m], err = ReadVector(path); err != nil {
-			return nil, err
-		}
-		if len(allScores[m]) != n {
-			return nil, fmt.Errorf("%s: %d scores, but the pool has %d samples", path, len(allScores[m]), n)
-		}
-		var q QualityReport
-		if _, err := readJSON(qpath, &q); err != nil {
-			return nil, err
-		}
-		sr.Quality[m] = q
-		if truth[m] == nil {
-			continue
-		}
-		tpath := filepath.Join(dir, "quality_true_"+m+".json")
-		err = st.do("quality_true_"+m, tpath, func() error {
-			q, err := QualityAgainst(emb, dim, r.labels, seedIdx, seedScores[m], truth[m], kopt, s)
-			if err != nil {
-				return err
-			}
-			return WriteJSON(tpath, q)
-		})
-		if err != nil {
-			return nil, err
-		}
-		if _, err := readJSON(tpath, &q); err != nil {
-			return nil, err
-		}
-		sr.TrueQuality[m] = q
-	}
-
-	// 6. Selection: every method at every ratio, and random sets of the
-	// same sizes.
-	allScores["random"] = prune.RandomScores(tensor.NewRNG(s^0x4a4d0), n)
-	for m, v := range truth {
-		allScores[m+trueSuffix] = v
-	}
-	methods := c.selectionMethods()
-	kept := map[string][]int{}
-	for _, p := range c.Prune {
-		for _, m := range methods {
-			name := runName(m, p)
-			path := filepath.Join(dir, "kept_"+name+".npy")
-			err := st.do("select_"+name, path, func() error {
-				sel, err := prune.Select(allScores[m], prune.SelectOptions{Ratio: p, Labels: r.labels,
-					ClassBalanced: c.ClassBalanced, KeepLow: c.KeepLow && m != "random"})
-				if err != nil {
-					return err
-				}
-				return WriteIndices(path, sel.Kept)
-			})
-			if err != nil {
-				return nil, err
-			}
-			if kept[name], err = ReadIndices(path, n); err != nil {
-				return nil, err
-			}
-		}
-	}
-
-	// 7-8. Adversarial training on each kept set (and the full pool), and
-	// its evaluation.
-	sr.Runs, sr.KeptSets = map[string]RunReport{}, map[string]Composition{}
-	for _, name := range c.runNames() {
-		sr.KeptSets[name] = compose(ptrue, kept[name])
-		rr, err := r.trainAndEval(ctx, st, dir, name, kept, s)
-		if err != nil {
-			return nil, err
-		}
-		sr.Runs[name] = *rr
-	}
-	return sr, WriteJSON(filepath.Join(dir, ResultFile), sr)
-}
-
-// compose describes the samples idx (all if nil) by their seed-model
-// true-class probabilities p.
-func compose(p []float32, idx []int) Composition {
-	var c Composition
-	n := len(idx)
-	if idx == nil {
-		n = len(p)
-	}
-	for j := range n {
-		v := p[j]
-		if idx != nil {
-			v = p[idx[j]]
-		}
-		c.MeanPTrue += float64(v)
-		if v < 0.5 {
-			c.Hard++
-		}
-	}
-	if n > 0 {
-		c.MeanPTrue /= float64(n)
-		c.Hard /= float64(n)
-	}
-	return c
-}
-
-// trueSuffix marks the runs pruned by a full-set run's scores
-// (Config.TrueScores): "du-true".
-const trueSuffix = "-true"
-
-// selectionMethods returns the methods a kept set is selected by, in
-// presentation order: the scores as given, those pruned by true scores (in
-// the order of Methods), then random.
-func (c *Config) selectionMethods() []string {
-	out := slices.Clone(c.Scores)
-	for _, m := range Methods {
-		if _, ok := c.TrueScores[m]; ok {
-			out = append(out, m+trueSuffix)
-		}
-	}
-	return append(out, "random")
-}
-
 // readTrueScores reads each file of files, the scores of the n pool
 // samples or, when the pool is the subset poolIdx of a training split of
 // splitN samples, of the whole split (a full-set run's scores.npy as it
@@ -565,60 +371,4 @@ func readTrueScores(files map[string]string, n int, poolIdx []int, splitN int) (
 		}
 	}
 	return out, nil
-}
-
-// runName names the training run of method m at prune ratio p.
-func runName(m string, p float64) string {
-	return m + "_p" + strconv.FormatFloat(p, 'f', -1, 64)
-}
-
-// fullEpochs returns the epochs of the full-pool run: the step budget of
-// the runs on the first prune ratio's kept sets, E·kept/N epochs of the
-// whole pool, at least one.
-func (r *run) fullEpochs(kept int) int {
-	n := r.pool.Len()
-	return max(1, int(math.Round(float64(r.c.Train.Epochs)*float64(kept)/float64(n))))
-}
-
-// trainAndEval trains run name (on kept[name], or the whole pool for
-// "full") and evaluates it.
-func (r *run) trainAndEval(ctx context.Context, st *stages, dir, name string, kept map[string][]int, s uint64) (*RunReport, error) {
-	c := &r.c
-	cfg := c.Train
-	cfg.Data, cfg.Seed, cfg.Out = c.Data, s, filepath.Join(dir, "train_"+name)
-	idx := kept[name]
-	size := len(idx)
-	if name == "full" {
-		idx, size = nil, r.pool.Len()
-		cfg.Epochs = r.fullEpochs(len(kept[runName(c.Scores[0], c.Prune[0])]))
-	}
-	ms, err := TrainRun(ctx, cfg, r.pool, r.test, idx, nil, r.o.Progress)
-	if err != nil {
-		return nil, errStage("train "+name, err)
-	}
-	if err := st.set("train_"+name, trainSeconds(ms)); err != nil {
-		return nil, err
-	}
-	evalPath := filepath.Join(dir, "eval_"+name+".json")
-	err = st.do("eval_"+name, evalPath, func() error {
-		model, err := LoadModel(filepath.Join(cfg.Out, train.ModelFile), r.test)
-		if err != nil {
-			return err
-		}
-		e, err := Evaluate(model, r.test, r.evalIdx, r.norm, float32(c.Train.Eps), c.EvalSteps, c.APGDSteps, s, r.o.Progress)
-		if err != nil {
-			return err
-		}
-		return WriteJSON(evalPath, e)
-	})
-	if err != nil {
-		return nil, err
-	}
-	var e EvalResult
-	if _, err := readJSON(evalPath, &e); err != nil {
-		return nil, err
-	}
-	r.logf("seed %d: %-16s %6d samples, %2d epochs: clean %.2f%%, PGD-%d %.2f%%, worst %.2f%% (train %.0f s)",
-		s, name, size, cfg.Epochs, 100*e.Clean, c.EvalSteps, 100*e.PGD, 100*e.Worst, trainSeconds(ms))
-	return &RunReport{Kept: size, Epochs: cfg.Epochs, TrainSeconds: trainSeconds(ms), Eval: e}, nil
 }

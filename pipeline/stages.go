@@ -32,10 +32,17 @@ func DrawSeed(n int, frac float64, seed uint64) []int {
 	return idx
 }
 
-// ScoreRun computes the importance scores of method (one of Methods)
-// for the n samples a scoring run recorded in dir, from the trajectories
-// c.Trajectory names (EL2N from the matching el2n_*.npy: the mean over
-// the first tenth of the epochs, at least one). Errors name the file.
+// Confidence names the mean true-class probability over the scoring
+// run, the score by which stratified and drop-tail selection find the
+// hardest samples; it is computed and extrapolated beside the scores.
+const Confidence = "conf"
+
+// ScoreRun computes the importance scores of method (one of Methods, or
+// Confidence) for the n samples a scoring run recorded in dir, from the
+// trajectories c.Trajectory names (EL2N from the matching el2n_*.npy: the
+// mean over the first tenth of the epochs, at least one). With
+// c.TruncateBest, only the epochs up to the run's best validation-robust
+// epoch count (at least Window+1). Errors name the file.
 func ScoreRun(c *Config, dir, method string, n int) ([]float32, error) {
 	file := c.ProbsFile()
 	if method == "el2n" {
@@ -52,8 +59,19 @@ func ScoreRun(c *Config, dir, method string, n int) ([]float32, error) {
 	if tr.N != n {
 		return nil, fmt.Errorf("%s: %d samples, but the seed subset has %d", path, tr.N, n)
 	}
+	if c.TruncateBest {
+		k, err := BestEpoch(dir)
+		if err != nil {
+			return nil, err
+		}
+		if tr, err = tr.Truncate(min(tr.K, max(k, c.Window+1))); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+	}
 	var v []float32
 	switch method {
+	case Confidence:
+		v, err = prune.Confidence(tr)
 	case "du":
 		v, err = prune.DynamicUncertainty(tr, c.Window)
 	case "fp":
@@ -74,6 +92,38 @@ func ScoreRun(c *Config, dir, method string, n int) ([]float32, error) {
 	return v, nil
 }
 
+// BestEpoch returns the epoch (1-based) of the best validation robust
+// accuracy (the EMA model's, with EMA) of the adversarial run in dir, the
+// first of equals; the last epoch if the run validated none.
+func BestEpoch(dir string) (int, error) {
+	ms, err := readMetrics(dir)
+	if err != nil {
+		return 0, err
+	}
+	if len(ms) == 0 {
+		return 0, fmt.Errorf("%s: no epochs in %s", dir, train.MetricsFile)
+	}
+	best, acc := ms[len(ms)-1].Epoch, -1.0
+	for _, m := range ms {
+		if v, ok := valRobust(m); ok && v > acc {
+			best, acc = m.Epoch, v
+		}
+	}
+	return best, nil
+}
+
+// valRobust returns an epoch's validation robust accuracy (the EMA
+// model's, with EMA), if the epoch was validated.
+func valRobust(m train.Metrics) (float64, bool) {
+	if m.AdvMetrics == nil {
+		return 0, false
+	}
+	if m.EMAValRobustAcc != nil {
+		return *m.EMAValRobustAcc, true
+	}
+	return m.ValRobustAcc, true
+}
+
 // ReadTrajectories reads a K×n probability file written by the training
 // recorder.
 func ReadTrajectories(path string) (prune.Trajectories, error) {
@@ -87,19 +137,21 @@ func ReadTrajectories(path string) (prune.Trajectories, error) {
 	return prune.Trajectories{K: shape[0], N: shape[1], P: p}, nil
 }
 
-// TrainRun trains cfg on the samples idx of pool (all if nil), with test
-// for validation and evaluation (may be nil), in the run directory
-// cfg.Out. A directory holding a finished run is left as it is; one
-// holding an unfinished run is resumed. It returns the run's metrics.
-func TrainRun(ctx context.Context, cfg train.Config, pool, test data.Dataset, idx []int, stdout, bars io.Writer) ([]train.Metrics, error) {
-	opts := train.Options{Train: pool, Test: test, Stdout: stdout, Progress: bars}
-	if idx != nil {
-		sub, err := data.Subset(pool, idx)
-		if err != nil {
-			return nil, err
-		}
-		opts.Train = sub
-	}
+// TrainSets are the data of one training run.
+type TrainSets struct {
+	Train data.Dataset // the training set; with Synthetic, the real set an epoch passes over
+	// Synthetic, if set, is mixed into every batch (the share
+	// train.Config.SyntheticFrac of it).
+	Synthetic data.Dataset
+	Test      data.Dataset // validation and evaluation; may be nil
+	Val       []int        // test samples of the validation; nil draws train.Config.ValSize
+}
+
+// TrainRun trains cfg on sets in the run directory cfg.Out. A directory
+// holding a finished run is left as it is; one holding an unfinished run
+// is resumed. It returns the run's metrics.
+func TrainRun(ctx context.Context, cfg train.Config, sets TrainSets, stdout, bars io.Writer) ([]train.Metrics, error) {
+	opts := train.Options{Train: sets.Train, Synthetic: sets.Synthetic, Test: sets.Test, Val: sets.Val, Stdout: stdout, Progress: bars}
 	if exists(filepath.Join(cfg.Out, train.CheckpointFile)) {
 		done, err := finishedEpochs(cfg.Out)
 		if err != nil {
@@ -156,6 +208,7 @@ type EvalResult struct {
 	APGDDLR float64 `json:"apgd_dlr,omitempty"` // APGD-DLR
 	Worst   float64 `json:"worst"`              // per-sample worst case over the attacks
 	Seconds float64 `json:"seconds"`
+	Model   string  `json:"model,omitempty"` // the weights evaluated: "best, epoch 12, EMA", "last epoch"
 }
 
 // Evaluate measures clean accuracy and robust accuracy under PGD and, if
@@ -194,18 +247,6 @@ func Evaluate(model nn.FeatureModel, test data.Dataset, idx []int, norm attack.N
 	return e, nil
 }
 
-// EvalSlice returns the evaluation slice: n of the m test samples (all if
-// n is 0 or at least m), drawn with seed, in increasing order. Every
-// model of an experiment is evaluated on the same slice.
-func EvalSlice(m, n int, seed uint64) []int {
-	if n == 0 || n >= m {
-		return nil
-	}
-	idx := tensor.NewRNG(seed ^ 0xe7a1).Perm(m)[:n]
-	slices.Sort(idx)
-	return idx
-}
-
 // LoadModel builds the model saved in a weights file for images of ds.
 func LoadModel(path string, ds data.Dataset) (nn.FeatureModel, error) {
 	w, err := train.ReadWeights(path)
@@ -222,24 +263,26 @@ func LoadModel(path string, ds data.Dataset) (nn.FeatureModel, error) {
 	return w.Build(w.Arch, cfg)
 }
 
-// TrueClassProbs returns the softmax probability that model (in eval
-// mode, clean inputs) gives each sample of ds's true class: the seed
-// model's view of how hard the samples are, for the kept-set report.
-func TrueClassProbs(model nn.FeatureModel, ds data.Dataset) ([]float32, error) {
+// Predict returns, for every sample of ds, the softmax probability that
+// model (in eval mode, clean inputs) gives its true class and whether
+// its prediction is right (the first maximum is the label).
+func Predict(model nn.FeatureModel, ds data.Dataset) (ptrue []float32, correct []bool, err error) {
 	nc, ok := model.(interface{ NumClasses() int })
 	if !ok {
-		return nil, errors.New("the model does not report its number of classes")
+		return nil, nil, errors.New("the model does not report its number of classes")
 	}
 	classes := nc.NumClasses()
 	logits := make([]float32, ds.Len()*classes)
 	if _, err := train.Evaluate(model, ds, train.EvalOptions{Logits: logits}); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	p := make([]float32, ds.Len())
-	for i := range p {
-		p[i], _ = train.TrueProbEL2N(logits[i*classes:(i+1)*classes], ds.Label(i))
+	ptrue, correct = make([]float32, ds.Len()), make([]bool, ds.Len())
+	for i := range ptrue {
+		z := logits[i*classes : (i+1)*classes]
+		ptrue[i], _ = train.TrueProbEL2N(z, ds.Label(i))
+		correct[i] = tensor.ArgmaxRow(z) == ds.Label(i)
 	}
-	return p, nil
+	return ptrue, correct, nil
 }
 
 // Embed embeds every sample of ds (prune.Embed) with a progress bar on

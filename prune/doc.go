@@ -10,13 +10,18 @@
 //  2. Score the seeds: DynamicUncertainty (He et al. 2023) or
 //     FrequencyScore, the FP score (Nieth et al. 2024); EL2N, Forgetting
 //     and RandomScores are the usual comparisons. Higher means more
-//     important: kept.
-//  3. Embed every sample with the seed-trained model and Extrapolate: each
-//     unscored sample gets the mean score of its k nearest seeds (exact
-//     search; the distances are GEMMs over cache-sized tiles).
+//     important: kept. Confidence (the mean probability) marks the hard
+//     samples; Truncate scores from fewer epochs.
+//  3. Embed every sample with the seed-trained model (or, model-free,
+//     PixelEmbedding: a PCA of the pixels) and Extrapolate: each unscored
+//     sample gets the mean score of its k nearest seeds (exact search;
+//     the distances are GEMMs over cache-sized tiles).
 //  4. Select: remove the fraction p of samples with the lowest scores,
 //     overall or per class, optionally only from a prunable (synthetic)
-//     pool.
+//     pool. SelectBy keeps the same number by another Rule: the lowest
+//     scores (ablation), CCS's score strata (Zheng et al. 2023), random
+//     after dropping the lowest-confidence tail, or uniformly at random
+//     with or without replacement.
 //
 // Where true scores exist for held-out samples, MeasureQuality reports the
 // Pearson and Spearman correlation of the extrapolated scores with them,
@@ -38,6 +43,8 @@
 //     Extrapolation. arXiv:2406.13283, 2024.
 //   - M. Paul, S. Ganguli, G. K. Dziugaite. Deep Learning on a Data Diet:
 //     Finding Important Examples Early in Training. NeurIPS 2021 (EL2N).
+//   - H. Zheng, R. Liu, F. Lai, A. Prakash. Coverage-centric Coreset
+//     Selection for High Pruning Rates. ICLR 2023 (CCS).
 //   - M. Toneva et al. An Empirical Study of Example Forgetting during
 //     Deep Neural Network Learning. ICLR 2019 (forgetting events).
 package prune

@@ -112,3 +112,20 @@ func RandomScores(rng *tensor.RNG, n int) []float32 {
 	}
 	return out
 }
+
+// Confidence returns every sample's mean true-class probability over the
+// K epochs of tr: high for samples learned early and held, low for hard
+// or mislabelled ones. SelectBy's stratified and drop-tail rules remove
+// the lowest-confidence samples first.
+func Confidence(tr Trajectories) ([]float32, error) {
+	if err := tr.check(); err != nil {
+		return nil, err
+	}
+	return perSample(tr, func(x []float64) float64 {
+		var s float64
+		for _, v := range x {
+			s += v
+		}
+		return s / float64(len(x))
+	}), nil
+}

@@ -1,10 +1,8 @@
 package prune
 
 import (
-	"cmp"
 	"fmt"
 	"math"
-	"slices"
 )
 
 // SelectOptions configures Select.
@@ -26,14 +24,22 @@ type SelectOptions struct {
 	Prunable func(i int) bool
 }
 
-// Selection is the result of Select.
+// Selection is the result of Select and SelectBy.
 type Selection struct {
-	// Kept lists the kept samples in increasing order.
+	// Kept lists the kept samples in increasing order. Under
+	// RuleRandomReplace a sample drawn several times appears as often as
+	// it was drawn (the duplicates adjacent), so len(Kept) is still the
+	// size of the training set.
 	Kept []int
-	// Removed is how many samples were removed.
+	// Unique counts the distinct samples in Kept; it equals len(Kept)
+	// except under RuleRandomReplace.
+	Unique int
+	// Removed is how many fewer samples Kept holds than the full set:
+	// the sum of the ⌊Ratio·n⌋ (or ⌊Ratio·n_c⌋). Except under
+	// RuleRandomReplace it is also the number of samples left out.
 	Removed int
-	// KeptPerClass[c] counts the kept samples of class c, prunable or not;
-	// nil without labels.
+	// KeptPerClass[c] counts the entries of Kept of class c, prunable or
+	// not (duplicates included); nil without labels.
 	KeptPerClass []int
 }
 
@@ -48,66 +54,16 @@ type Selection struct {
 // ratios whose float64 product falls just short of an integer (0.29·100 =
 // 28.999999999999996) remove the intended 29.
 func Select(scores []float32, opt SelectOptions) (*Selection, error) {
-	if !(opt.Ratio >= 0 && opt.Ratio < 1) {
-		return nil, fmt.Errorf("select: prune ratio %v is outside [0, 1)", opt.Ratio)
+	if err := checkFraction("prune ratio", opt.Ratio); err != nil {
+		return nil, fmt.Errorf("select: %w", err)
 	}
-	if opt.Labels != nil && len(opt.Labels) != len(scores) {
-		return nil, fmt.Errorf("select: %d labels for %d scores", len(opt.Labels), len(scores))
+	p, err := partition(len(scores), "scores", opt.Labels, opt.ClassBalanced, opt.Prunable,
+		field{name: "scores", v: scores})
+	if err != nil {
+		return nil, fmt.Errorf("select: %w", err)
 	}
-	if opt.ClassBalanced && opt.Labels == nil {
-		return nil, fmt.Errorf("select: class-balanced selection needs labels")
-	}
-	classes := 0
-	for i, y := range opt.Labels {
-		if y < 0 {
-			return nil, fmt.Errorf("select: labels[%d] = %d is negative", i, y)
-		}
-		classes = max(classes, y+1)
-	}
-	groups := map[int][]int{} // label (or 0 when not balancing) → prunable samples
-	for i, s := range scores {
-		if opt.Prunable != nil && !opt.Prunable(i) {
-			continue
-		}
-		if math.IsNaN(float64(s)) {
-			return nil, fmt.Errorf("select: scores[%d] is NaN", i)
-		}
-		g := 0
-		if opt.ClassBalanced {
-			g = opt.Labels[i]
-		}
-		groups[g] = append(groups[g], i)
-	}
-	removed := make([]bool, len(scores))
-	sel := &Selection{}
-	for _, pool := range groups {
-		slices.SortFunc(pool, func(a, b int) int {
-			return cmp.Or(cmp.Compare(scores[a], scores[b]), cmp.Compare(a, b))
-		})
-		r := floorCount(opt.Ratio, len(pool))
-		drop := pool[:r]
-		if opt.KeepLow {
-			drop = pool[len(pool)-r:]
-		}
-		for _, i := range drop {
-			removed[i] = true
-		}
-		sel.Removed += r
-	}
-	sel.Kept = make([]int, 0, len(scores)-sel.Removed)
-	if opt.Labels != nil {
-		sel.KeptPerClass = make([]int, classes)
-	}
-	for i, gone := range removed {
-		if gone {
-			continue
-		}
-		sel.Kept = append(sel.Kept, i)
-		if opt.Labels != nil {
-			sel.KeptPerClass[opt.Labels[i]]++
-		}
-	}
-	return sel, nil
+	p.dropByScore(scores, opt.Ratio, opt.KeepLow)
+	return p.selection(), nil
 }
 
 // floorCount returns ⌊ratio·n⌋ for ratio in [0, 1), allowing for the

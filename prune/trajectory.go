@@ -31,6 +31,20 @@ func (tr Trajectories) check() error {
 	return nil
 }
 
+// Truncate returns the first k epochs of tr (1 ≤ k ≤ tr.K): the record
+// of a shorter scoring run, to score from fewer epochs. The epochs are
+// the first k rows of P, so the result shares P with tr; its capacity is
+// cut at k rows, so appending to it cannot overwrite epoch k.
+func (tr Trajectories) Truncate(k int) (Trajectories, error) {
+	if tr.N < 0 || len(tr.P) != tr.K*tr.N {
+		return Trajectories{}, fmt.Errorf("trajectories: P has %d entries for K=%d N=%d", len(tr.P), tr.K, tr.N)
+	}
+	if k < 1 || k > tr.K {
+		return Trajectories{}, fmt.Errorf("trajectories: cannot keep the first %d of %d epochs", k, tr.K)
+	}
+	return Trajectories{K: k, N: tr.N, P: tr.P[: k*tr.N : k*tr.N]}, nil
+}
+
 // trajBlock is how many samples perSample transposes at a time: enough to
 // read whole cache lines of every epoch row, few enough that the block
 // stays in cache.

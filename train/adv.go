@@ -10,6 +10,7 @@ import (
 
 	"github.com/bulwark-ml/bulwark/attack"
 	"github.com/bulwark-ml/bulwark/autograd"
+	"github.com/bulwark-ml/bulwark/data"
 	"github.com/bulwark-ml/bulwark/nn"
 	"github.com/bulwark-ml/bulwark/safetensors"
 	"github.com/bulwark-ml/bulwark/tensor"
@@ -42,7 +43,7 @@ func (c *Config) recording() bool { return c.Record != "" || c.RecordAll }
 const (
 	defaultSteps    = 10
 	defaultBeta     = 6
-	defaultValSize  = 1000
+	DefaultValSize  = 1000 // test samples of the robust validation when Config.ValSize is 0
 	tradesSigma     = 0.001 // σ of TRADES' random start
 	fgsmStepFactor  = 1.25  // FGSM-RS step, in units of ε
 	overfitFraction = 0.2   // PGD accuracy below this share of the last epoch's is a collapse
@@ -95,7 +96,7 @@ func (c *Config) checkAdv(bad func(flag, format string, args ...any)) {
 		bad("batch", "%d: a mixed batch needs at least 2 samples", c.BatchSize)
 	}
 	if c.ValSize < 0 {
-		bad("val-size", "%d, want at least 1 (or 0 for the default %d)", c.ValSize, defaultValSize)
+		bad("val-size", "%d, want at least 1 (or 0 for the default %d)", c.ValSize, DefaultValSize)
 	}
 	if c.ValSteps < 0 {
 		bad("val-steps", "%d, want at least 1 (or 0 for the default %d)", c.ValSteps, defaultSteps)
@@ -216,7 +217,13 @@ func (t *Trainer) initAdv() error {
 		a.xadv = autograd.Leaf(nil, false)
 		a.tp = autograd.NewTape()
 		t.loss = a.loss
-		if t.test != nil {
+		switch {
+		case t.opts.Val != nil:
+			if err := data.CheckIndices("validation samples (Options.Val)", t.opts.Val, t.test.Len()); err != nil {
+				return err
+			}
+			a.valIdx = slices.Sorted(slices.Values(t.opts.Val))
+		case t.test != nil:
 			a.valIdx = valSlice(t.test.Len(), cfg.ValSize, cfg.Seed)
 		}
 	}
@@ -235,10 +242,10 @@ func (t *Trainer) initAdv() error {
 }
 
 // valSlice returns the sorted indices of the validation slice: size
-// (0 means defaultValSize) samples of a test set of n drawn with seed.
+// (0 means DefaultValSize) samples of a test set of n drawn with seed.
 func valSlice(n, size int, seed uint64) []int {
 	if size == 0 {
-		size = defaultValSize
+		size = DefaultValSize
 	}
 	idx := tensor.NewRNG(seed ^ 0x7a11da7e).Perm(n)[:min(size, n)]
 	slices.Sort(idx)

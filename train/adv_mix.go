@@ -23,58 +23,53 @@ type batchSource interface {
 // synthetic pool when Config.SyntheticFrac is 0.
 const defaultSyntheticFrac = 0.8
 
-// syntheticFrac returns SyntheticFrac with its default.
-func (c *Config) syntheticFrac() float64 {
+// SyntheticShare returns SyntheticFrac with its default.
+func (c *Config) SyntheticShare() float64 {
 	if c.SyntheticFrac == 0 {
 		return defaultSyntheticFrac
 	}
 	return c.SyntheticFrac
 }
 
-// splitBatch returns how many samples of a batch of bs come from the real
-// set and how many from the synthetic pool.
-func (c *Config) splitBatch(bs int) (real, synth int) {
-	synth = int(math.Round(c.syntheticFrac() * float64(bs)))
+// SplitBatch returns how many samples of a mixed batch of bs come from
+// the real set and how many from the synthetic pool.
+func (c *Config) SplitBatch(bs int) (real, synth int) {
+	synth = int(math.Round(c.SyntheticShare() * float64(bs)))
 	synth = min(max(synth, 1), bs-1)
 	return bs - synth, synth
 }
 
 // newBatcher returns the training batcher: over the training set, or,
-// with Config.Synthetic, a mixBatcher over it and the synthetic pool
-// (which it opens and t closes).
+// with a synthetic pool (Options.Synthetic, or Config.Synthetic, which it
+// opens and t closes), a mixBatcher over both.
 func (t *Trainer) newBatcher(bc data.Config) (batchSource, error) {
-	if t.cfg.Synthetic == "" {
+	pool := t.opts.Synthetic
+	if pool == nil && t.cfg.Synthetic == "" {
 		b, err := data.NewBatcher(t.train, nil, bc)
 		if err != nil {
 			return nil, fmt.Errorf("--batch: %w", err)
 		}
 		return b, nil
 	}
-	pool, _, err := data.Open(t.cfg.Synthetic)
-	if err != nil {
-		return nil, fmt.Errorf("--synthetic: %w", err)
+	if pool == nil {
+		var err error
+		if pool, _, err = data.Open(t.cfg.Synthetic); err != nil {
+			return nil, fmt.Errorf("--synthetic: %w", err)
+		}
+		t.owned = append(t.owned, pool)
 	}
-	t.owned = append(t.owned, pool)
-	if err := sameKind(t.train, pool); err != nil {
-		return nil, fmt.Errorf("--synthetic %s: %w", t.cfg.Synthetic, err)
+	if err := data.SameKind(t.train, pool); err != nil {
+		return nil, fmt.Errorf("--synthetic %s: %w (those of the training set)", t.cfg.Synthetic, err)
 	}
-	nr, ns := t.cfg.splitBatch(bc.BatchSize)
+	if bc.BatchSize < 2 {
+		return nil, fmt.Errorf("--batch: %d: a mixed batch needs at least 2 samples", bc.BatchSize)
+	}
+	nr, ns := t.cfg.SplitBatch(bc.BatchSize)
 	m, err := newMixBatcher(t.train, pool, nr, ns, bc)
 	if err != nil {
 		return nil, fmt.Errorf("--synthetic: %w", err)
 	}
 	return m, nil
-}
-
-// sameKind checks that two sets have the same image shape and classes.
-func sameKind(a, b data.Dataset) error {
-	ac, ah, aw := a.Shape()
-	bc, bh, bw := b.Shape()
-	if ac != bc || ah != bh || aw != bw || a.Classes() != b.Classes() {
-		return fmt.Errorf("%d×%d×%d images of %d classes, but the training set has %d×%d×%d images of %d classes",
-			bc, bh, bw, b.Classes(), ac, ah, aw, a.Classes())
-	}
-	return nil
 }
 
 // mixBatcher draws every batch from two batchers: nr samples from the
@@ -105,7 +100,7 @@ func newMixBatcher(real, pool data.Dataset, nr, ns int, bc data.Config) (*mixBat
 		return nil, fmt.Errorf("the pool has %d samples, fewer than the %d each batch takes from it", pool.Len(), ns)
 	}
 	rc, sc := bc, bc
-	rc.BatchSize, rc.DropLast = nr, real.Len() > nr && real.Len()%nr == 1
+	rc.BatchSize, rc.NoSingleton = nr, nr > 2 // no real part of one, no sample skipped; not at nr = 2, where it makes a part of 3 that m.x cannot hold (the ns ≥ 1 pool samples keep every batch above one)
 	sc.BatchSize, sc.DropLast, sc.Seed = ns, true, bc.Seed^0x5e17a9c0ffee
 	m := &mixBatcher{pool: pool, nreal: real.Len()}
 	var err error
@@ -181,26 +176,4 @@ func (m *mixBatcher) Len() int { return m.real.Len() }
 func (m *mixBatcher) Close() {
 	m.real.Close()
 	m.synth.Close()
-}
-
-// concat is the dataset of a's samples followed by b's, which must have
-// the same shape and classes.
-type concat struct{ a, b data.Dataset }
-
-func (c concat) Len() int               { return c.a.Len() + c.b.Len() }
-func (c concat) Shape() (int, int, int) { return c.a.Shape() }
-func (c concat) Classes() int           { return c.a.Classes() }
-
-func (c concat) Label(i int) int {
-	if n := c.a.Len(); i >= n {
-		return c.b.Label(i - n)
-	}
-	return c.a.Label(i)
-}
-
-func (c concat) Image(i int, dst []float32) error {
-	if n := c.a.Len(); i >= n {
-		return c.b.Image(i-n, dst)
-	}
-	return c.a.Image(i, dst)
 }

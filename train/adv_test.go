@@ -244,7 +244,7 @@ func TestOverfittingCheck(t *testing.T) {
 func TestMixedBatches(t *testing.T) {
 	real, pool := synthetic(t, 1, 40, 1, 8), synthetic(t, 3, 100, 1, 8)
 	bc := data.Config{BatchSize: 10, Shuffle: true, Seed: 5, Workers: 2}
-	nr, ns := (&Config{}).splitBatch(bc.BatchSize)
+	nr, ns := (&Config{}).SplitBatch(bc.BatchSize)
 	if nr != 2 || ns != 8 {
 		t.Fatalf("split of 10 at the default 0.8: %d real + %d synthetic", nr, ns)
 	}

@@ -82,7 +82,7 @@ type Config struct {
 	// Per-epoch recording of true-class probabilities (record.go).
 	Record      string `json:"record,omitempty"`       // .npy of int64 training-set indices
 	RecordAll   bool   `json:"record_all,omitempty"`   // record every training sample
-	RecordAdv   bool   `json:"record_adv,omitempty"`   // also on PGD-10 inputs
+	RecordAdv   bool   `json:"record_adv,omitempty"`   // also on the training attack's PGD inputs
 	RecordTrain bool   `json:"record_train,omitempty"` // from the training forward pass instead
 
 	Seed    uint64 `json:"seed"`

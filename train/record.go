@@ -18,7 +18,10 @@ import (
 const (
 	RecordIndicesFile = "record_indices.npy"
 	ProbsCleanFile    = "probs_clean.npy" // clean inputs, eval mode
-	ProbsAdvFile      = "probs_adv.npy"   // PGD-10 inputs (same ε), eval mode
+	// ProbsAdvFile is recorded on PGD inputs at the training attack's ε,
+	// steps and step size (the seed paper's recording; PGD-10 at ε/4 when
+	// the run is not adversarial), in eval mode.
+	ProbsAdvFile = "probs_adv.npy"
 	// ProbsTrainFile is recorded from the training forward pass itself
 	// (Config.RecordTrain): the loss's logits (adversarial ones for
 	// PGD-AT and FGSM-RS, clean ones for TRADES) in training mode, with
@@ -31,9 +34,6 @@ const (
 	EL2NCleanFile = "el2n_clean.npy"
 	EL2NTrainFile = "el2n_train.npy"
 )
-
-// recordSteps is the number of PGD steps of the adversarial recording.
-const recordSteps = 10
 
 // recorder records per-sample true-class probabilities after every epoch
 // and rewrites the K×n arrays atomically. The arrays in the run directory
@@ -58,7 +58,11 @@ func newRecorder(t *Trainer) (*recorder, error) {
 	cfg := &t.cfg
 	r := &recorder{t: t, ds: t.train, tp: autograd.NewTape(), x: autograd.Leaf(nil, false)}
 	if mb, ok := t.batcher.(*mixBatcher); ok {
-		r.ds = concat{t.train, mb.pool}
+		ds, err := data.Concat(t.train, mb.pool)
+		if err != nil {
+			return nil, err
+		}
+		r.ds = ds
 	}
 	n := r.ds.Len()
 	if cfg.RecordAll {
@@ -214,8 +218,9 @@ func sameIndices(a []int64, b []int) bool {
 
 // pass runs the model in eval mode over the recorded samples, without
 // augmentation, and fills cur with their true-class probabilities on
-// the clean inputs and, with RecordAdv, on PGD-10 inputs (step ε/4,
-// random start seeded by the run's seed and e).
+// the clean inputs and, with RecordAdv, on PGD inputs at the training
+// attack's steps and step size (random start seeded by the run's seed
+// and e).
 func (r *recorder) pass(e int) error {
 	t := r.t
 	cfg := &t.cfg
@@ -231,7 +236,7 @@ func (r *recorder) pass(e int) error {
 	var pgd *attack.PGD
 	if cfg.RecordAdv {
 		norm, _ := cfg.norm()
-		pgd = &attack.PGD{Norm: norm, Eps: float32(cfg.Eps), Alpha: float32(cfg.Eps / 4), Steps: recordSteps,
+		pgd = &attack.PGD{Norm: norm, Eps: float32(cfg.Eps), Alpha: cfg.stepSize(), Steps: cfg.steps(),
 			Seed: epochSeed(cfg.Seed, 3, e)}
 	}
 	t.model.SetTrain(false)

@@ -148,6 +148,36 @@ func TestRecordTrainPass(t *testing.T) {
 	}
 }
 
+// TestRecordTrainNoSingletonSkip trains on 129 samples at batch 128,
+// whose last batch would hold one sample: the epoch must still visit it
+// (in batches of 127 and 2), so probs_train.npy has no NaN.
+func TestRecordTrainNoSingletonSkip(t *testing.T) {
+	cfg := tinyConfig(t.TempDir())
+	cfg.Epochs, cfg.BatchSize, cfg.RecordAll, cfg.RecordTrain = 2, 128, true, true
+	opts := tinyOptions(t)
+	opts.Train = synthetic(t, 1, 129, 1, 8)
+	var sizes []int
+	opts.OnBatch = func(s *Step) error {
+		sizes = append(sizes, len(s.Labels))
+		return nil
+	}
+	if _, err := Run(context.Background(), cfg, opts); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(sizes, []int{127, 2, 127, 2}) {
+		t.Errorf("batch sizes %v, want [127 2 127 2]", sizes)
+	}
+	v, shape := readProbs(t, filepath.Join(cfg.Out, ProbsTrainFile))
+	if !slices.Equal(shape, []int{2, 129}) {
+		t.Fatalf("probs_train.npy has shape %v, want [2 129]", shape)
+	}
+	for k, p := range v {
+		if !(p >= 0 && p <= 1) {
+			t.Fatalf("probs_train.npy: epoch %d sample %d = %v", k/129+1, k%129, p)
+		}
+	}
+}
+
 // TestAdvResumeIsBitwiseIdentical is TestResumeIsBitwiseIdentical with
 // PGD-AT, EMA, robust validation and adversarial recording on.
 func TestAdvResumeIsBitwiseIdentical(t *testing.T) {

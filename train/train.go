@@ -35,6 +35,16 @@ type Options struct {
 	// Workers is the number of goroutines decoding batches; 0 is the
 	// data package's default.
 	Workers int
+	// Synthetic, if set, is the synthetic pool mixed into every batch in
+	// place of the one Config.Synthetic names (the pipeline passes a
+	// pruned pool this way); Config.SyntheticFrac applies. The caller
+	// keeps ownership.
+	Synthetic data.Dataset
+	// Val, if set, lists the test samples of the per-epoch robust
+	// validation (which picks the best checkpoint), in place of the
+	// ValSize ones drawn by the run's seed: a caller that evaluates the
+	// best checkpoint on the test set keeps the two apart this way.
+	Val []int
 
 	// Loss computes the training loss of a step; nil is cross-entropy
 	// with Config.LabelSmoothing. Adversarial training plugs in here.
@@ -120,6 +130,7 @@ type Metrics struct {
 	EvalSec    float64  `json:"eval_s"`
 	EpochSec   float64  `json:"epoch_s"` // training, evaluation, hooks and checkpoint
 	WallSec    float64  `json:"wall_s"`  // since the run started, across resumes
+	Steps      int      `json:"steps"`   // optimizer steps since the run started
 
 	*AdvMetrics // robust validation, with adversarial training
 }
@@ -205,7 +216,7 @@ func (t *Trainer) init() (err error) {
 		return fmt.Errorf("--data %s: the training set is empty", cfg.Data)
 	}
 	bc := data.Config{BatchSize: cfg.BatchSize, Shuffle: true, Seed: cfg.Seed, Workers: opts.Workers, Prefetch: true,
-		DropLast: n > cfg.BatchSize && n%cfg.BatchSize == 1} // BatchNorm cannot normalize a batch of one
+		NoSingleton: true} // BatchNorm cannot normalize a batch of one; no sample is skipped
 	if cfg.Augment {
 		bc.CropPad, bc.Flip = augmentPad(h), true
 	}
@@ -388,7 +399,7 @@ func (t *Trainer) runEpoch(ctx context.Context) error {
 	t.epoch++
 	m.EpochSec = time.Since(start).Seconds()
 	t.elapsed += time.Since(start)
-	m.WallSec = t.elapsed.Seconds()
+	m.WallSec, m.Steps = t.elapsed.Seconds(), t.steps
 	// Metrics first: a run killed before the checkpoint lands redoes the
 	// epoch, and resume drops the line of the epoch it redoes.
 	if err := appendMetrics(filepath.Join(t.cfg.Out, MetricsFile), m); err != nil {

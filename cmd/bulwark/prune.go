@@ -96,7 +96,11 @@ func runScore(args []string, stdout io.Writer) error {
 		len(seed), pool.Len(), tc.Data, tc.Arch, tc.Adv, tc.Eps, tc.Epochs, kernels.Threads(), tc.Out)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if _, err := pipeline.TrainRun(ctx, tc, pool, test, seed, stdout, progress(quiet)); err != nil {
+	sub, err := data.Subset(pool, seed)
+	if err != nil {
+		return fmt.Errorf("score: %w", err)
+	}
+	if _, err := pipeline.TrainRun(ctx, tc, pipeline.TrainSets{Train: sub, Test: test}, stdout, progress(quiet)); err != nil {
 		return fmt.Errorf("score: %w", err)
 	}
 	for _, m := range pc.Scores {
@@ -378,8 +382,23 @@ func runPrunePipeline(args []string, stdout io.Writer) error {
 	knnFlags(fs, &pc)
 	selectFlags(fs, &pc)
 	fs.IntVar(&pc.PoolSize, "pool", pc.PoolSize, "use a random subset of this many training samples as the pool (0 = all)")
-	fs.IntVar(&pc.ScoreEpochs, "score-epochs", pc.ScoreEpochs, "epochs of the seed-subset training (more than --window)")
+	fs.StringVar(&pc.Base, "base", pc.Base, "the seed paper's setting: a real set (dataset spec) never pruned, mixed into every batch "+
+		"(--synthetic-frac from the pool) and scored whole; --data is then the pool, e.g. synth:fashion-mnist[balanced:2000]:20000")
+	fs.BoolVar(&pc.BaseOnly, "base-only", pc.BaseOnly, "also train on the --base set alone, at the same step budget")
+	fs.IntVar(&pc.ScoreEpochs, "score-epochs", pc.ScoreEpochs, "epochs of the scoring run (more than --window); 0 takes the steps of six passes over base and pool")
+	fs.BoolVar(&pc.TruncateBest, "truncate-best", pc.TruncateBest, "score from the epochs up to the scoring run's best validation-robust epoch")
 	fs.BoolVar(&pc.Normalize, "normalize", pc.Normalize, "L2-normalize the embeddings")
+	fs.Var((*stringList)(&pc.Embed), "embed", "embeddings, comma-separated, of "+strings.Join(pipeline.Embeddings, ", ")+
+		": the first is extrapolated in, all are measured")
+	fs.BoolVar(&pc.PickEmbed, "pick-embed", pc.PickEmbed, "extrapolate in the --embed embedding of best held-out quality (the first score's Spearman), not the first")
+	fs.IntVar(&pc.PCADim, "pca-dim", pc.PCADim, "dimensions of the pixels embedding")
+	fs.IntVar(&pc.CleanEpochs, "clean-epochs", pc.CleanEpochs, "epochs of the clean embedding's model (standard training on the base set)")
+	fs.Var((*stringList)(&pc.Select), "select", "selection rules, comma-separated: top (keep the highest scores), keep-low, "+
+		"stratified (CCS), drop-tail, random-replace; random without replacement always runs")
+	fs.Float64Var(&pc.Beta, "ccs-beta", pc.Beta, "stratified: share of the pool dropped first as hardest by confidence (negative: CCS's schedule, 0 up to 70% pruning, 0.1 to 85%, then 0.3)")
+	fs.Float64Var(&pc.Tail, "tail", pc.Tail, "drop-tail: share of the pool dropped first as lowest-confidence")
+	fs.IntVar(&pc.Strata, "strata", pc.Strata, "stratified: equal-width score strata")
+	fs.StringVar(&pc.EvalModel, "eval-model", pc.EvalModel, "weights evaluated: best (validation-robust checkpoint; EMA with --ema) or last")
 	fs.Float64Var(&pc.HoldOut, "hold-out", pc.HoldOut, "share of the seed held out to measure the extrapolation's quality")
 	fs.IntVar(&pc.Seeds, "seeds", pc.Seeds, "repetitions, with seeds --seed, --seed+1, ...")
 	fs.Var(&only, "only-seeds", "run only these comma-separated repetitions (0-based) and no report: "+

@@ -1,0 +1,234 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"path/filepath"
+	"slices"
+
+	"github.com/bulwark-ml/bulwark/data"
+	"github.com/bulwark-ml/bulwark/prune"
+	"github.com/bulwark-ml/bulwark/tensor"
+	"github.com/bulwark-ml/bulwark/train"
+)
+
+// embedding is one embedding of every sample (the base set's, then the
+// pool's): a row-major rows×dim matrix.
+type embedding struct {
+	kind string // one of Embeddings
+	x    []float32
+	dim  int
+}
+
+// embeddingFile names the file of an embedding in a seed directory.
+func embeddingFile(kind string) string { return "embeddings_" + kind + ".npy" }
+
+// Files of the clean model (the clean embedding's), in a seed directory.
+const (
+	cleanDir      = "clean"          // its training run
+	PoolCleanFile = "pool_clean.npy" // float32 2×N: its true-class probability of every pool sample, and 1 where it is right
+)
+
+// pcaFitRows bounds the rows the pixels embedding's PCA is fitted on
+// (drawn at random); every row is then projected.
+const pcaFitRows = 20000
+
+// embeddings computes (or reads back) every embedding of Config.Embed,
+// in order. Training the clean model also measures the pool's quality:
+// the share of pool samples it misclassifies.
+func (r *run) embeddings(ctx context.Context, st *stages, dir string, s uint64, scoreRun string, seedIdx []int, sr *SeedReport) ([]embedding, error) {
+	n := r.all.Len()
+	var out []embedding
+	for _, kind := range r.c.Embed {
+		path := filepath.Join(dir, embeddingFile(kind))
+		err := st.do("embed_"+kind, path, func() error {
+			var x []float32
+			var dim int
+			var err error
+			switch kind {
+			case "seed":
+				x, dim, err = r.modelEmbedding(filepath.Join(scoreRun, train.ModelFile))
+			case "clean":
+				var model string
+				if model, err = r.cleanModel(ctx, st, dir, s, seedIdx); err == nil {
+					x, dim, err = r.modelEmbedding(model)
+				}
+			case "pixels":
+				x, dim, err = r.pixelEmbedding(s)
+			default:
+				err = fmt.Errorf("--embed: unknown embedding %q", kind)
+			}
+			if err != nil {
+				return err
+			}
+			return data.WriteNpy(path, []int{n, dim}, x)
+		})
+		if err != nil {
+			return nil, err
+		}
+		x, rows, dim, err := ReadMatrix(path)
+		if err != nil {
+			return nil, err
+		}
+		if rows != n {
+			return nil, fmt.Errorf("%s: %d rows, but base and pool have %d samples", path, rows, n)
+		}
+		out = append(out, embedding{kind: kind, x: x, dim: dim})
+	}
+	if slices.Contains(r.c.Embed, "clean") {
+		q, err := r.poolQuality(dir)
+		if err != nil {
+			return nil, err
+		}
+		sr.Pool = &q
+	}
+	return out, nil
+}
+
+// modelEmbedding embeds every sample with the model in a weights file.
+func (r *run) modelEmbedding(weights string) ([]float32, int, error) {
+	model, err := LoadModel(weights, r.all)
+	if err != nil {
+		return nil, 0, err
+	}
+	return Embed(model, r.all, prune.EmbedOptions{Normalize: r.c.Normalize}, r.o.Progress)
+}
+
+// cleanModel trains (or finishes) the clean model: standard training,
+// without attacks, on the base set (without one, on the seed subset),
+// for Config.CleanEpochs; then it records the model's true-class
+// probability of every pool sample. It returns the weights file.
+func (r *run) cleanModel(ctx context.Context, st *stages, dir string, s uint64, seedIdx []int) (string, error) {
+	c := &r.c
+	cfg := c.Train
+	cfg.Adv, cfg.Eps, cfg.Steps, cfg.StepSize, cfg.AdvBN, cfg.EpsWarmup, cfg.Beta = "none", 0, 0, 0, "", 0, 0
+	cfg.Data, cfg.Seed, cfg.Epochs, cfg.Out = c.Base, s, c.CleanEpochs, filepath.Join(dir, cleanDir)
+	sets := TrainSets{Train: r.base, Test: r.test}
+	if r.base == nil {
+		sub, err := data.Subset(r.pool, seedIdx)
+		if err != nil {
+			return "", err
+		}
+		cfg.Data, sets.Train = c.Data, sub
+	}
+	ms, err := TrainRun(ctx, cfg, sets, nil, r.o.Progress)
+	if err != nil {
+		return "", errStage("clean model training", err)
+	}
+	if err := st.set("clean_train", trainSeconds(ms)); err != nil {
+		return "", err
+	}
+	weights := filepath.Join(cfg.Out, train.ModelFile)
+	path := filepath.Join(dir, PoolCleanFile)
+	err = st.do("pool_clean", path, func() error {
+		model, err := LoadModel(weights, r.pool)
+		if err != nil {
+			return err
+		}
+		p, right, err := Predict(model, r.pool)
+		if err != nil {
+			return err
+		}
+		for _, ok := range right {
+			p = append(p, map[bool]float32{true: 1, false: 0}[ok])
+		}
+		return data.WriteNpy(path, []int{2, len(right)}, p)
+	})
+	return weights, err
+}
+
+// poolQuality measures the pool by the clean model's probabilities.
+func (r *run) poolQuality(dir string) (PoolQuality, error) {
+	path := filepath.Join(dir, PoolCleanFile)
+	m, rows, n, err := ReadMatrix(path)
+	if err != nil {
+		return PoolQuality{}, err
+	}
+	if rows != 2 || n != r.pool.Len() {
+		return PoolQuality{}, fmt.Errorf("%s: %d×%d values, want 2×%d (the pool's)", path, rows, n, r.pool.Len())
+	}
+	q := PoolQuality{N: n}
+	for i, p := range m[:n] {
+		q.MeanPTrue += float64(p)
+		if m[n+i] == 0 {
+			q.Misclassified++
+		}
+	}
+	q.MeanPTrue /= float64(n)
+	q.Misclassified /= float64(n)
+	return q, nil
+}
+
+// pixelEmbedding projects every sample's pixels on the first PCADim
+// principal components of (at most pcaFitRows of) them.
+func (r *run) pixelEmbedding(s uint64) ([]float32, int, error) {
+	n := r.all.Len()
+	c, h, w := r.all.Shape()
+	d := c * h * w
+	k := min(r.c.PCADim, d)
+	fit := tensor.NewRNG(s ^ 0x9ca).Perm(n)[:min(n, pcaFitRows)]
+	slices.Sort(fit)
+	x, err := images(r.all, fit)
+	if err != nil {
+		return nil, 0, err
+	}
+	pca, err := prune.FitPCA(x, len(fit), d, k)
+	if err != nil {
+		return nil, 0, fmt.Errorf("pixels embedding: %w", err)
+	}
+	out := make([]float32, 0, n*k)
+	const chunk = 4096
+	idx := make([]int, 0, chunk)
+	for lo := 0; lo < n; lo += chunk {
+		idx = idx[:0]
+		for i := lo; i < min(n, lo+chunk); i++ {
+			idx = append(idx, i)
+		}
+		x, err := images(r.all, idx)
+		if err != nil {
+			return nil, 0, err
+		}
+		y, err := pca.Project(x, len(idx))
+		if err != nil {
+			return nil, 0, fmt.Errorf("pixels embedding: %w", err)
+		}
+		out = append(out, y...)
+	}
+	if r.c.Normalize {
+		normalizeRows(out, k)
+	}
+	return out, k, nil
+}
+
+// images returns the images of the samples idx of ds as a row-major
+// len(idx)×(C·H·W) matrix.
+func images(ds data.Dataset, idx []int) ([]float32, error) {
+	c, h, w := ds.Shape()
+	d := c * h * w
+	x := make([]float32, len(idx)*d)
+	for j, i := range idx {
+		if err := ds.Image(i, x[j*d:(j+1)*d]); err != nil {
+			return nil, err
+		}
+	}
+	return x, nil
+}
+
+// normalizeRows scales every row of x (of dim values) to unit L2 norm;
+// an all-zero row stays zero.
+func normalizeRows(x []float32, dim int) {
+	for lo := 0; lo < len(x); lo += dim {
+		row := x[lo : lo+dim]
+		var ss float64
+		for _, v := range row {
+			ss += float64(v) * float64(v)
+		}
+		if ss > 0 {
+			f := float32(1 / math.Sqrt(ss))
+			for j := range row {
+				row[j] *= f
+			}
+		}
+	}
+}

@@ -1,0 +1,638 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/bulwark-ml/bulwark/data"
+	"github.com/bulwark-ml/bulwark/prune"
+	"github.com/bulwark-ml/bulwark/tensor"
+	"github.com/bulwark-ml/bulwark/train"
+)
+
+// seed runs every stage of the repetition with random seed s: the seed
+// draw, the scoring run, the scores, the embeddings, the extrapolation,
+// the selections, and the training and evaluation of every arm. Arms a
+// later call adds (checkDir) join the repetition's saved result.
+func (r *run) seed(ctx context.Context, s uint64) (*SeedReport, error) {
+	c := &r.c
+	dir := seedDir(c.Out, s)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	st, err := loadStages(dir)
+	if err != nil {
+		return nil, err
+	}
+	sr := &SeedReport{Seed: s, Stages: st.Seconds}
+	seedIdx, err := r.drawSeed(st, dir, s)
+	if err != nil {
+		return nil, err
+	}
+	sr.SeedSize = len(seedIdx)
+	r.logf("seed %d: %d of %d pool samples in the seed subset%s", s, len(seedIdx), r.pool.Len(),
+		map[bool]string{true: fmt.Sprintf(", scored with the %d of the base set", r.nb), false: ""}[r.nb > 0])
+	scored := make([]int, 0, r.nb+len(seedIdx)) // in all: the base, then the seed subset
+	for i := range r.nb {
+		scored = append(scored, i)
+	}
+	for _, i := range seedIdx {
+		scored = append(scored, r.nb+i)
+	}
+
+	sr.ScoreEpochs = c.scoreEpochs(r.nb, r.pool.Len(), len(seedIdx))
+	scoreRun, err := r.scoreTrain(ctx, st, dir, s, seedIdx)
+	if err != nil {
+		return nil, err
+	}
+	seedScores, err := r.seedScores(st, dir, scoreRun, len(scored))
+	if err != nil {
+		return nil, err
+	}
+	embs, err := r.embeddings(ctx, st, dir, s, scoreRun, seedIdx, sr)
+	if err != nil {
+		return nil, err
+	}
+	poolScores, err := r.extrapolate(st, dir, s, embs, scored, seedScores, sr)
+	if err != nil {
+		return nil, err
+	}
+	ptrue, err := r.poolPTrue(st, dir, scoreRun)
+	if err != nil {
+		return nil, err
+	}
+	kept, err := r.selectAll(st, dir, s, poolScores)
+	if err != nil {
+		return nil, err
+	}
+
+	sr.Runs, sr.KeptSets = map[string]RunReport{}, map[string]Composition{}
+	names := c.runNames()
+	// The references first: whether the pool adds anything decides
+	// whether pruning it can say anything.
+	slices.SortStableFunc(names, func(a, b string) int {
+		return cmpBool(b == fullRun || b == baseRun, a == fullRun || a == baseRun)
+	})
+	for _, name := range names {
+		k, ok := kept[name]
+		if ok || name == fullRun {
+			sr.KeptSets[name] = compose(ptrue, k)
+		}
+		rr, err := r.trainAndEval(ctx, st, dir, name, k, s, kept)
+		if err != nil {
+			return nil, err
+		}
+		sr.Runs[name] = *rr
+	}
+	return sr, r.saveResult(dir, sr)
+}
+
+// saveResult writes the repetition's result, keeping the arms, measured
+// embeddings and true-score comparisons of earlier calls that this one
+// did not run.
+func (r *run) saveResult(dir string, sr *SeedReport) error {
+	path := filepath.Join(dir, ResultFile)
+	var old SeedReport
+	if _, err := readJSON(path, &old); err != nil {
+		return err
+	}
+	merge := func(dst *map[string]QualityReport, src map[string]QualityReport) {
+		for k, v := range src {
+			if _, ok := (*dst)[k]; !ok {
+				if *dst == nil {
+					*dst = map[string]QualityReport{}
+				}
+				(*dst)[k] = v
+			}
+		}
+	}
+	for k, v := range old.Runs {
+		if _, ok := sr.Runs[k]; !ok {
+			sr.Runs[k] = v
+			if comp, ok := old.KeptSets[k]; ok {
+				sr.KeptSets[k] = comp
+			}
+		}
+	}
+	merge(&sr.Quality, old.Quality)
+	merge(&sr.TrueQuality, old.TrueQuality)
+	merge(&sr.EmbedQuality, old.EmbedQuality)
+	return WriteJSON(path, sr)
+}
+
+// drawSeed draws (or reads back) the seed subset of the pool.
+func (r *run) drawSeed(st *stages, dir string, s uint64) ([]int, error) {
+	n := r.pool.Len()
+	path := filepath.Join(dir, SeedFile)
+	idx := DrawSeed(n, r.c.SeedFrac, s)
+	if err := st.do("seed", path, func() error { return WriteIndices(path, idx) }); err != nil {
+		return nil, err
+	}
+	stored, err := ReadIndices(path, n)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Equal(stored, idx) {
+		return nil, fmt.Errorf("%s: does not hold the seed subset of these settings", path)
+	}
+	return idx, nil
+}
+
+// ScoreEpochs returns the epochs of the scoring run: Config.ScoreEpochs,
+// or when it is 0 the default, as many epochs as make the scoring run
+// take the steps of six passes over the base set and the whole pool at
+// the batch size (and at least twice the DU window). The MNIST and
+// Fashion-MNIST seed-fraction measurements (docs/BENCHMARKS.md) found the
+// extrapolated DU's agreement with a full-set run set by the scoring
+// run's steps: 10% seeds trained for 60 epochs (six pool passes) agreed as
+// well as 40% seeds for 15, and 10% seeds for 15 epochs did not beat a
+// class-mean predictor.
+func (c *Config) scoreEpochs(nb, pool, seed int) int {
+	if c.ScoreEpochs > 0 {
+		return c.ScoreEpochs
+	}
+	bs := c.Train.BatchSize
+	target := 6 * float64(nb+pool) / float64(bs)
+	perEpoch := math.Ceil(float64(seed) / float64(bs))
+	if nb > 0 {
+		nr, _ := c.Train.SplitBatch(bs)
+		perEpoch = math.Ceil(float64(nb) / float64(nr))
+	}
+	return max(2*c.Window, int(math.Ceil(target/perEpoch)))
+}
+
+// scoreTrain runs (or finishes) the scoring run: adversarial training on
+// the seed subset (with the base set, in the seed paper's setting),
+// recording the trajectories of every trained sample. It returns the
+// run's directory.
+func (r *run) scoreTrain(ctx context.Context, st *stages, dir string, s uint64, seedIdx []int) (string, error) {
+	c := &r.c
+	cfg := c.Recording(c.Train)
+	cfg.Data, cfg.Seed, cfg.Out = c.Data, s, filepath.Join(dir, scoreDir)
+	cfg.Epochs = c.scoreEpochs(r.nb, r.pool.Len(), len(seedIdx))
+	sub, err := data.Subset(r.pool, seedIdx)
+	if err != nil {
+		return "", err
+	}
+	sets := TrainSets{Train: sub, Test: r.test, Val: r.valIdx}
+	if r.base != nil {
+		cfg.Data = c.Base
+		sets.Train, sets.Synthetic = r.base, sub
+	}
+	ms, err := TrainRun(ctx, cfg, sets, nil, r.o.Progress)
+	if err != nil {
+		return "", errStage("score training", err)
+	}
+	if err := st.set("score_train", trainSeconds(ms)); err != nil {
+		return "", err
+	}
+	r.logf("seed %d: scoring run done: %d epochs, %.0f s", s, cfg.Epochs, trainSeconds(ms))
+	return cfg.Out, nil
+}
+
+// seedScores computes every score, and the confidence, of the n scored
+// samples from the scoring run's trajectories.
+func (r *run) seedScores(st *stages, dir, scoreRun string, n int) (map[string][]float32, error) {
+	out := map[string][]float32{}
+	for _, m := range append(slices.Clone(r.c.Scores), Confidence) {
+		path := filepath.Join(dir, "scores_seed_"+m+".npy")
+		err := st.do("score_"+m, path, func() error {
+			v, err := ScoreRun(&r.c, scoreRun, m, n)
+			if err != nil {
+				return err
+			}
+			return WriteVector(path, v)
+		})
+		if err != nil {
+			return nil, err
+		}
+		if out[m], err = ReadVector(path); err != nil {
+			return nil, err
+		}
+		if len(out[m]) != n {
+			return nil, fmt.Errorf("%s: %d scores, but %d samples were scored", path, len(out[m]), n)
+		}
+	}
+	return out, nil
+}
+
+// poolPTrue returns the scoring model's clean true-class probability of
+// every pool sample: what the kept sets are made of, for the report.
+func (r *run) poolPTrue(st *stages, dir, scoreRun string) ([]float32, error) {
+	path := filepath.Join(dir, PTrueFile)
+	err := st.do("ptrue", path, func() error {
+		model, err := LoadModel(filepath.Join(scoreRun, train.ModelFile), r.pool)
+		if err != nil {
+			return err
+		}
+		p, _, err := Predict(model, r.pool)
+		if err != nil {
+			return err
+		}
+		return WriteVector(path, p)
+	})
+	if err != nil {
+		return nil, err
+	}
+	p, err := ReadVector(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(p) != r.pool.Len() {
+		return nil, fmt.Errorf("%s: %d values, but the pool has %d samples", path, len(p), r.pool.Len())
+	}
+	return p, nil
+}
+
+// extrapolate measures the extrapolation's quality in every embedding,
+// on held-out scored pool samples and, given true scores, on the whole
+// pool; then it extrapolates every score and the confidence to the whole
+// pool in the first embedding (with Config.PickEmbed, the best measured)
+// and returns the pool's scores.
+func (r *run) extrapolate(st *stages, dir string, s uint64, embs []embedding, scored []int, seedScores map[string][]float32, sr *SeedReport) (map[string][]float32, error) {
+	c := &r.c
+	metric, _ := prune.ParseMetric(c.Metric)
+	kopt := prune.KNNOptions{K: c.K, Metric: metric, Weighted: c.Weighted}
+	sr.Quality, sr.TrueQuality, sr.EmbedQuality = map[string]QualityReport{}, map[string]QualityReport{}, map[string]QualityReport{}
+	for _, e := range embs {
+		for _, m := range c.Scores {
+			q, err := r.quality(st, dir, s, e, m, scored, seedScores[m], kopt)
+			if err != nil {
+				return nil, err
+			}
+			sr.EmbedQuality[e.kind+"/"+m] = q
+			if r.truth[m] == nil {
+				continue
+			}
+			if sr.TrueQuality[e.kind+"/"+m], err = r.trueQuality(st, dir, s, e, m, scored, seedScores[m], kopt); err != nil {
+				return nil, err
+			}
+		}
+	}
+	use := embs[0]
+	if c.PickEmbed {
+		for _, e := range embs[1:] {
+			if float64(sr.EmbedQuality[e.kind+"/"+c.Scores[0]].Spearman) > float64(sr.EmbedQuality[use.kind+"/"+c.Scores[0]].Spearman) {
+				use = e
+			}
+		}
+	}
+	sr.Embedding = use.kind
+	for _, m := range c.Scores {
+		sr.Quality[m] = sr.EmbedQuality[use.kind+"/"+m]
+	}
+	pool := map[string][]float32{}
+	for _, m := range append(slices.Clone(c.Scores), Confidence) {
+		path := filepath.Join(dir, "scores_"+m+".npy")
+		err := st.do("extrapolate_"+m, path, func() error {
+			ex, err := prune.Extrapolate(use.x, use.dim, scored, seedScores[m], kopt)
+			if err != nil {
+				return err
+			}
+			return WriteVector(path, ex.Scores[r.nb:])
+		})
+		if err != nil {
+			return nil, err
+		}
+		if pool[m], err = ReadVector(path); err != nil {
+			return nil, err
+		}
+		if len(pool[m]) != r.pool.Len() {
+			return nil, fmt.Errorf("%s: %d scores, but the pool has %d samples", path, len(pool[m]), r.pool.Len())
+		}
+	}
+	return pool, nil
+}
+
+// quality measures the extrapolation of score m in embedding e on
+// held-out scored pool samples (and keeps them, for the plots).
+func (r *run) quality(st *stages, dir string, s uint64, e embedding, m string, scored []int, seedScores []float32, kopt prune.KNNOptions) (QualityReport, error) {
+	path := filepath.Join(dir, "quality_"+e.kind+"_"+m+".json")
+	err := st.do("quality_"+e.kind+"_"+m, path, func() error {
+		q, truth, pred, err := holdOutQuality(e.x, e.dim, r.labels, scored, seedScores, kopt, r.c.HoldOut, s, r.nb)
+		if err != nil {
+			return err
+		}
+		if err := writeHoldOut(filepath.Join(dir, holdOutFile(e.kind+"_"+m)), truth, pred); err != nil {
+			return err
+		}
+		return WriteJSON(path, q)
+	})
+	var q QualityReport
+	if err == nil {
+		_, err = readJSON(path, &q)
+	}
+	return q, err
+}
+
+// trueQuality measures the extrapolation of score m in embedding e
+// against the full-set run's scores of the pool samples outside the seed.
+func (r *run) trueQuality(st *stages, dir string, s uint64, e embedding, m string, scored []int, seedScores []float32, kopt prune.KNNOptions) (QualityReport, error) {
+	path := filepath.Join(dir, "quality_true_"+e.kind+"_"+m+".json")
+	err := st.do("quality_true_"+e.kind+"_"+m, path, func() error {
+		truth := make([]float32, r.all.Len())
+		for i := range r.nb {
+			truth[i] = float32(math.NaN()) // the base set has no full-run score
+		}
+		copy(truth[r.nb:], r.truth[m])
+		q, err := QualityAgainst(e.x, e.dim, r.labels, scored, seedScores, truth, kopt, s)
+		if err != nil {
+			return err
+		}
+		return WriteJSON(path, q)
+	})
+	var q QualityReport
+	if err == nil {
+		_, err = readJSON(path, &q)
+	}
+	return q, err
+}
+
+// arm is one selection of the pool: a rule applied to a score.
+type arm struct {
+	name  string
+	rule  prune.Rule
+	score string // a score of Methods, with trueSuffix for true scores; "" for rules that use none
+}
+
+// arms lists the selections of c at every ratio, in presentation order:
+// the score-driven rules on each score (extrapolated, then true), the
+// other rules, then random.
+func (c *Config) arms() []arm {
+	scores := slices.Clone(c.Scores)
+	for _, m := range Methods {
+		if _, ok := c.TrueScores[m]; ok {
+			scores = append(scores, m+trueSuffix)
+		}
+	}
+	var out []arm
+	for _, name := range c.Select {
+		rule := prune.Rule(name)
+		switch rule {
+		case prune.RuleTop, prune.RuleKeepLow, prune.RuleStratified:
+			for _, m := range scores {
+				n := m
+				if rule != prune.RuleTop {
+					n = name + "-" + m
+				}
+				out = append(out, arm{name: n, rule: rule, score: m})
+			}
+		default:
+			out = append(out, arm{name: name, rule: rule})
+		}
+	}
+	return append(out, arm{name: string(prune.RuleRandom), rule: prune.RuleRandom})
+}
+
+// selectAll selects the kept pool samples of every arm at every ratio
+// (a multiset for random-replace), keyed by run name.
+func (r *run) selectAll(st *stages, dir string, s uint64, poolScores map[string][]float32) (map[string][]int, error) {
+	c := &r.c
+	n := r.pool.Len()
+	labels := r.labels[r.nb:]
+	kept := map[string][]int{}
+	for _, p := range c.Prune {
+		for _, a := range c.arms() {
+			name := runName(a.name, p)
+			path := filepath.Join(dir, "kept_"+name+".npy")
+			err := st.do("select_"+name, path, func() error {
+				scores := poolScores[a.score]
+				if m, ok := cutTrue(a.score); ok {
+					scores = r.truth[m]
+				}
+				sel, err := prune.SelectBy(n, prune.RuleOptions{Rule: a.rule, Ratio: p, Scores: scores,
+					Confidence: poolScores[Confidence], Beta: c.beta(p), Tail: c.Tail, Strata: c.Strata,
+					Labels: labels, ClassBalanced: c.ClassBalanced, Seed: s})
+				if err != nil {
+					return fmt.Errorf("--select %s at --prune %g: %w", a.rule, p, err)
+				}
+				return WriteIndices(path, sel.Kept)
+			})
+			if err != nil {
+				return nil, err
+			}
+			if kept[name], err = ReadKept(path, n); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return kept, nil
+}
+
+// cutTrue returns the score of a true-score name ("du-true" → "du").
+func cutTrue(score string) (string, bool) {
+	if score == "" {
+		return "", false
+	}
+	return strings.CutSuffix(score, trueSuffix)
+}
+
+// compose describes the pool samples idx (all if nil) by the scoring
+// model's clean true-class probabilities p.
+func compose(p []float32, idx []int) Composition {
+	var c Composition
+	n := len(idx)
+	if idx == nil {
+		n = len(p)
+	}
+	seen := map[int]bool{}
+	for j := range n {
+		i := j
+		if idx != nil {
+			i = idx[j]
+		}
+		seen[i] = true
+		c.MeanPTrue += float64(p[i])
+		if p[i] < 0.5 {
+			c.Hard++
+		}
+	}
+	if n > 0 {
+		c.MeanPTrue /= float64(n)
+		c.Hard /= float64(n)
+	}
+	c.Unique = len(seen)
+	return c
+}
+
+// trueSuffix marks the runs pruned by a full-set run's scores
+// (Config.TrueScores): "du-true".
+const trueSuffix = "-true"
+
+// runName names the training run of arm a at prune ratio p.
+func runName(a string, p float64) string {
+	return a + "_p" + formatRatio(p)
+}
+
+// Reference runs: the whole pool, and (in the seed paper's setting) the
+// base set alone, both at the arms' step budget.
+const (
+	fullRun = "full"
+	baseRun = "base"
+)
+
+// trainAndEval trains run name on the base set (if any) and the pool
+// samples kept (the whole pool for the full run, none for the base run),
+// and evaluates it. Every run trains for the same number of steps: in the
+// seed paper's setting an epoch is a pass over the base set whatever the
+// pool, so the epochs are the same but for the base run, whose batches
+// hold base samples only; without a base set, the full pool's epochs are
+// scaled to the first arm's steps.
+func (r *run) trainAndEval(ctx context.Context, st *stages, dir, name string, kept []int, s uint64, all map[string][]int) (*RunReport, error) {
+	c := &r.c
+	cfg := c.Train
+	cfg.Data, cfg.Seed, cfg.Out = c.Data, s, filepath.Join(dir, "train_"+name)
+	sets := TrainSets{Test: r.test, Val: r.valIdx}
+	var err error
+	switch {
+	case r.base != nil && name == baseRun:
+		cfg.Data, sets.Train = c.Base, r.base
+		cfg.Epochs = r.baseEpochs()
+	case r.base != nil:
+		cfg.Data, sets.Train, sets.Synthetic = c.Base, r.base, r.pool
+		if name != fullRun {
+			if sets.Synthetic, err = data.Subset(r.pool, kept); err != nil {
+				return nil, err
+			}
+		}
+	case name == fullRun:
+		sets.Train = r.pool
+		cfg.Epochs = r.fullEpochs(len(all[runName(c.arms()[0].name, c.Prune[0])]))
+	default:
+		if sets.Train, err = data.Subset(r.pool, kept); err != nil {
+			return nil, err
+		}
+	}
+	ms, err := TrainRun(ctx, cfg, sets, nil, r.o.Progress)
+	if err != nil {
+		return nil, errStage("train "+name, err)
+	}
+	if err := st.set("train_"+name, trainSeconds(ms)); err != nil {
+		return nil, err
+	}
+	evalPath := filepath.Join(dir, "eval_"+name+".json")
+	err = st.do("eval_"+name, evalPath, func() error {
+		path, which, err := r.evalWeights(cfg.Out)
+		if err != nil {
+			return err
+		}
+		model, err := LoadModel(path, r.test)
+		if err != nil {
+			return err
+		}
+		e, err := Evaluate(model, r.test, r.evalIdx, r.norm, float32(c.Train.Eps), c.EvalSteps, c.APGDSteps, s, r.o.Progress)
+		if err != nil {
+			return err
+		}
+		e.Model = which
+		return WriteJSON(evalPath, e)
+	})
+	if err != nil {
+		return nil, err
+	}
+	var e EvalResult
+	if _, err := readJSON(evalPath, &e); err != nil {
+		return nil, err
+	}
+	size := len(kept)
+	if name == fullRun {
+		size = r.pool.Len()
+	}
+	rr := &RunReport{Kept: size, Epochs: cfg.Epochs, TrainSeconds: trainSeconds(ms), Eval: e, Curve: curve(ms)}
+	if len(ms) > 0 {
+		rr.Steps = ms[len(ms)-1].Steps
+	}
+	r.logf("seed %d: %-22s %6d kept, %5d steps: clean %.2f%%, PGD-%d %.2f%%, worst %.2f%% (%s; train %.0f s)",
+		s, name, size, rr.Steps, 100*e.Clean, c.EvalSteps, 100*e.PGD, 100*e.Worst, e.Model, trainSeconds(ms))
+	return rr, nil
+}
+
+// evalWeights returns the weights file of a finished training run that
+// Config.EvalModel asks for, and says which it is.
+func (r *run) evalWeights(dir string) (path, which string, err error) {
+	last := filepath.Join(dir, train.ModelFile)
+	if r.c.EvalModel == "last" {
+		return last, "last epoch", nil
+	}
+	best := filepath.Join(dir, train.BestModelFile)
+	if !exists(best) {
+		return "", "", fmt.Errorf("%s: missing; the run validated no epoch (give --eval-model last)", best)
+	}
+	w, err := train.ReadWeights(best)
+	if err != nil {
+		return "", "", err
+	}
+	which = fmt.Sprintf("best, epoch %d", w.Epoch)
+	if r.c.Train.EMA > 0 {
+		which += ", EMA"
+	}
+	return best, which, nil
+}
+
+// curve is a run's validation robust accuracy against its steps.
+func curve(ms []train.Metrics) []CurvePoint {
+	var out []CurvePoint
+	for _, m := range ms {
+		if v, ok := valRobust(m); ok {
+			out = append(out, CurvePoint{Steps: m.Steps, Robust: v})
+		}
+	}
+	return out
+}
+
+// fullEpochs returns the epochs of the full-pool run without a base set:
+// the step budget of the runs on the first prune ratio's kept sets,
+// E·kept/N epochs of the whole pool, at least one.
+func (r *run) fullEpochs(kept int) int {
+	n := r.pool.Len()
+	return max(1, int(math.Round(float64(r.c.Train.Epochs)*float64(kept)/float64(n))))
+}
+
+// baseEpochs returns the epochs of the base-only run: the arms' steps,
+// E·⌈nb/nr⌉, in epochs of ⌈nb/B⌉ batches of base samples alone.
+func (r *run) baseEpochs() int {
+	bs := r.c.Train.BatchSize
+	nr, _ := r.c.Train.SplitBatch(bs)
+	mixed := (r.nb + nr - 1) / nr
+	plain := (r.nb + bs - 1) / bs
+	return max(1, int(math.Round(float64(r.c.Train.Epochs*mixed)/float64(plain))))
+}
+
+// evalSlice returns the test samples every model of the run is evaluated
+// on, and sets the validation samples of the trainings: disjoint slices
+// of one fixed permutation of the test set (validation first), the same
+// for every repetition, so that a best checkpoint picked on validation is
+// not evaluated on the samples that picked it.
+func (r *run) evalSlice() []int {
+	c := &r.c
+	nv := c.Train.ValSize
+	if nv == 0 {
+		nv = train.DefaultValSize
+	}
+	m := r.test.Len()
+	nv = min(nv, m/2)
+	perm := tensor.NewRNG(0xe7a1).Perm(m)
+	r.valIdx = slices.Sorted(slices.Values(perm[:nv]))
+	rest := perm[nv:]
+	n := c.EvalN
+	if n == 0 || n > len(rest) {
+		n = len(rest)
+	}
+	return slices.Sorted(slices.Values(rest[:n]))
+}
+
+// cmpBool orders false before true.
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}
