@@ -10,11 +10,15 @@
 # The scores are extrapolated in the embedding of best held-out Spearman among clean/seed/pixels.
 # All settings here were fixed before any result of this setting was seen.
 #
-# Stages:
-#   mild       the default deformations (about the pilots' pool)
-#   tail       long-tailed deformation strength (Pareto shape 3: ~12% of samples deformed 2x, ~1.6% 4x)
-#   mild-50, tail-50  the 50%-only arms added to the same run directories: top-FP and random-replace
-# Usage: [THREADS=1] [ONLY=0] experiments/paper-setting.sh STAGE...
+# Two pools: mild (the default deformations, about the pilots' pool) and tail (long-tailed deformation
+# strength, Pareto shape 3: ~12% of samples deformed 2x, ~1.6% 4x). Stages, for POOL in mild and tail:
+#   POOL-pilot  repetition 0 (the pilot seed): the full pool and the base set alone, then at 50/75/90%
+#               pruning random, top-DU, stratified-DU and drop-tail; the better of the last two on its
+#               worst-case robust accuracy (mean over the ratios) becomes RULE for the other seeds
+#   POOL-seeds  repetitions 1 and 2 (ONLY=1 or ONLY=2): full, base, and random, top-DU and RULE at 50/75/90%
+#   POOL-50     the 50%-only arms on repetitions 0-2: top-FP and random-replace
+#   POOL-extra  repetitions 3 and 4 (ONLY=3 or 4): full, and random, top-DU and RULE at 50% only
+# Usage: [THREADS=1] [ONLY=0] [RULE=stratified] experiments/paper-setting.sh STAGE...
 # ONLY runs just those repetitions (0-based, --only-seeds) so that two can run side by side on 1 thread
 # each; a last call without it writes the report. FINISHED=1 reports the finished repetitions only.
 set -eu
@@ -35,12 +39,18 @@ run() { # run NAME POOL ARGS...
 	shift 2
 	/usr/bin/time -v $B prune-pipeline $RECIPE --data "$pool" --seeds $SEEDS $ONLY --out $R/$name "$@"
 }
+RULE=${RULE:-}
 for stage in "$@"; do
 	case $stage in
-	mild) run paper-mild "synth:$BASE:20000:0" --score du,fp --select top,stratified,drop-tail --prune 0.5,0.75,0.9 --full --base-only ;;
-	tail) run paper-tail "synth:$BASE:20000:0:tail=3" --score du,fp --select top,stratified,drop-tail --prune 0.5,0.75,0.9 --full --base-only ;;
-	mild-50) run paper-mild "synth:$BASE:20000:0" --score du,fp --select top,random-replace --prune 0.5 ;;
-	tail-50) run paper-tail "synth:$BASE:20000:0:tail=3" --score du,fp --select top,random-replace --prune 0.5 ;;
+	mild-*) name=paper-mild pool="synth:$BASE:20000:0" ;;
+	tail-*) name=paper-tail pool="synth:$BASE:20000:0:tail=3" ;;
+	*) echo "unknown stage $stage" >&2; exit 2 ;;
+	esac
+	case $stage in
+	*-pilot) ONLY="--only-seeds 0" run $name "$pool" --score du --select top,stratified,drop-tail --prune 0.5,0.75,0.9 --full --base-only ;;
+	*-seeds) run $name "$pool" --score du --select top,${RULE:?set RULE} --prune 0.5,0.75,0.9 --full --base-only ;;
+	*-50) run $name "$pool" --score du,fp --select top,random-replace --prune 0.5 ;;
+	*-extra) SEEDS=5 run $name "$pool" --score du --select top,${RULE:?set RULE} --prune 0.5 --full ;;
 	*) echo "unknown stage $stage" >&2; exit 2 ;;
 	esac
 done

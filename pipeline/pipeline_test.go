@@ -194,7 +194,7 @@ func TestRunEndToEnd(t *testing.T) {
 	}
 
 	// A corrupt stage file is an error naming it, not a panic.
-	emb := filepath.Join(dir, "seed0", EmbeddingsFile)
+	emb := filepath.Join(dir, "seed0", embeddingFile("seed"))
 	if err := os.WriteFile(emb, []byte("\x93NUMPY garbage"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -244,16 +244,16 @@ func checkTrueScores(t *testing.T, c Config) {
 	// The quality against the true scores is QualityAgainst's on the
 	// repetition's own files.
 	sdir := seedDir(c.Out, 1)
-	emb, n, dim, _ := ReadMatrix(filepath.Join(sdir, EmbeddingsFile))
+	emb, n, dim, _ := ReadMatrix(filepath.Join(sdir, embeddingFile("seed")))
 	seeds, _ := ReadIndices(filepath.Join(sdir, SeedFile), n)
 	own, _ := ReadVector(filepath.Join(sdir, "scores_seed_du.npy"))
 	wantQ, err := QualityAgainst(emb, dim, labels, seeds, own, truth, prune.KNNOptions{K: c.K}, 1)
-	if err != nil || rep.Seeds[1].TrueQuality["du"] != wantQ || rep.TrueQuality["du"].Spearman.N != 1 || wantQ.HeldOut != 128-32 {
-		t.Errorf("quality against the true DU: %+v, want %+v (%v)", rep.Seeds[1].TrueQuality["du"], wantQ, err)
+	if err != nil || rep.Seeds[1].TrueQuality["seed/du"] != wantQ || rep.TrueQuality["seed/du"].Spearman.N != 1 || wantQ.HeldOut != 128-32 {
+		t.Errorf("quality against the true DU: %+v, want %+v (%v)", rep.Seeds[1].TrueQuality["seed/du"], wantQ, err)
 	}
 	md, _ := os.ReadFile(filepath.Join(c.Out, "report.md"))
 	for _, w := range []string{"| du-true (1 of 2 seeds) | 50% |", "| du_p0.5 | du-true_p0.5 |", "| du-true_p0.5 | random_p0.5 |", "SCORE-true",
-		"Against --true-scores", fmt.Sprintf("| du | 1 | %.3f |", float64(wantQ.Spearman))} {
+		"Against --true-scores", fmt.Sprintf("| seed/du | 1 | %.3f |", float64(wantQ.Spearman))} {
 		if !strings.Contains(string(md), w) {
 			t.Errorf("report.md lacks %q", w)
 		}
@@ -475,17 +475,22 @@ func TestReadTrueScoresOfSubPool(t *testing.T) {
 		return path
 	}
 	whole, own, other := write("whole.npy", 10), write("own.npy", 3), write("other.npy", 5)
-	got, err := readTrueScores(map[string]string{"du": whole, "fp": own}, 3, poolIdx, 10)
+	got, err := readTrueScores(map[string]string{"du": whole, "fp": own}, 3, poolIdx, 10, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(got["du"], []float32{10, 40, 70}) || !slices.Equal(got["fp"], []float32{0, 10, 20}) {
 		t.Errorf("true scores of the pool: %v", got)
 	}
-	if _, err := readTrueScores(map[string]string{"du": other}, 3, poolIdx, 10); err == nil || !strings.Contains(err.Error(), other) || !strings.Contains(err.Error(), "training split 10") {
+	if _, err := readTrueScores(map[string]string{"du": other}, 3, poolIdx, 10, 0); err == nil || !strings.Contains(err.Error(), other) || !strings.Contains(err.Error(), "training split 10") {
 		t.Errorf("5 true scores for a pool of 3 out of 10: %v", err)
 	}
-	if _, err := readTrueScores(map[string]string{"du": whole}, 3, nil, 3); err == nil || !strings.Contains(err.Error(), "10 scores, but the pool has 3") {
+	if _, err := readTrueScores(map[string]string{"du": whole}, 3, nil, 3, 0); err == nil || !strings.Contains(err.Error(), "10 scores, but the pool has 3") {
 		t.Errorf("10 true scores for a whole split of 3: %v", err)
+	}
+	// With a base set of 7, a file of base and pool scores gives the pool's.
+	got, err = readTrueScores(map[string]string{"du": whole}, 3, nil, 3, 7)
+	if err != nil || !slices.Equal(got["du"], []float32{70, 80, 90}) {
+		t.Errorf("base and pool scores: %v, %v; want the last 3", got, err)
 	}
 }

@@ -3,8 +3,11 @@ package pipeline
 import (
 	"fmt"
 	"image/color"
+	"maps"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -20,6 +23,10 @@ var palette = []color.Color{
 	color.RGBA{R: 148, G: 103, B: 189, A: 255},
 	color.RGBA{R: 127, G: 127, B: 127, A: 255},
 	color.RGBA{R: 255, G: 127, B: 14, A: 255},
+	color.RGBA{R: 140, G: 86, B: 75, A: 255},
+	color.RGBA{R: 227, G: 119, B: 194, A: 255},
+	color.RGBA{R: 188, G: 189, B: 34, A: 255},
+	color.RGBA{R: 23, G: 190, B: 207, A: 255},
 }
 
 // plots draws the report's PNGs into dir and returns their names: for
@@ -53,7 +60,10 @@ func (rep *Report) plots(dir string) ([]string, error) {
 	if err := rep.accuracyPlot(filepath.Join(dir, "accuracy.png")); err != nil {
 		return nil, err
 	}
-	return append(names, "accuracy.png"), nil
+	if err := rep.curvePlot(filepath.Join(dir, "curves.png")); err != nil {
+		return nil, err
+	}
+	return append(names, "accuracy.png", "curves.png"), nil
 }
 
 // histogramPlot overlays the histograms of the true and the extrapolated
@@ -114,67 +124,143 @@ func scatterPlot(path, method string, truth, pred []float32) error {
 	return p.Save(5*vg.Inch, 5*vg.Inch, path)
 }
 
-// accuracyPlot draws robust (PGD, filled) and clean (rings, dashed)
-// accuracy against the kept fraction, one colour per method; the full
-// pool's two accuracies are horizontal reference lines.
+// armOf splits a run name into its arm and prune ratio.
+func armOf(name string) (arm string, ratio float64, ok bool) {
+	a, p, ok := strings.Cut(name, "_p")
+	if !ok {
+		return name, 0, false
+	}
+	r, err := strconv.ParseFloat(p, 64)
+	return a, r, err == nil
+}
+
+// arms lists the report's arms (run names without the ratio) in order.
+func (rep *Report) armNames() []string {
+	var out []string
+	for _, name := range rep.Config.runNames() {
+		if a, _, ok := armOf(name); ok && !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// accuracyPlot draws robust (PGD) accuracy against the kept fraction of
+// the pool, one colour per arm, each with the band of its 95% interval
+// over the seeds (where there are several), and the full pool's and the
+// base set's robust accuracy as horizontal reference lines.
 func (rep *Report) accuracyPlot(path string) error {
 	c := rep.Config
 	p := plot.New()
-	p.Title.Text = fmt.Sprintf("accuracy against kept fraction (filled: PGD-%d, rings: clean)", c.EvalSteps)
+	p.Title.Text = fmt.Sprintf("robust accuracy (PGD-%d) against the kept fraction; bands: 95%% intervals", c.EvalSteps)
 	p.X.Label.Text = "kept fraction of the pool"
-	p.Y.Label.Text = "accuracy (%)"
-	methods := append(slices.Clone(c.Scores), "random")
+	p.Y.Label.Text = "robust accuracy (%)"
 	ps := slices.Clone(c.Prune)
 	slices.Sort(ps)
-	for i, m := range methods {
-		var clean, robust plotter.XYs
+	for i, a := range rep.armNames() {
+		var line, lo, hi plotter.XYs
 		for _, pr := range ps {
-			r, ok := rep.Runs[runName(m, pr)]
-			if !ok || r.Clean.N == 0 {
+			r, ok := rep.Runs[runName(a, pr)]
+			if !ok || r.PGD.N == 0 {
 				continue
 			}
-			clean = append(clean, plotter.XY{X: 1 - pr, Y: 100 * r.Clean.Mean})
-			robust = append(robust, plotter.XY{X: 1 - pr, Y: 100 * r.PGD.Mean})
+			x := 1 - pr
+			line = append(line, plotter.XY{X: x, Y: 100 * r.PGD.Mean})
+			if r.PGD.N > 1 {
+				lo = append(lo, plotter.XY{X: x, Y: 100 * r.PGD.Lo})
+				hi = append(hi, plotter.XY{X: x, Y: 100 * r.PGD.Hi})
+			}
 		}
-		if len(clean) == 0 {
+		if len(line) == 0 {
 			continue
 		}
 		col := palette[i%len(palette)]
-		for k, xy := range []plotter.XYs{robust, clean} {
-			l, pt, err := plotter.NewLinePoints(xy)
+		if len(lo) > 1 {
+			slices.Reverse(hi)
+			band, err := plotter.NewPolygon(append(lo, hi...))
 			if err != nil {
 				return err
 			}
-			l.Color, pt.Color, pt.Radius = col, col, vg.Points(4)
-			pt.Shape = draw.CircleGlyph{}
-			if k == 1 {
-				l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
-				pt.Shape = draw.RingGlyph{}
-			}
-			p.Add(l, pt)
-			if k == 0 {
-				p.Legend.Add(m, l, pt)
-			}
+			r, g, b, _ := col.RGBA()
+			band.Color, band.LineStyle.Width = color.RGBA{R: uint8(r >> 8), G: uint8(g >> 8), B: uint8(b >> 8), A: 50}, 0
+			p.Add(band)
 		}
+		l, pt, err := plotter.NewLinePoints(line)
+		if err != nil {
+			return err
+		}
+		l.Color, pt.Color, pt.Radius, pt.Shape = col, col, vg.Points(3), draw.CircleGlyph{}
+		p.Add(l, pt)
+		p.Legend.Add(a, l, pt)
 	}
 	lo := 1 - ps[len(ps)-1]
-	if r, ok := rep.Runs["full"]; ok && r.Clean.N > 0 {
-		for k, y := range []float64{100 * r.PGD.Mean, 100 * r.Clean.Mean} {
-			l, err := plotter.NewLine(plotter.XYs{{X: lo - 0.1, Y: y}, {X: 1.05, Y: y}})
-			if err != nil {
-				return err
-			}
-			l.Color, l.Width = color.Black, vg.Points(1)
-			if k == 1 {
-				l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
-			}
-			p.Add(l)
-			if k == 0 {
-				p.Legend.Add("full pool (same steps)", l)
-			}
+	for k, ref := range []string{fullRun, baseRun} {
+		r, ok := rep.Runs[ref]
+		if !ok || r.PGD.N == 0 {
+			continue
+		}
+		l, err := plotter.NewLine(plotter.XYs{{X: lo - 0.05, Y: 100 * r.PGD.Mean}, {X: 1.05, Y: 100 * r.PGD.Mean}})
+		if err != nil {
+			return err
+		}
+		l.Color, l.Width = color.Black, vg.Points(1)
+		if k == 1 {
+			l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+		}
+		p.Add(l)
+		p.Legend.Add(map[string]string{fullRun: "full pool", baseRun: "base set alone"}[ref]+" (same steps)", l)
+	}
+	p.X.Min, p.X.Max = lo-0.05, 1.05
+	p.Legend.Left, p.Legend.Top = false, false
+	p.Add(plotter.NewGrid())
+	return p.Save(6*vg.Inch, 4*vg.Inch, path)
+}
+
+// curvePlot draws every run's validation robust accuracy against its
+// training steps (mean over the seeds at each validated step), for the
+// runs at the first prune ratio and the references.
+func (rep *Report) curvePlot(path string) error {
+	c := rep.Config
+	p := plot.New()
+	p.Title.Text = fmt.Sprintf("validation robust accuracy during training (%g%% of the pool pruned)", 100*c.Prune[0])
+	p.X.Label.Text = "training steps"
+	p.Y.Label.Text = "validation robust accuracy (%)"
+	var names []string
+	for _, name := range c.runNames() {
+		if _, r, ok := armOf(name); !ok || r == c.Prune[0] {
+			names = append(names, name)
 		}
 	}
-	p.X.Min, p.X.Max = lo-0.1, 1.05
+	for i, name := range names {
+		sum, cnt := map[int]float64{}, map[int]int{}
+		for _, s := range rep.Seeds {
+			for _, pt := range s.Runs[name].Curve {
+				sum[pt.Steps] += pt.Robust
+				cnt[pt.Steps]++
+			}
+		}
+		if len(sum) == 0 {
+			continue
+		}
+		steps := slices.Sorted(maps.Keys(sum))
+		xy := make(plotter.XYs, len(steps))
+		for j, st := range steps {
+			xy[j] = plotter.XY{X: float64(st), Y: 100 * sum[st] / float64(cnt[st])}
+		}
+		l, err := plotter.NewLine(xy)
+		if err != nil {
+			return err
+		}
+		l.Color = palette[i%len(palette)]
+		if name == fullRun || name == baseRun {
+			l.Color = color.Black
+		}
+		if name == baseRun || i >= len(palette) && name != fullRun {
+			l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+		}
+		p.Add(l)
+		p.Legend.Add(name, l)
+	}
 	p.Legend.Left, p.Legend.Top = false, false
 	p.Add(plotter.NewGrid())
 	return p.Save(6*vg.Inch, 4*vg.Inch, path)

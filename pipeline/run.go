@@ -40,13 +40,12 @@ type Options struct {
 
 // Files of a pipeline run directory (per seed, under seedN/).
 const (
-	ConfigFile     = "config.json"
-	SeedFile       = "seed_indices.npy" // int64 pool indices of the seed subset
-	EmbeddingsFile = "embeddings.npy"   // float32 N×d embeddings of the pool
-	PTrueFile      = "seed_ptrue.npy"   // float32 seed-model true-class probability of every pool sample
-	StagesFile     = "stages.json"      // wall seconds of every finished stage
-	ResultFile     = "result.json"      // the SeedReport of a finished repetition
-	scoreDir       = "score"            // the seed-subset training run
+	ConfigFile = "config.json"
+	SeedFile   = "seed_indices.npy" // int64 pool indices of the seed subset
+	PTrueFile  = "seed_ptrue.npy"   // float32 seed-model true-class probability of every pool sample
+	StagesFile = "stages.json"      // wall seconds of every finished stage
+	ResultFile = "result.json"      // the SeedReport of a finished repetition
+	scoreDir   = "score"            // the seed-subset training run
 )
 
 // run is one pipeline run in progress.
@@ -66,6 +65,7 @@ type run struct {
 	labels  []int        // of all
 	evalIdx []int        // test samples of the evaluation
 	valIdx  []int        // test samples of the trainings' validation, apart from evalIdx
+	val     data.Dataset // those samples: the trainings' test set
 	norm    attack.Norm
 	truth   map[string][]float32 // Config.TrueScores' scores of the pool samples
 }
@@ -152,7 +152,7 @@ func Run(ctx context.Context, c Config, o Options) (*Report, error) {
 		return nil, err
 	}
 	if !o.Finished {
-		if r.truth, err = readTrueScores(c.TrueScores, pool.Len(), poolIdx, splitN); err != nil {
+		if r.truth, err = readTrueScores(c.TrueScores, pool.Len(), poolIdx, splitN, r.nb); err != nil {
 			return nil, err
 		}
 	}
@@ -169,6 +169,9 @@ func Run(ctx context.Context, c Config, o Options) (*Report, error) {
 	}
 	r.norm, _ = attack.ParseNorm(c.Train.Norm)
 	r.evalIdx = r.evalSlice()
+	if r.val, err = data.Subset(test, r.valIdx); err != nil {
+		return nil, err
+	}
 	rep := &Report{Config: c}
 	if record != nil {
 		rep.Config = *record
@@ -351,8 +354,10 @@ func seedDir(out string, s uint64) string {
 // readTrueScores reads each file of files, the scores of the n pool
 // samples or, when the pool is the subset poolIdx of a training split of
 // splitN samples, of the whole split (a full-set run's scores.npy as it
-// is), of which the pool's are taken.
-func readTrueScores(files map[string]string, n int, poolIdx []int, splitN int) (map[string][]float32, error) {
+// is), of which the pool's are taken; with a base set of nb samples, a
+// file of nb+n scores (bulwark score --base --seed-frac 1: the base set's,
+// then the pool's) gives its last n.
+func readTrueScores(files map[string]string, n int, poolIdx []int, splitN, nb int) (map[string][]float32, error) {
 	out := map[string][]float32{}
 	for m, path := range files {
 		v, err := ReadVector(path)
@@ -362,6 +367,8 @@ func readTrueScores(files map[string]string, n int, poolIdx []int, splitN int) (
 		switch {
 		case len(v) == n:
 			out[m] = v
+		case nb > 0 && len(v) == nb+n:
+			out[m] = v[nb:]
 		case poolIdx != nil && len(v) == splitN:
 			out[m] = prune.Gather(v, poolIdx)
 		case poolIdx != nil:

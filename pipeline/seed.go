@@ -179,7 +179,7 @@ func (r *run) scoreTrain(ctx context.Context, st *stages, dir string, s uint64, 
 	if err != nil {
 		return "", err
 	}
-	sets := TrainSets{Train: sub, Test: r.test, Val: r.valIdx}
+	sets := TrainSets{Train: sub, Test: r.val}
 	if r.base != nil {
 		cfg.Data = c.Base
 		sets.Train, sets.Synthetic = r.base, sub
@@ -487,7 +487,7 @@ func (r *run) trainAndEval(ctx context.Context, st *stages, dir, name string, ke
 	c := &r.c
 	cfg := c.Train
 	cfg.Data, cfg.Seed, cfg.Out = c.Data, s, filepath.Join(dir, "train_"+name)
-	sets := TrainSets{Test: r.test, Val: r.valIdx}
+	sets := TrainSets{Test: r.val}
 	var err error
 	switch {
 	case r.base != nil && name == baseRun:
@@ -607,7 +607,9 @@ func (r *run) baseEpochs() int {
 // on, and sets the validation samples of the trainings: disjoint slices
 // of one fixed permutation of the test set (validation first), the same
 // for every repetition, so that a best checkpoint picked on validation is
-// not evaluated on the samples that picked it.
+// not evaluated on the samples that picked it. The trainings see only the
+// validation samples, as their test set: their per-epoch clean
+// evaluation stays cheap and never touches the evaluation's samples.
 func (r *run) evalSlice() []int {
 	c := &r.c
 	nv := c.Train.ValSize

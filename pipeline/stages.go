@@ -144,14 +144,13 @@ type TrainSets struct {
 	// train.Config.SyntheticFrac of it).
 	Synthetic data.Dataset
 	Test      data.Dataset // validation and evaluation; may be nil
-	Val       []int        // test samples of the validation; nil draws train.Config.ValSize
 }
 
 // TrainRun trains cfg on sets in the run directory cfg.Out. A directory
 // holding a finished run is left as it is; one holding an unfinished run
 // is resumed. It returns the run's metrics.
 func TrainRun(ctx context.Context, cfg train.Config, sets TrainSets, stdout, bars io.Writer) ([]train.Metrics, error) {
-	opts := train.Options{Train: sets.Train, Synthetic: sets.Synthetic, Test: sets.Test, Val: sets.Val, Stdout: stdout, Progress: bars}
+	opts := train.Options{Train: sets.Train, Synthetic: sets.Synthetic, Test: sets.Test, Stdout: stdout, Progress: bars}
 	if exists(filepath.Join(cfg.Out, train.CheckpointFile)) {
 		done, err := finishedEpochs(cfg.Out)
 		if err != nil {

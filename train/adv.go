@@ -10,7 +10,6 @@ import (
 
 	"github.com/bulwark-ml/bulwark/attack"
 	"github.com/bulwark-ml/bulwark/autograd"
-	"github.com/bulwark-ml/bulwark/data"
 	"github.com/bulwark-ml/bulwark/nn"
 	"github.com/bulwark-ml/bulwark/safetensors"
 	"github.com/bulwark-ml/bulwark/tensor"
@@ -43,7 +42,7 @@ func (c *Config) recording() bool { return c.Record != "" || c.RecordAll }
 const (
 	defaultSteps    = 10
 	defaultBeta     = 6
-	DefaultValSize  = 1000 // test samples of the robust validation when Config.ValSize is 0
+	DefaultValSize  = 1000  // test samples of the robust validation when Config.ValSize is 0
 	tradesSigma     = 0.001 // σ of TRADES' random start
 	fgsmStepFactor  = 1.25  // FGSM-RS step, in units of ε
 	overfitFraction = 0.2   // PGD accuracy below this share of the last epoch's is a collapse
@@ -217,13 +216,7 @@ func (t *Trainer) initAdv() error {
 		a.xadv = autograd.Leaf(nil, false)
 		a.tp = autograd.NewTape()
 		t.loss = a.loss
-		switch {
-		case t.opts.Val != nil:
-			if err := data.CheckIndices("validation samples (Options.Val)", t.opts.Val, t.test.Len()); err != nil {
-				return err
-			}
-			a.valIdx = slices.Sorted(slices.Values(t.opts.Val))
-		case t.test != nil:
+		if t.test != nil {
 			a.valIdx = valSlice(t.test.Len(), cfg.ValSize, cfg.Seed)
 		}
 	}

@@ -348,9 +348,10 @@ func TestMixedTraining(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 64 real samples at 16 − round(0.8·16) = 3 a batch: 21 batches
-	// (the last real one a single sample is dropped), 13 synthetic each.
-	if seen[false] != 63 || seen[true] != 21*13 || math.IsNaN(ms[0].TrainLoss) {
+	// 64 real samples at 16 − round(0.8·16) = 3 a batch: 22 batches
+	// (the last two of 2 real samples each, never one alone), 13
+	// synthetic each: every real sample once.
+	if seen[false] != 64 || seen[true] != 22*13 || math.IsNaN(ms[0].TrainLoss) {
 		t.Fatalf("saw %d real and %d synthetic samples", seen[false], seen[true])
 	}
 	// Recording covers real and synthetic samples.

@@ -40,11 +40,6 @@ type Options struct {
 	// pruned pool this way); Config.SyntheticFrac applies. The caller
 	// keeps ownership.
 	Synthetic data.Dataset
-	// Val, if set, lists the test samples of the per-epoch robust
-	// validation (which picks the best checkpoint), in place of the
-	// ValSize ones drawn by the run's seed: a caller that evaluates the
-	// best checkpoint on the test set keeps the two apart this way.
-	Val []int
 
 	// Loss computes the training loss of a step; nil is cross-entropy
 	// with Config.LabelSmoothing. Adversarial training plugs in here.

@@ -59,6 +59,8 @@ func runScore(args []string, stdout io.Writer) error {
 	trainFlags(fs, &tc)
 	scoreFlags(fs, &pc)
 	fs.StringVar(&indices, "indices", "", "int64 .npy of the pool samples to score (instead of drawing --seed-frac of them)")
+	fs.StringVar(&pc.Base, "base", "", "the seed paper's setting: a real set (dataset spec) mixed into every batch and scored "+
+		"before the pool samples; --data is then the pool (as in prune-pipeline)")
 	fs.BoolVar(&quiet, "quiet", false, "no progress bar")
 	if err := parseFlags(fs, "score", args, stdout); err != nil {
 		return err
@@ -100,11 +102,24 @@ func runScore(args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("score: %w", err)
 	}
-	if _, err := pipeline.TrainRun(ctx, tc, pipeline.TrainSets{Train: sub, Test: test}, stdout, progress(quiet)); err != nil {
+	sets, scored := pipeline.TrainSets{Train: sub, Test: test}, len(seed)
+	if pc.Base != "" {
+		base, btest, err := data.Open(pc.Base)
+		if err != nil {
+			return fmt.Errorf("score: --base: %w", err)
+		}
+		defer data.Close(base)
+		if btest != nil {
+			defer data.Close(btest)
+			sets.Test = btest
+		}
+		sets.Train, sets.Synthetic, scored = base, sub, base.Len()+len(seed)
+	}
+	if _, err := pipeline.TrainRun(ctx, tc, sets, stdout, progress(quiet)); err != nil {
 		return fmt.Errorf("score: %w", err)
 	}
 	for _, m := range pc.Scores {
-		s, err := pipeline.ScoreRun(&pc, tc.Out, m, len(seed))
+		s, err := pipeline.ScoreRun(&pc, tc.Out, m, scored)
 		if err != nil {
 			return fmt.Errorf("score: %w", err)
 		}
@@ -112,7 +127,11 @@ func runScore(args []string, stdout io.Writer) error {
 		if err := pipeline.WriteVector(path, s); err != nil {
 			return fmt.Errorf("score: %w", err)
 		}
-		fmt.Fprintf(stdout, "wrote %s (%d %s scores, in the order of %s)\n", path, len(s), m, seedPath)
+		order := seedPath
+		if pc.Base != "" {
+			order = "--base's samples, then those of " + seedPath
+		}
+		fmt.Fprintf(stdout, "wrote %s (%d %s scores, in the order of %s)\n", path, len(s), m, order)
 	}
 	return nil
 }

@@ -1,0 +1,154 @@
+package pipeline
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/bulwark-ml/bulwark/internal/toyset"
+)
+
+// baseConfig is the seed paper's setting at unit-test size: a base set of
+// 48 never pruned, a pool of 128.
+func baseConfig(out string) Config {
+	c := tinyConfig(out)
+	c.Base, c.Data, c.Seeds, c.Scores, c.Prune = "base", "pool", 1, []string{"du"}, []float64{0.5}
+	c.Select = []string{"top", "stratified", "drop-tail", "random-replace"}
+	c.Embed, c.PCADim, c.CleanEpochs, c.PickEmbed = []string{"seed", "clean", "pixels"}, 8, 1, true
+	c.Full, c.BaseOnly, c.TruncateBest, c.HoldOut = true, true, true, 0.5
+	c.Train.SyntheticFrac = 0.5
+	return c
+}
+
+func baseOptions() Options {
+	return Options{Base: toyset.Quadrants(7, 48, 1, 8), Pool: toyset.Quadrants(1, 128, 1, 8), Test: toyset.Quadrants(2, 64, 1, 8)}
+}
+
+func TestRunBaseSetting(t *testing.T) {
+	dir := t.TempDir()
+	c := baseConfig(dir)
+	rep, err := Run(context.Background(), c, baseOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := rep.Seeds[0]
+	sdir := seedDir(dir, s.Seed)
+	// The scoring run scores the whole base set and the seed subset, and
+	// every one of them is a kNN reference that keeps its own score.
+	seed, err := ReadIndices(filepath.Join(sdir, SeedFile), 128)
+	if err != nil || len(seed) != 32 {
+		t.Fatalf("seed subset: %v (%d samples)", err, len(seed))
+	}
+	own, err := ReadVector(filepath.Join(sdir, "scores_seed_du.npy"))
+	if err != nil || len(own) != 48+32 {
+		t.Fatalf("seed scores: %v (%d, want 48 base + 32 pool)", err, len(own))
+	}
+	pool, err := ReadVector(filepath.Join(sdir, "scores_du.npy"))
+	if err != nil || len(pool) != 128 {
+		t.Fatalf("pool scores: %v (%d)", err, len(pool))
+	}
+	for j, i := range seed {
+		if pool[i] != own[48+j] {
+			t.Fatalf("pool sample %d (a seed) has extrapolated score %v, its own is %v", i, pool[i], own[48+j])
+		}
+	}
+	for _, e := range c.Embed {
+		x, rows, _, err := ReadMatrix(filepath.Join(sdir, embeddingFile(e)))
+		if err != nil || rows != 48+128 || len(x) == 0 {
+			t.Errorf("%s embedding: %v (%d rows, want base and pool)", e, err, rows)
+		}
+		if q, ok := s.EmbedQuality[e+"/du"]; !ok || q.HeldOut != 16 {
+			t.Errorf("%s embedding: quality on %d held-out pool samples, want 16", e, q.HeldOut)
+		}
+	}
+	if !slices.Contains(c.Embed, s.Embedding) || s.Quality["du"] != s.EmbedQuality[s.Embedding+"/du"] {
+		t.Errorf("extrapolated in %q with quality %+v", s.Embedding, s.Quality["du"])
+	}
+	for _, e := range c.Embed {
+		if float64(s.EmbedQuality[e+"/du"].Spearman) > float64(s.Quality["du"].Spearman) {
+			t.Errorf("--pick-embed chose %s, but %s measured better", s.Embedding, e)
+		}
+	}
+	if s.Pool == nil || s.Pool.N != 128 || s.Pool.Misclassified < 0 || s.Pool.Misclassified > 1 {
+		t.Errorf("pool quality %+v", s.Pool)
+	}
+	// Every run trains for the same steps: 48 base samples in batches of
+	// 8 (half of 16) make 6 steps an epoch, for 2 epochs; the base run's
+	// batches of 16 take 3 an epoch, so it trains 4 epochs.
+	names := []string{"du_p0.5", "stratified-du_p0.5", "drop-tail_p0.5", "random-replace_p0.5", "random_p0.5", "full", "base"}
+	for _, name := range names {
+		r, ok := s.Runs[name]
+		if !ok {
+			t.Fatalf("no run %s", name)
+		}
+		if r.Steps != 12 || len(r.Curve) == 0 || !strings.HasPrefix(r.Eval.Model, "best, epoch") {
+			t.Errorf("%s: %d steps, curve %v, evaluated %q; want 12 steps and the best checkpoint", name, r.Steps, r.Curve, r.Eval.Model)
+		}
+	}
+	if e := s.Runs["base"].Epochs; e != 4 {
+		t.Errorf("base run of %d epochs, want 4", e)
+	}
+	// Kept sets are pool indices; random-replace repeats some.
+	for _, name := range names[:5] {
+		kept, err := ReadKept(filepath.Join(sdir, "kept_"+name+".npy"), 128)
+		if err != nil || len(kept) != s.Runs["random_p0.5"].Kept {
+			t.Errorf("%s: %v, %d kept, want %d", name, err, len(kept), s.Runs["random_p0.5"].Kept)
+		}
+		u := s.KeptSets[name].Unique
+		if (name == "random-replace_p0.5") != (u < len(kept)) {
+			t.Errorf("%s: %d unique of %d kept", name, u, len(kept))
+		}
+	}
+	// Validation and evaluation use apart test samples.
+	r := &run{c: c, test: baseOptions().Test}
+	eval := r.evalSlice()
+	for _, i := range r.valIdx {
+		if slices.Contains(eval, i) {
+			t.Fatalf("test sample %d both validates and evaluates", i)
+		}
+	}
+	md, _ := os.ReadFile(filepath.Join(dir, "report.md"))
+	for _, want := range []string{"seed paper's setting", "| base | — |", "| stratified-du_p0.5 | random_p0.5 |", "(clean embedding)",
+		"steps to full −1 pt", "misclassifies"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("report.md lacks %q", want)
+		}
+	}
+	// Arms added later share the scoring stage: top at 25% runs, the
+	// scoring run is not redone, and the report covers both calls.
+	c2 := c
+	c2.Select, c2.Prune = []string{"top"}, []float64{0.25}
+	rep2, err := Run(context.Background(), c2, baseOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep2.Seeds[0].Stages["score_train"] != s.Stages["score_train"] {
+		t.Error("adding an arm redid the scoring run")
+	}
+	for _, name := range []string{"du_p0.25", "random_p0.25", "stratified-du_p0.5"} {
+		if _, ok := rep2.Runs[name]; !ok {
+			t.Errorf("report after adding arms lacks %s", name)
+		}
+	}
+}
+
+// TestBaseSettingErrors checks that a base set unlike the pool and an
+// unknown rule stop the run with one line, before anything is written.
+func TestBaseSettingErrors(t *testing.T) {
+	c := baseConfig(filepath.Join(t.TempDir(), "run"))
+	o := baseOptions()
+	o.Base = toyset.Quadrants(7, 48, 2, 8)
+	if _, err := Run(context.Background(), c, o); err == nil || !strings.Contains(err.Error(), "--base") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("a 2-channel base for a 1-channel pool: %v", err)
+	}
+	c.Select = []string{"top", "best"}
+	if _, err := Run(context.Background(), c, baseOptions()); err == nil || !strings.Contains(err.Error(), "--select") {
+		t.Errorf("--select best: %v", err)
+	}
+	if _, err := os.Stat(c.Out); !os.IsNotExist(err) {
+		t.Errorf("the refused runs left %s: %v", c.Out, err)
+	}
+}
