@@ -3,7 +3,6 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"math"
 	"path/filepath"
 	"slices"
 
@@ -196,7 +195,7 @@ func (r *run) pixelEmbedding(s uint64) ([]float32, int, error) {
 		out = append(out, y...)
 	}
 	if r.c.Normalize {
-		normalizeRows(out, k)
+		prune.NormalizeRows(out, k)
 	}
 	return out, k, nil
 }
@@ -213,22 +212,4 @@ func images(ds data.Dataset, idx []int) ([]float32, error) {
 		}
 	}
 	return x, nil
-}
-
-// normalizeRows scales every row of x (of dim values) to unit L2 norm;
-// an all-zero row stays zero.
-func normalizeRows(x []float32, dim int) {
-	for lo := 0; lo < len(x); lo += dim {
-		row := x[lo : lo+dim]
-		var ss float64
-		for _, v := range row {
-			ss += float64(v) * float64(v)
-		}
-		if ss > 0 {
-			f := float32(1 / math.Sqrt(ss))
-			for j := range row {
-				row[j] *= f
-			}
-		}
-	}
 }

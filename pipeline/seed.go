@@ -312,13 +312,22 @@ func (r *run) extrapolate(st *stages, dir string, s uint64, embs []embedding, sc
 // quality measures the extrapolation of score m in embedding e on
 // held-out scored pool samples (and keeps them, for the plots).
 func (r *run) quality(st *stages, dir string, s uint64, e embedding, m string, scored []int, seedScores []float32, kopt prune.KNNOptions) (QualityReport, error) {
-	path := filepath.Join(dir, "quality_"+e.kind+"_"+m+".json")
-	err := st.do("quality_"+e.kind+"_"+m, path, func() error {
+	return qualityStage(st, dir, "quality_"+e.kind+"_"+m, func() (QualityReport, error) {
 		q, truth, pred, err := holdOutQuality(e.x, e.dim, r.labels, scored, seedScores, kopt, r.c.HoldOut, s, r.nb)
 		if err != nil {
-			return err
+			return q, err
 		}
-		if err := writeHoldOut(filepath.Join(dir, holdOutFile(e.kind+"_"+m)), truth, pred); err != nil {
+		return q, writeHoldOut(filepath.Join(dir, holdOutFile(e.kind+"_"+m)), truth, pred)
+	})
+}
+
+// qualityStage runs stage name, a quality measurement saved as
+// dir/name.json, unless it finished before, and returns its report.
+func qualityStage(st *stages, dir, name string, measure func() (QualityReport, error)) (QualityReport, error) {
+	path := filepath.Join(dir, name+".json")
+	err := st.do(name, path, func() error {
+		q, err := measure()
+		if err != nil {
 			return err
 		}
 		return WriteJSON(path, q)
@@ -333,24 +342,14 @@ func (r *run) quality(st *stages, dir string, s uint64, e embedding, m string, s
 // trueQuality measures the extrapolation of score m in embedding e
 // against the full-set run's scores of the pool samples outside the seed.
 func (r *run) trueQuality(st *stages, dir string, s uint64, e embedding, m string, scored []int, seedScores []float32, kopt prune.KNNOptions) (QualityReport, error) {
-	path := filepath.Join(dir, "quality_true_"+e.kind+"_"+m+".json")
-	err := st.do("quality_true_"+e.kind+"_"+m, path, func() error {
+	return qualityStage(st, dir, "quality_true_"+e.kind+"_"+m, func() (QualityReport, error) {
 		truth := make([]float32, r.all.Len())
 		for i := range r.nb {
 			truth[i] = float32(math.NaN()) // the base set has no full-run score
 		}
 		copy(truth[r.nb:], r.truth[m])
-		q, err := QualityAgainst(e.x, e.dim, r.labels, scored, seedScores, truth, kopt, s)
-		if err != nil {
-			return err
-		}
-		return WriteJSON(path, q)
+		return QualityAgainst(e.x, e.dim, r.labels, scored, seedScores, truth, kopt, s)
 	})
-	var q QualityReport
-	if err == nil {
-		_, err = readJSON(path, &q)
-	}
-	return q, err
 }
 
 // arm is one selection of the pool: a rule applied to a score.

@@ -69,12 +69,9 @@ func Embed(model nn.FeatureModel, ds data.Dataset, indices []int, o EmbedOptions
 			if math.IsNaN(ss) || math.IsInf(ss, 0) {
 				return nil, 0, fmt.Errorf("sample %d: its embedding is not finite", batch.Indices[i])
 			}
-			if o.Normalize && ss > 0 {
-				s := float32(1 / math.Sqrt(ss))
-				for k := range row {
-					row[k] *= s
-				}
-			}
+		}
+		if o.Normalize {
+			NormalizeRows(rows, dim)
 		}
 		done += len(batch.Labels)
 		if o.Progress != nil {

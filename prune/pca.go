@@ -158,24 +158,26 @@ func PixelEmbedding(x []float32, n, dim, k int, normalize bool) ([]float32, erro
 		return nil, err
 	}
 	if normalize {
-		for r := range n {
-			unitNorm(emb[r*k : (r+1)*k])
-		}
+		NormalizeRows(emb, k)
 	}
 	return emb, nil
 }
 
-// unitNorm scales row to unit L2 norm (computed in float64), leaving an
-// all-zero row alone.
-func unitNorm(row []float32) {
-	var ss float64
-	for _, v := range row {
-		ss += float64(v) * float64(v)
-	}
-	if ss > 0 {
-		s := float32(1 / math.Sqrt(ss))
-		for j := range row {
-			row[j] *= s
+// NormalizeRows scales every row of the row-major matrix x (of dim
+// columns) to unit L2 norm, computed in float64; an all-zero row stays
+// zero.
+func NormalizeRows(x []float32, dim int) {
+	for lo := 0; lo+dim <= len(x); lo += dim {
+		row := x[lo : lo+dim]
+		var ss float64
+		for _, v := range row {
+			ss += float64(v) * float64(v)
+		}
+		if ss > 0 {
+			s := float32(1 / math.Sqrt(ss))
+			for j := range row {
+				row[j] *= s
+			}
 		}
 	}
 }
