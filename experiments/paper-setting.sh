@@ -18,6 +18,11 @@
 #   POOL-seeds  repetitions 1 and 2 (ONLY=1 or ONLY=2): full, base, and random, top-DU and RULE at 50/75/90%
 #   POOL-50     the 50%-only arms on repetitions 0-2: top-FP and random-replace
 #   POOL-extra  repetitions 3 and 4 (ONLY=3 or 4): full, and random, top-DU and RULE at 50% only
+#   keep        copy into experiments/results/paper-{mild,tail} what a later session needs to go on without
+#               training anything again (stage files, metrics, evaluations, the scoring and clean models; no
+#               checkpoints, arm weights or embeddings, which the next call recomputes): run directories do not
+#               outlive a session
+#   restore     copy those files back into $R before going on
 # Usage: [THREADS=1] [ONLY=0] [RULE=stratified] experiments/paper-setting.sh STAGE...
 # ONLY runs just those repetitions (0-based, --only-seeds) so that two can run side by side on 1 thread
 # each; a last call without it writes the report. FINISHED=1 reports the finished repetitions only.
@@ -40,7 +45,20 @@ run() { # run NAME POOL ARGS...
 	/usr/bin/time -v $B prune-pipeline $RECIPE --data "$pool" --seeds $SEEDS $ONLY --out $R/$name "$@"
 }
 RULE=${RULE:-}
+K=experiments/results
+keep() { # keep NAME: the files of $R/NAME that a finished stage leaves and later stages read
+	[ -d $R/$1 ] || return 0
+	(cd $R/$1 && find . -type f \( -name '*.json' -o -name '*.jsonl' -o -name '*.md' -o -name '*.png' \
+		-o -name 'seed_indices.npy' -o -name 'scores_*.npy' -o -name 'kept_*.npy' -o -name 'holdout_*.npy' \
+		-o -name 'seed_ptrue.npy' -o -name 'pool_clean.npy' -o -name 'probs_*.npy' -o -name 'el2n_*.npy' \
+		-o -name 'record_indices.npy' -o -path '*/score/model.safetensors' -o -path '*/clean/model.safetensors' \) -print) |
+		while read -r f; do mkdir -p "$K/$1/$(dirname "$f")"; cp "$R/$1/$f" "$K/$1/$f"; done
+}
 for stage in "$@"; do
+	case $stage in
+	keep) keep paper-mild; keep paper-tail; continue ;;
+	restore) for n in paper-mild paper-tail; do [ ! -d $K/$n ] || { mkdir -p $R/$n; cp -r $K/$n/. $R/$n/; }; done; continue ;;
+	esac
 	case $stage in
 	mild-*) name=paper-mild pool="synth:$BASE:20000:0" ;;
 	tail-*) name=paper-tail pool="synth:$BASE:20000:0:tail=3" ;;

@@ -152,3 +152,52 @@ func TestBaseSettingErrors(t *testing.T) {
 		t.Errorf("the refused runs left %s: %v", c.Out, err)
 	}
 }
+
+// TestResumeFromKeptFiles checks that a run directory stripped to the
+// files experiments/ keeps across sessions (no checkpoints, no trained
+// arm's weights, no embeddings) finishes without training anything again
+// and reports the same figures.
+func TestResumeFromKeptFiles(t *testing.T) {
+	dir := t.TempDir()
+	c := baseConfig(dir)
+	c.Select, c.Embed = []string{"top"}, []string{"seed", "clean"}
+	rep, err := Run(context.Background(), c, baseOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		name, parent := d.Name(), filepath.Base(filepath.Dir(path))
+		weights := strings.HasSuffix(name, ".safetensors")
+		keepModel := name == "model.safetensors" && (parent == scoreDir || parent == cleanDir)
+		if weights && !keepModel || strings.HasPrefix(name, "embeddings_") || name == ResultFile {
+			return os.Remove(path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := Run(context.Background(), c, baseOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, r := range rep.Seeds[0].Runs {
+		if a := again.Seeds[0].Runs[name]; a.Eval != r.Eval || a.Steps != r.Steps {
+			t.Errorf("%s: %+v after the resume, %+v before", name, a.Eval, r.Eval)
+		}
+		if again.Seeds[0].Stages["train_"+name] != rep.Seeds[0].Stages["train_"+name] {
+			t.Errorf("%s was trained again", name)
+		}
+	}
+	if again.Seeds[0].Stages["score_train"] != rep.Seeds[0].Stages["score_train"] {
+		t.Error("the scoring run was trained again")
+	}
+	for _, e := range c.Embed {
+		if !exists(filepath.Join(seedDir(dir, 0), embeddingFile(e))) {
+			t.Errorf("the %s embedding was not computed again", e)
+		}
+	}
+}

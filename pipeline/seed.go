@@ -507,14 +507,17 @@ func (r *run) trainAndEval(ctx context.Context, st *stages, dir, name string, ke
 			return nil, err
 		}
 	}
-	ms, err := TrainRun(ctx, cfg, sets, nil, r.o.Progress)
-	if err != nil {
-		return nil, errStage("train "+name, err)
+	evalPath := filepath.Join(dir, "eval_"+name+".json")
+	// An evaluated run needs nothing but its metrics.
+	ms := FinishedRun(cfg.Out, cfg.Epochs)
+	if ms == nil || !exists(evalPath) {
+		if ms, err = TrainRun(ctx, cfg, sets, nil, r.o.Progress); err != nil {
+			return nil, errStage("train "+name, err)
+		}
 	}
 	if err := st.set("train_"+name, trainSeconds(ms)); err != nil {
 		return nil, err
 	}
-	evalPath := filepath.Join(dir, "eval_"+name+".json")
 	err = st.do("eval_"+name, evalPath, func() error {
 		path, which, err := r.evalWeights(cfg.Out)
 		if err != nil {

@@ -147,9 +147,13 @@ type TrainSets struct {
 }
 
 // TrainRun trains cfg on sets in the run directory cfg.Out. A directory
-// holding a finished run is left as it is; one holding an unfinished run
-// is resumed. It returns the run's metrics.
+// holding a finished run (FinishedRun with its final model) is left as it
+// is; one holding an unfinished run is resumed. It returns the run's
+// metrics.
 func TrainRun(ctx context.Context, cfg train.Config, sets TrainSets, stdout, bars io.Writer) ([]train.Metrics, error) {
+	if ms := FinishedRun(cfg.Out, cfg.Epochs); ms != nil && exists(filepath.Join(cfg.Out, train.ModelFile)) {
+		return ms, nil
+	}
 	opts := train.Options{Train: sets.Train, Synthetic: sets.Synthetic, Test: sets.Test, Stdout: stdout, Progress: bars}
 	if exists(filepath.Join(cfg.Out, train.CheckpointFile)) {
 		done, err := finishedEpochs(cfg.Out)
@@ -173,6 +177,22 @@ func TrainRun(ctx context.Context, cfg train.Config, sets TrainSets, stdout, bar
 		return nil, err
 	}
 	return readMetrics(cfg.Out)
+}
+
+// FinishedRun returns the metrics of the run in dir if its metrics.jsonl
+// records all of its epochs, else nil. A finished run's metrics and
+// final model are all later stages read of it, so a run directory kept
+// without its checkpoints (experiments/results) still counts as done.
+func FinishedRun(dir string, epochs int) []train.Metrics {
+	path := filepath.Join(dir, train.MetricsFile)
+	if !exists(path) {
+		return nil
+	}
+	ms, err := train.ReadMetrics(path)
+	if err != nil || len(ms) == 0 || ms[len(ms)-1].Epoch < epochs {
+		return nil
+	}
+	return ms
 }
 
 // finishedEpochs returns the epochs the checkpoint in dir has completed.
