@@ -72,7 +72,7 @@ func TestRunBaseSetting(t *testing.T) {
 			t.Errorf("--pick-embed chose %s, but %s measured better", s.Embedding, e)
 		}
 	}
-	if s.Pool == nil || s.Pool.N != 128 || s.Pool.Misclassified < 0 || s.Pool.Misclassified > 1 {
+	if s.Pool == nil || s.Pool.N != 128 || s.Pool.Misclassified < 0 || s.Pool.Misclassified > 1 || s.Pool.CleanAcc <= 0 {
 		t.Errorf("pool quality %+v", s.Pool)
 	}
 	// Every run trains for the same steps: 48 base samples in batches of

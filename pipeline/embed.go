@@ -156,6 +156,15 @@ func (r *run) poolQuality(dir string) (PoolQuality, error) {
 	}
 	q.MeanPTrue /= float64(n)
 	q.Misclassified /= float64(n)
+	ms, err := readMetrics(filepath.Join(dir, cleanDir))
+	if err != nil {
+		return q, err
+	}
+	for _, m := range ms {
+		if m.TestAcc != nil {
+			q.CleanAcc = *m.TestAcc
+		}
+	}
 	return q, nil
 }
 

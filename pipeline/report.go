@@ -28,9 +28,11 @@ type Report struct {
 	// EmbedQuality is the held-out quality of every score in every
 	// measured embedding, keyed "EMBEDDING/SCORE".
 	EmbedQuality map[string]QualitySum `json:"embed_quality,omitempty"`
-	// Pool is the share of pool samples the clean model misclassifies.
-	Pool   Stat            `json:"pool_misclassified"`
-	Stages map[string]Stat `json:"stages"` // wall seconds per stage, over the seeds
+	// Pool is the share of pool samples the clean model misclassifies,
+	// PoolCleanAcc that model's accuracy on real test samples.
+	Pool         Stat            `json:"pool_misclassified"`
+	PoolCleanAcc Stat            `json:"pool_clean_acc"`
+	Stages       map[string]Stat `json:"stages"` // wall seconds per stage, over the seeds
 	// Paired compares runs seed by seed: every score's run against the
 	// random run at the same ratio and, with the full pool, every pruned
 	// run against the full one.
@@ -76,6 +78,9 @@ type PoolQuality struct {
 	N             int     `json:"n"`
 	Misclassified float64 `json:"misclassified"` // share the clean model gets wrong
 	MeanPTrue     float64 `json:"mean_ptrue"`    // its mean true-class probability
+	// CleanAcc is the clean model's accuracy on the validation slice of
+	// the real test set: the error rate the pool's is to be read against.
+	CleanAcc float64 `json:"clean_acc"`
 }
 
 // Composition describes a training set by the seed model's clean
@@ -327,6 +332,12 @@ func (rep *Report) summarize() {
 		}
 		return s.Pool.Misclassified, true
 	})
+	rep.PoolCleanAcc = collect(func(s SeedReport) (float64, bool) {
+		if s.Pool == nil {
+			return 0, false
+		}
+		return s.Pool.CleanAcc, true
+	})
 	rep.Paired = nil
 	for _, a := range rep.Config.runNames() {
 		m, p, _ := strings.Cut(a, "_p")
@@ -522,8 +533,10 @@ func (rep *Report) markdown(w io.Writer, plots []string) {
 		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", rep.label(r), r.pruned(), r.PTrue.num(3), r.Hard.pct())
 	}
 	if rep.Pool.N > 0 {
-		fmt.Fprintf(w, "\nThe pool's quality: a model trained without attacks on the %s misclassifies %s%% of the pool's samples.\n",
-			map[bool]string{true: "base set", false: "seed subset"}[c.Base != ""], rep.Pool.pct())
+		fmt.Fprintf(w, "\nThe pool's quality: a model trained without attacks on the %s misclassifies %s%% of the pool's samples "+
+			"(and %s%% of real test samples: its accuracy there is %s%%).\n",
+			map[bool]string{true: "base set", false: "seed subset"}[c.Base != ""], rep.Pool.pct(),
+			Stat{Mean: 1 - rep.PoolCleanAcc.Mean, Std: rep.PoolCleanAcc.Std, N: rep.PoolCleanAcc.N}.pct(), rep.PoolCleanAcc.pct())
 	}
 	fmt.Fprint(w, "\n## Extrapolation quality\n\nSpearman (Pearson) correlation of the extrapolated against the true scores of "+
 		"held-out seed samples, against the two baselines; the variance ratio Var(Ŝ)/Var(S) shows the kNN's smoothing.\n\n"+

@@ -337,8 +337,21 @@ func runSelect(args []string, stdout io.Writer) error {
 	spec := fs.String("data", "", "the dataset, for its labels (needed by --class-balanced and the per-class counts)")
 	from := fs.Int("prunable-from", 0, "only samples from this index on may be pruned (the synthetic pool after the real set)")
 	out := fs.String("out", "", "the kept indices, int64 .npy, ascending (required); per-class counts go to the same name with .json")
+	rule := fs.String("rule", "top", "selection rule: top, keep-low, stratified, drop-tail, random, random-replace (see prune-pipeline --select)")
+	confPath := fs.String("confidence", "", "float32 confidence (mean true-class probability) of all N samples: stratified and drop-tail cut its lowest first")
+	seed := fs.Uint64("seed", 0, "seed of the random draws (random, random-replace, stratified, drop-tail)")
+	fs.Float64Var(&pc.Beta, "ccs-beta", 0, "stratified: share of the prunable samples dropped first as hardest by --confidence")
+	fs.Float64Var(&pc.Tail, "tail", pc.Tail, "drop-tail: share dropped first as lowest --confidence")
+	fs.IntVar(&pc.Strata, "strata", pc.Strata, "stratified: equal-width score strata")
 	if err := parseFlags(fs, "select", args, stdout); err != nil {
 		return err
+	}
+	r, err := prune.ParseRule(*rule)
+	if err != nil {
+		return fmt.Errorf("select: --rule: %w", err)
+	}
+	if pc.KeepLow {
+		r = prune.RuleKeepLow
 	}
 	switch {
 	case *scorePath == "":
@@ -354,6 +367,15 @@ func runSelect(args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("select: --scores: %w", err)
 	}
+	var conf []float32
+	if *confPath != "" {
+		if conf, err = pipeline.ReadVector(*confPath); err != nil {
+			return fmt.Errorf("select: --confidence: %w", err)
+		}
+		if len(conf) != len(scores) {
+			return fmt.Errorf("select: --confidence %s: %d values for the %d --scores of %s", *confPath, len(conf), len(scores), *scorePath)
+		}
+	}
 	if *from < 0 || *from > len(scores) {
 		return fmt.Errorf("select: --prunable-from: %d, outside the %d samples of %s", *from, len(scores), *scorePath)
 	}
@@ -365,11 +387,12 @@ func runSelect(args []string, stdout io.Writer) error {
 	} else if pc.ClassBalanced {
 		return errors.New("select: --class-balanced needs --data for the labels")
 	}
-	o := prune.SelectOptions{Ratio: pc.Prune[0], Labels: labels, ClassBalanced: pc.ClassBalanced, KeepLow: pc.KeepLow}
+	o := prune.RuleOptions{Rule: r, Ratio: pc.Prune[0], Scores: scores, Confidence: conf, Beta: pc.Beta, Tail: pc.Tail,
+		Strata: pc.Strata, Labels: labels, ClassBalanced: pc.ClassBalanced, Seed: *seed}
 	if *from > 0 {
 		o.Prunable = func(i int) bool { return i >= *from }
 	}
-	sel, err := prune.Select(scores, o)
+	sel, err := prune.SelectBy(len(scores), o)
 	if err != nil {
 		return fmt.Errorf("select: %w", err)
 	}
@@ -380,7 +403,7 @@ func runSelect(args []string, stdout io.Writer) error {
 	if err := pipeline.WriteSelection(counts, sel); err != nil {
 		return fmt.Errorf("select: %w", err)
 	}
-	fmt.Fprintf(stdout, "kept %d of %d samples; wrote %s and %s\n", len(sel.Kept), len(scores), *out, counts)
+	fmt.Fprintf(stdout, "kept %d of %d samples (%d distinct); wrote %s and %s\n", len(sel.Kept), len(scores), sel.Unique, *out, counts)
 	if sel.KeptPerClass != nil {
 		fmt.Fprintf(stdout, "kept per class: %v\n", sel.KeptPerClass)
 	}

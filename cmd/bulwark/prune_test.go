@@ -92,6 +92,12 @@ func TestPruningStages(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "kept.json")); err != nil {
 		t.Fatal(err)
 	}
+	// The seed paper's code's baseline draws with replacement.
+	replaced := filepath.Join(dir, "replaced.npy")
+	out = runOK(t, "select", "--scores", all, "--prune", "0.5", "--rule", "random-replace", "--out", replaced)
+	if idx, err := pipeline.ReadKept(replaced, 40); err != nil || len(idx) != 20 || !strings.Contains(out, "distinct") {
+		t.Fatalf("select --rule random-replace: %v, %d kept\n%s", err, len(idx), out)
+	}
 
 	// Mismatched and corrupt stage files: one-line errors naming them.
 	short := filepath.Join(dir, "short.npy")
@@ -120,6 +126,10 @@ func TestPruningStages(t *testing.T) {
 		{[]string{"select", "--scores", short, "--prune", "0.5", "--data", spec, "--out", kept}, "has 40 samples, the other files 19"},
 		{[]string{"select", "--scores", all, "--prune", "1.5", "--out", kept}, "--prune: 1.5"},
 		{[]string{"select", "--scores", all, "--prune", "0.5", "--class-balanced", "--out", kept}, "--class-balanced needs --data"},
+		{[]string{"select", "--scores", all, "--prune", "0.5", "--rule", "best", "--out", kept}, "--rule"},
+		{[]string{"select", "--scores", all, "--prune", "0.5", "--rule", "drop-tail", "--out", kept}, "Confidence"},
+		{[]string{"select", "--scores", all, "--prune", "0.5", "--rule", "drop-tail", "--confidence", short, "--out", kept}, "--confidence"},
+		{[]string{"prune-pipeline", "--data", spec, "--select", "top,best", "--out", filepath.Join(dir, "z")}, "--select"},
 		{[]string{"score", "--data", spec, "--score", "magic", "--out", filepath.Join(dir, "x")}, "--score: unknown score"},
 		{[]string{"prune-pipeline", "--data", spec, "--seed-frac", "1", "--out", filepath.Join(dir, "y")}, "--seed-frac: 1 scores the whole pool"},
 	} {
