@@ -2,8 +2,10 @@ package pipeline
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -74,6 +76,12 @@ func TestRunBaseSetting(t *testing.T) {
 	}
 	if s.Pool == nil || s.Pool.N != 128 || s.Pool.Misclassified < 0 || s.Pool.Misclassified > 1 || s.Pool.CleanAcc <= 0 {
 		t.Errorf("pool quality %+v", s.Pool)
+	}
+	if a := s.KeptSets["full"].Ambiguous; math.Abs(a-s.Pool.Misclassified) > 1e-12 {
+		t.Errorf("the full pool's ambiguous share %v, but the pool's misclassified share is %v", a, s.Pool.Misclassified)
+	}
+	if runtime.GOOS == "linux" && !(rep.PeakMiB["train_full"].Mean > 0) {
+		t.Errorf("no peak memory for train_full: %+v", rep.PeakMiB["train_full"])
 	}
 	// Every run trains for the same steps: 48 base samples in batches of
 	// 8 (half of 16) make 6 steps an epoch, for 2 epochs; the base run's

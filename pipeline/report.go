@@ -32,7 +32,8 @@ type Report struct {
 	// PoolCleanAcc that model's accuracy on real test samples.
 	Pool         Stat            `json:"pool_misclassified"`
 	PoolCleanAcc Stat            `json:"pool_clean_acc"`
-	Stages       map[string]Stat `json:"stages"` // wall seconds per stage, over the seeds
+	Stages       map[string]Stat `json:"stages"`   // wall seconds per stage, over the seeds
+	PeakMiB      map[string]Stat `json:"peak_mib"` // peak resident memory (MiB) per stage, over the seeds
 	// Paired compares runs seed by seed: every score's run against the
 	// random run at the same ratio and, with the full pool, every pruned
 	// run against the full one.
@@ -56,9 +57,10 @@ type Paired struct {
 type SeedReport struct {
 	Seed        uint64                   `json:"seed"`
 	SeedSize    int                      `json:"seed_size"`
-	ScoreEpochs int                      `json:"score_epochs"` // of the scoring run
-	Embedding   string                   `json:"embedding"`    // the one the scores were extrapolated in
-	Stages      map[string]float64       `json:"stages"`       // wall seconds
+	ScoreEpochs int                      `json:"score_epochs"`       // of the scoring run
+	Embedding   string                   `json:"embedding"`          // the one the scores were extrapolated in
+	Stages      map[string]float64       `json:"stages"`             // wall seconds
+	PeakMiB     map[string]float64       `json:"peak_mib,omitempty"` // peak resident memory of each stage
 	Quality     map[string]QualityReport `json:"quality"`
 	// TrueQuality is the extrapolation's quality against --true-scores on
 	// the pool samples outside the seed.
@@ -90,6 +92,12 @@ type Composition struct {
 	MeanPTrue float64 `json:"mean_ptrue"` // mean probability of the true class
 	Hard      float64 `json:"hard"`       // share with a true-class probability below 0.5
 	Unique    int     `json:"unique"`     // distinct samples (random-replace repeats some)
+	// Ambiguous is the share the clean model (trained without attacks
+	// on the base set) misclassifies: off-class or ambiguous samples.
+	Ambiguous float64 `json:"ambiguous,omitempty"`
+	// Strength is the mean deformation strength of a synthetic pool's
+	// samples (1 without a long tail).
+	Strength float64 `json:"strength,omitempty"`
 }
 
 // RunReport is one training run and its evaluation.
@@ -219,20 +227,22 @@ func (s Stat) format(verb string, scale float64, prec int) string {
 
 // RunSummary aggregates one training run over the seeds.
 type RunSummary struct {
-	Method string  `json:"method"` // score, "random" or "full"
-	Prune  float64 `json:"prune"`  // fraction removed (0 for full)
-	Kept   Stat    `json:"kept"`
-	Unique Stat    `json:"unique"` // distinct kept samples
-	Epochs int     `json:"epochs"`
-	Steps  int     `json:"steps"`
-	Clean  Stat    `json:"clean"`
-	PGD    Stat    `json:"pgd"`
-	APGDCE Stat    `json:"apgd_ce"`
-	APGDDL Stat    `json:"apgd_dlr"`
-	Worst  Stat    `json:"worst"`
-	Train  Stat    `json:"train_seconds"`
-	PTrue  Stat    `json:"mean_ptrue"` // of the training set, by the seed model
-	Hard   Stat    `json:"hard"`       // share of the training set with p_true < 0.5
+	Method    string  `json:"method"` // score, "random" or "full"
+	Prune     float64 `json:"prune"`  // fraction removed (0 for full)
+	Kept      Stat    `json:"kept"`
+	Unique    Stat    `json:"unique"` // distinct kept samples
+	Epochs    int     `json:"epochs"`
+	Steps     int     `json:"steps"`
+	Clean     Stat    `json:"clean"`
+	PGD       Stat    `json:"pgd"`
+	APGDCE    Stat    `json:"apgd_ce"`
+	APGDDL    Stat    `json:"apgd_dlr"`
+	Worst     Stat    `json:"worst"`
+	Train     Stat    `json:"train_seconds"`
+	PTrue     Stat    `json:"mean_ptrue"` // of the training set, by the seed model
+	Hard      Stat    `json:"hard"`       // share of the training set with p_true < 0.5
+	Ambiguous Stat    `json:"ambiguous"`  // share of the kept pool the clean model misclassifies
+	Strength  Stat    `json:"strength"`   // mean deformation strength of the kept pool
 	// TTR, time to robustness, is the steps after which the run's
 	// validation robust accuracy first came within 1 point of the full
 	// pool's final one (same seed); NaN where it never did.
@@ -289,6 +299,8 @@ func (rep *Report) summarize() {
 		rs.PTrue = comp(func(k Composition) float64 { return k.MeanPTrue })
 		rs.Hard = comp(func(k Composition) float64 { return k.Hard })
 		rs.Unique = comp(func(k Composition) float64 { return float64(k.Unique) })
+		rs.Ambiguous = comp(func(k Composition) float64 { return k.Ambiguous })
+		rs.Strength = comp(func(k Composition) float64 { return k.Strength })
 		if m, p, ok := strings.Cut(name, "_p"); ok {
 			rs.Method = m
 			fmt.Sscan(p, &rs.Prune)
@@ -364,8 +376,10 @@ func (rep *Report) summarize() {
 			names[k] = true
 		}
 	}
+	rep.PeakMiB = map[string]Stat{}
 	for k := range names {
 		rep.Stages[k] = collect(func(s SeedReport) (float64, bool) { v, ok := s.Stages[k]; return v, ok })
+		rep.PeakMiB[k] = collect(func(s SeedReport) (float64, bool) { v, ok := s.PeakMiB[k]; return v, ok })
 	}
 }
 
@@ -524,13 +538,15 @@ func (rep *Report) markdown(w io.Writer, plots []string) {
 	}
 	fmt.Fprint(w, "\n## What the training sets hold\n\nThe seed-trained model's clean probability of the true class, "+
 		"over each training set: a score that keeps the hard samples shows a low mean and a large share below 0.5.\n\n"+
-		"| method | pruned | mean p_true | share p_true < 0.5 |\n|---|---|---|---|\n")
+		"The clean model's misclassified share and the mean deformation strength say whether a rule kept or dropped "+
+		"the off-class and heavily deformed samples of the pool.\n\n"+
+		"| method | pruned | mean p_true | share p_true < 0.5 | misclassified by the clean model % | deformation strength |\n|---|---|---|---|---|---|\n")
 	for _, name := range rep.Config.runNames() {
 		r, ok := rep.Runs[name]
 		if !ok || r.PTrue.N == 0 {
 			continue
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", rep.label(r), r.pruned(), r.PTrue.num(3), r.Hard.pct())
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", rep.label(r), r.pruned(), r.PTrue.num(3), r.Hard.pct(), r.Ambiguous.pct(), r.Strength.num(3))
 	}
 	if rep.Pool.N > 0 {
 		fmt.Fprintf(w, "\nThe pool's quality: a model trained without attacks on the %s misclassifies %s%% of the pool's samples "+
@@ -563,7 +579,8 @@ func (rep *Report) markdown(w io.Writer, plots []string) {
 				q.ClassMean.num(3), q.Shuffled.num(3), q.VarianceRatio.num(3), q.SeedSpearman.num(3))
 		}
 	}
-	fmt.Fprint(w, "\n## Cost\n\nWall seconds per stage (mean over seeds).\n\n| stage | seconds |\n|---|---|\n")
+	fmt.Fprint(w, "\n## Cost\n\nWall seconds and peak resident memory per stage (mean over seeds; a training's memory is "+
+		"that of the process while it ran).\n\n| stage | seconds | peak MiB |\n|---|---|---|\n")
 	keys := make([]string, 0, len(rep.Stages))
 	for k := range rep.Stages {
 		keys = append(keys, k)
@@ -572,7 +589,7 @@ func (rep *Report) markdown(w io.Writer, plots []string) {
 		return stageOrder(keys[i]) < stageOrder(keys[j]) || stageOrder(keys[i]) == stageOrder(keys[j]) && keys[i] < keys[j]
 	})
 	for _, k := range keys {
-		fmt.Fprintf(w, "| %s | %s |\n", k, rep.Stages[k].num(1))
+		fmt.Fprintf(w, "| %s | %s | %s |\n", k, rep.Stages[k].num(1), rep.PeakMiB[k].num(0))
 	}
 	if len(plots) > 0 {
 		fmt.Fprint(w, "\n## Plots\n\n")

@@ -280,15 +280,17 @@ func configDiff(a, b Config) string {
 	return configdiff.First(a, b)
 }
 
-// stages is the bookkeeping of one seed directory: the wall seconds of
-// every finished stage, saved after each.
+// stages is the bookkeeping of one seed directory: the wall seconds and
+// the peak resident memory (MiB) of every finished stage, saved after
+// each.
 type stages struct {
 	path    string
 	Seconds map[string]float64 `json:"seconds"`
+	PeakMiB map[string]float64 `json:"peak_mib,omitempty"`
 }
 
 func loadStages(dir string) (*stages, error) {
-	st := &stages{path: filepath.Join(dir, StagesFile), Seconds: map[string]float64{}}
+	st := &stages{path: filepath.Join(dir, StagesFile), Seconds: map[string]float64{}, PeakMiB: map[string]float64{}}
 	if _, err := readJSON(st.path, st); err != nil {
 		return nil, err
 	}
@@ -301,18 +303,25 @@ func (st *stages) do(name, output string, f func() error) error {
 	if _, ok := st.Seconds[name]; ok && (output == "" || exists(output)) {
 		return nil
 	}
+	resetPeak()
 	start := time.Now()
 	if err := f(); err != nil {
 		return errStage(name, err)
 	}
 	st.Seconds[name] = time.Since(start).Seconds()
+	st.PeakMiB[name] = peakMiB()
+	resetPeak()
 	return WriteJSON(st.path, st)
 }
 
 // set records a stage's time measured elsewhere (a training run's, across
-// resumes).
+// resumes), and the peak memory since the last stage ended.
 func (st *stages) set(name string, sec float64) error {
+	if _, ok := st.PeakMiB[name]; !ok || st.Seconds[name] != sec {
+		st.PeakMiB[name] = peakMiB()
+	}
 	st.Seconds[name] = sec
+	resetPeak()
 	return WriteJSON(st.path, st)
 }
 

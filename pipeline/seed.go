@@ -29,7 +29,7 @@ func (r *run) seed(ctx context.Context, s uint64) (*SeedReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	sr := &SeedReport{Seed: s, Stages: st.Seconds}
+	sr := &SeedReport{Seed: s, Stages: st.Seconds, PeakMiB: st.PeakMiB}
 	seedIdx, err := r.drawSeed(st, dir, s)
 	if err != nil {
 		return nil, err
@@ -71,6 +71,10 @@ func (r *run) seed(ctx context.Context, s uint64) (*SeedReport, error) {
 		return nil, err
 	}
 
+	what, err := r.poolTraits(dir, ptrue)
+	if err != nil {
+		return nil, err
+	}
 	sr.Runs, sr.KeptSets = map[string]RunReport{}, map[string]Composition{}
 	names := c.runNames()
 	// The references first: whether the pool adds anything decides
@@ -81,7 +85,7 @@ func (r *run) seed(ctx context.Context, s uint64) (*SeedReport, error) {
 	for _, name := range names {
 		k, ok := kept[name]
 		if ok || name == fullRun {
-			sr.KeptSets[name] = compose(ptrue, k)
+			sr.KeptSets[name] = what.compose(k)
 		}
 		rr, err := r.trainAndEval(ctx, st, dir, name, k, s, kept)
 		if err != nil {
@@ -431,13 +435,45 @@ func cutTrue(score string) (string, bool) {
 	return strings.CutSuffix(score, trueSuffix)
 }
 
-// compose describes the pool samples idx (all if nil) by the scoring
-// model's clean true-class probabilities p.
-func compose(p []float32, idx []int) Composition {
+// traits are what is known of every pool sample, to describe kept sets.
+type traits struct {
+	ptrue     []float32 // the scoring model's clean true-class probability
+	ambiguous []bool    // misclassified by the clean model; nil without it
+	strength  []float64 // deformation strength of a synthetic pool; nil for others
+}
+
+// poolTraits gathers the traits of the pool's samples.
+func (r *run) poolTraits(dir string, ptrue []float32) (*traits, error) {
+	t := &traits{ptrue: ptrue}
+	if path := filepath.Join(dir, PoolCleanFile); exists(path) {
+		m, rows, n, err := ReadMatrix(path)
+		if err != nil {
+			return nil, err
+		}
+		if rows != 2 || n != r.pool.Len() {
+			return nil, fmt.Errorf("%s: %d×%d values, want 2×%d (the pool's)", path, rows, n, r.pool.Len())
+		}
+		t.ambiguous = make([]bool, n)
+		for i, ok := range m[n:] {
+			t.ambiguous[i] = ok == 0
+		}
+	}
+	if syn, ok := r.pool.(interface{ Strength(int) float64 }); ok {
+		t.strength = make([]float64, r.pool.Len())
+		for i := range t.strength {
+			t.strength[i] = syn.Strength(i)
+		}
+	}
+	return t, nil
+}
+
+// compose describes the pool samples idx (all if nil, repeats counted
+// as often as they are listed).
+func (t *traits) compose(idx []int) Composition {
 	var c Composition
 	n := len(idx)
 	if idx == nil {
-		n = len(p)
+		n = len(t.ptrue)
 	}
 	seen := map[int]bool{}
 	for j := range n {
@@ -446,14 +482,22 @@ func compose(p []float32, idx []int) Composition {
 			i = idx[j]
 		}
 		seen[i] = true
-		c.MeanPTrue += float64(p[i])
-		if p[i] < 0.5 {
+		c.MeanPTrue += float64(t.ptrue[i])
+		if t.ptrue[i] < 0.5 {
 			c.Hard++
+		}
+		if t.ambiguous != nil && t.ambiguous[i] {
+			c.Ambiguous++
+		}
+		if t.strength != nil {
+			c.Strength += t.strength[i]
 		}
 	}
 	if n > 0 {
 		c.MeanPTrue /= float64(n)
 		c.Hard /= float64(n)
+		c.Ambiguous /= float64(n)
+		c.Strength /= float64(n)
 	}
 	c.Unique = len(seen)
 	return c
