@@ -5,6 +5,7 @@
 package bench
 
 import (
+	"math"
 	"runtime"
 	"sync"
 	"time"
@@ -25,6 +26,9 @@ var probe fmaProbe
 // threads by running the probe loop on each, pinned to OS threads, for
 // about d, best of three. It returns 0 and "" when no probe exists here.
 func Peak(threads int, d time.Duration) (gflops float64, what string) {
+	// maxProbe bounds the probe's iterations: 2^34, or what a 32-bit int
+	// holds.
+	const maxProbe = min(1<<34, math.MaxInt/4)
 	if probe.loop == nil {
 		return 0, ""
 	}
@@ -33,8 +37,8 @@ func Peak(threads int, d time.Duration) (gflops float64, what string) {
 	for {
 		t0 := time.Now()
 		probe.loop(n)
-		if el := time.Since(t0); el > d/30 || n > 1<<34 {
-			n = int(float64(n) * float64(d/3) / float64(max(el, time.Microsecond)))
+		if el := time.Since(t0); el > d/30 || n > maxProbe/4 {
+			n = int(min(float64(maxProbe), float64(n)*float64(d/3)/float64(max(el, time.Microsecond))))
 			break
 		}
 		n *= 4
