@@ -18,6 +18,10 @@
 #   POOL-seeds  repetitions 1 and 2 (ONLY=1 or ONLY=2): full, base, and random, top-DU and RULE at 50/75/90%
 #   POOL-50     the 50%-only arms on repetitions 0-2: top-FP and random-replace
 #   POOL-extra  repetitions 3 and 4 (ONLY=3 or 4): full, and random, top-DU and RULE at 50% only
+#   POOL-truth  the reference for the extrapolation's quality on the pool: the scoring recipe run on the base
+#               set and the whole pool (bulwark score --base --seed-frac 1), every sample scored; then its DU
+#               and FP are added to the POOL run directory as --true-scores (quality against it in every
+#               embedding, and the du-true arm at 50%)
 #   keep        copy into experiments/results/paper-{mild,tail} what a later session needs to go on without
 #               training anything again (stage files, metrics, evaluations, the scoring and clean models; no
 #               checkpoints, arm weights or embeddings, which the next call recomputes): run directories do not
@@ -34,11 +38,13 @@ ONLY=${ONLY:+--only-seeds $ONLY}
 [ -z "${FINISHED:-}" ] || ONLY="$ONLY --finished"
 SEEDS=${SEEDS:-3}
 BASE='fashion-mnist[balanced:2000]'
-RECIPE="--base $BASE --arch smallcnn --batch 128 --lr 0.02 --schedule cosine --momentum 0.9 --wd 5e-4
- --adv pgd --eps 0.1 --steps 3 --step-size 1/12 --synthetic-frac 0.8 --ema 0.995 --epochs 30
- --val-size 500 --val-steps 10 --eval-every 2 --eval-model best --eval-n 1000 --eval-steps 20 --apgd-steps 50
- --seed-frac 0.1 --score-epochs 40 --trajectory adv --truncate-best --clean-epochs 20
- --embed clean,seed,pixels --normalize --pick-embed --k 12 --class-balanced --threads $T --quiet"
+TRAIN="--arch smallcnn --batch 128 --lr 0.02 --schedule cosine --momentum 0.9 --wd 5e-4
+ --adv pgd --eps 0.1 --steps 3 --step-size 1/12 --synthetic-frac 0.8 --ema 0.995
+ --val-size 500 --val-steps 10 --eval-every 2 --threads $T --quiet"
+SCORING="--trajectory adv --truncate-best"
+RECIPE="--base $BASE --epochs 30 --eval-model best --eval-n 1000 --eval-steps 20 --apgd-steps 50
+ --seed-frac 0.1 --score-epochs 40 $SCORING --clean-epochs 20 --embed clean,seed,pixels --normalize --pick-embed
+ --k 12 --class-balanced $TRAIN"
 run() { # run NAME POOL ARGS...
 	name=$1 pool=$2
 	shift 2
@@ -56,8 +62,8 @@ keep() { # keep NAME: the files of $R/NAME that a finished stage leaves and late
 }
 for stage in "$@"; do
 	case $stage in
-	keep) keep paper-mild; keep paper-tail; continue ;;
-	restore) for n in paper-mild paper-tail; do [ ! -d $K/$n ] || { mkdir -p $R/$n; cp -r $K/$n/. $R/$n/; }; done; continue ;;
+	keep) for n in paper-mild paper-tail paper-mild-truth paper-tail-truth; do keep $n; done; continue ;;
+	restore) for n in paper-mild paper-tail paper-mild-truth paper-tail-truth; do [ ! -d $K/$n ] || { mkdir -p $R/$n; cp -r $K/$n/. $R/$n/; }; done; continue ;;
 	esac
 	case $stage in
 	mild-*) name=paper-mild pool="synth:$BASE:20000:0" ;;
@@ -69,6 +75,11 @@ for stage in "$@"; do
 	*-seeds) run $name "$pool" --score du --select top,${RULE:?set RULE} --prune 0.5,0.75,0.9 --full --base-only ;;
 	*-50) run $name "$pool" --score du,fp --select top,random-replace --prune 0.5 ;;
 	*-extra) SEEDS=5 run $name "$pool" --score du --select top,${RULE:?set RULE} --prune 0.5 --full ;;
+	*-truth)
+		/usr/bin/time -v $B score --base "$BASE" --data "$pool" --seed-frac 1 --epochs 40 --score du,fp $SCORING $TRAIN \
+			--out $R/$name-truth
+		ONLY="--only-seeds 0" run $name "$pool" --score du,fp --select top --prune 0.5 \
+			--true-scores du=$R/$name-truth/scores_du.npy,fp=$R/$name-truth/scores_fp.npy ;;
 	*) echo "unknown stage $stage" >&2; exit 2 ;;
 	esac
 done

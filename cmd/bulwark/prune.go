@@ -31,6 +31,7 @@ func scoreFlags(fs *flag.FlagSet, c *pipeline.Config) {
 	fs.Var((*stringList)(&c.Scores), "score", "importance scores, comma-separated: "+strings.Join(pipeline.Methods, ", "))
 	fs.StringVar(&c.Trajectory, "trajectory", c.Trajectory, "probability trajectories: adv (PGD-10 inputs, eval mode), clean, or train (the training pass itself, no extra cost)")
 	fs.IntVar(&c.Window, "window", c.Window, "Dynamic Uncertainty window J")
+	fs.BoolVar(&c.TruncateBest, "truncate-best", c.TruncateBest, "score from the epochs up to the scoring run's best validation-robust epoch")
 }
 
 // knnFlags are the extrapolation's flags.
@@ -428,7 +429,6 @@ func runPrunePipeline(args []string, stdout io.Writer) error {
 		"(--synthetic-frac from the pool) and scored whole; --data is then the pool, e.g. synth:fashion-mnist[balanced:2000]:20000")
 	fs.BoolVar(&pc.BaseOnly, "base-only", pc.BaseOnly, "also train on the --base set alone, at the same step budget")
 	fs.IntVar(&pc.ScoreEpochs, "score-epochs", pc.ScoreEpochs, "epochs of the scoring run (more than --window); 0 takes the steps of six passes over base and pool")
-	fs.BoolVar(&pc.TruncateBest, "truncate-best", pc.TruncateBest, "score from the epochs up to the scoring run's best validation-robust epoch")
 	fs.BoolVar(&pc.Normalize, "normalize", pc.Normalize, "L2-normalize the embeddings")
 	fs.Var((*stringList)(&pc.Embed), "embed", "embeddings, comma-separated, of "+strings.Join(pipeline.Embeddings, ", ")+
 		": the first is extrapolated in, all are measured")
