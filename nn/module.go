@@ -232,9 +232,11 @@ func shapeFits(name string, have, want []int) bool {
 
 // LoadStateDict copies sd into m's parameters and buffers (in place, so
 // Vars held by an optimizer stay valid). The names must match exactly and
-// the shapes too, except that num_batches_tracked may have shape [] or [1].
-// On any mismatch it returns a *StateDictError listing all missing and
-// unexpected keys and shape mismatches, and m is unchanged.
+// the shapes too, except that num_batches_tracked may have shape [] or [1]
+// and may be missing: as PyTorch does with state dicts that lack it (older
+// checkpoints, other tools), it is then set to 0. On any mismatch it
+// returns a *StateDictError listing all missing and unexpected keys and
+// shape mismatches, and m is unchanged.
 func LoadStateDict(m Module, sd map[string]*tensor.Tensor) error {
 	es := walkModule(m, "", nil)
 	var e StateDictError
@@ -243,6 +245,7 @@ func LoadStateDict(m Module, sd map[string]*tensor.Tensor) error {
 		known[en.name] = true
 		t, ok := sd[en.name]
 		switch {
+		case !ok && strings.HasSuffix(en.name, numBatchesTracked):
 		case !ok || t == nil:
 			e.Missing = append(e.Missing, en.name)
 		case !shapeFits(en.name, t.Shape(), en.t.Shape()):
@@ -259,7 +262,11 @@ func LoadStateDict(m Module, sd map[string]*tensor.Tensor) error {
 		return &e
 	}
 	for _, en := range es {
-		copy(en.t.Data(), sd[en.name].Data())
+		if t, ok := sd[en.name]; ok {
+			copy(en.t.Data(), t.Data())
+		} else {
+			en.t.Fill(0) // a missing num_batches_tracked
+		}
 	}
 	return nil
 }

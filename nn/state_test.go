@@ -86,6 +86,37 @@ func TestLoadStateDictScalarNumBatchesTracked(t *testing.T) {
 	}
 }
 
+// TestLoadStateDictWithoutNumBatchesTracked loads a state dict without
+// num_batches_tracked, as PyTorch does: the counters become 0.
+func TestLoadStateDictWithoutNumBatchesTracked(t *testing.T) {
+	src, dst := mustNew(t, "resnet8", Config{Seed: 1}), mustNew(t, "resnet8", Config{Seed: 2})
+	for _, e := range StateDict(dst) {
+		if strings.HasSuffix(e.Name, numBatchesTracked) {
+			e.T.Fill(5)
+		}
+	}
+	sd := cloneState(src)
+	dropped := 0
+	for name := range sd {
+		if strings.HasSuffix(name, numBatchesTracked) {
+			delete(sd, name)
+			dropped++
+		}
+	}
+	if err := LoadStateDict(dst, sd); err != nil || dropped == 0 {
+		t.Fatalf("loading without %d num_batches_tracked: %v", dropped, err)
+	}
+	for _, e := range StateDict(dst) {
+		want := float32(0)
+		if v, ok := sd[e.Name]; ok {
+			want = v.Data()[0]
+		}
+		if e.T.Data()[0] != want {
+			t.Errorf("%s = %v after loading, want %v", e.Name, e.T.Data()[0], want)
+		}
+	}
+}
+
 func TestLoadStateDictErrors(t *testing.T) {
 	m := mustNew(t, "resnet8", Config{Seed: 1})
 	before := cloneState(m)
