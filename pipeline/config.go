@@ -16,7 +16,7 @@ import (
 var Methods = []string{"du", "fp", "el2n", "forgetting"}
 
 // Trajectories are the kinds of probability trajectories a seed run can
-// record (method.md §3): on PGD-10 inputs after every epoch (the paper's
+// record (package train, Recording): on PGD inputs after every epoch (the paper's
 // default), on clean inputs, or from the training forward pass itself (no
 // extra pass: adversarial inputs for PGD-AT and FGSM-RS, clean ones for
 // TRADES, in training mode).
@@ -29,7 +29,7 @@ var Trajectories = []string{"adv", "clean", "train"}
 // attack-independent descriptors, and a PCA of the raw pixels.
 var Embeddings = []string{"seed", "clean", "pixels"}
 
-// Config describes one pruning experiment (method.md §7).
+// Config describes one pruning experiment (package doc).
 type Config struct {
 	Data string `json:"data"` // dataset spec: its training split is the pool, its test split evaluates
 	// Base, if set, is the seed paper's setting: a dataset spec whose
@@ -116,7 +116,7 @@ type Config struct {
 	Out string `json:"out"` // run directory
 }
 
-// DefaultConfig returns the defaults of the paper's setting (method.md).
+// DefaultConfig returns the defaults: the seed paper's where it states them.
 func DefaultConfig() Config {
 	return Config{
 		SeedFrac: 0.1, Scores: []string{"du"}, Trajectory: "adv", Window: 10,

@@ -119,7 +119,7 @@ type CurvePoint struct {
 }
 
 // QualityReport measures an extrapolation against true scores on
-// held-out seed samples (method.md §5). A correlation is NaN (null in
+// held-out seed samples (package doc, step 4). A correlation is NaN (null in
 // JSON) when either side is constant, as forgetting counts can be.
 type QualityReport struct {
 	HeldOut       int `json:"held_out"`

@@ -19,7 +19,7 @@ import (
 	"github.com/bulwark-ml/bulwark/train"
 )
 
-// The stages of method.md's pipeline as functions over plain values; the
+// The stages of the pipeline (package doc) as functions over plain values; the
 // CLI stages and Run wrap them with files.
 
 // DrawSeed returns the seed subset: round(frac·n) of the n pool samples

@@ -88,7 +88,7 @@ func TestFrequencyScoreByHand(t *testing.T) {
 	}
 }
 
-// naiveDU and naiveFP are the formulas of method.md §4 written out
+// naiveDU and naiveFP are the formulas of DynamicUncertainty and FrequencyScore written out
 // directly for one trajectory, in float64 and complex128.
 func naiveDU(x []float64, j int) float64 {
 	var total float64

@@ -11,7 +11,7 @@ import (
 	"github.com/bulwark-ml/bulwark/tensor"
 )
 
-// Files of the per-epoch recording (method.md §3) in the run directory.
+// Files of the per-epoch recording (package doc) in the run directory.
 // Each probs file is a float32 K×n array: row t holds, after epoch t, the
 // true-class probability of each recorded sample, in the order of
 // RecordIndicesFile (int64, n).
@@ -29,7 +29,7 @@ const (
 	ProbsTrainFile = "probs_train.npy"
 	// EL2NCleanFile and EL2NTrainFile hold, in the same K×n layout, each
 	// sample's EL2N error ‖softmax(z) − onehot(y)‖₂ from the clean pass
-	// and from the training pass (method.md §4): the one score that needs
+	// and from the training pass (Paul et al. 2021): the one score that needs
 	// the whole probability vector.
 	EL2NCleanFile = "el2n_clean.npy"
 	EL2NTrainFile = "el2n_train.npy"

@@ -21,7 +21,7 @@ import (
 	"github.com/bulwark-ml/bulwark/prune"
 )
 
-// The pruning stages (method.md §3–6), each reading and writing plain
+// The pruning stages (package pipeline), each reading and writing plain
 // files, and the pipeline that chains them.
 
 // scoreFlags are the flags of the scoring stage shared by `bulwark score`

@@ -1,0 +1,32 @@
+// Package train runs training: standard and adversarial (PGD-AT, TRADES,
+// FGSM-RS), with SGD, learning-rate schedules, EMA weights, per-epoch
+// evaluation and robust validation that keeps the best checkpoint, atomic
+// checkpoints with exact resume, and a stop with a message naming the
+// epoch and batch when the loss turns NaN.
+//
+// # Adversarial training
+//
+//   - PGD-AT (Madry et al. 2018): minimise the cross-entropy on PGD inputs
+//     (Steps steps of StepSize, default 10 of ε/4, from a random start).
+//   - TRADES (Zhang et al. 2019): cross-entropy on clean inputs plus
+//     β·KL(f(x) ‖ f(x')), x' from sign steps on the KL from x + 0.001·N(0, I).
+//   - FGSM-RS (Wong et al. 2020): one step of 1.25ε from a uniform start,
+//     with a per-epoch check for catastrophic overfitting.
+//
+// A synthetic pool can be mixed into every batch (Config.Synthetic or
+// Options.Synthetic, a share SyntheticFrac of each batch, 0.8 by
+// default): an epoch is then a pass over the real set, so the pool's size
+// does not change the number of steps, as in Nieth et al. (2024).
+//
+// # Recording
+//
+// For pruning, a run can record after every epoch each training sample's
+// true-class probability, in eval mode and without augmentation: on clean
+// inputs, on PGD inputs at the training attack's own settings (the seed
+// paper's recording), or from the training forward pass itself at no extra
+// cost. The K×N arrays (record.go) are what package prune scores.
+//
+// Config holds every setting (stored in each checkpoint), Options what is
+// not a setting (data overrides, hooks, output); New, Trainer.Run and
+// Close run one training, Run does all three.
+package train
