@@ -52,13 +52,20 @@ run() { # run NAME POOL ARGS...
 }
 RULE=${RULE:-}
 K=experiments/results
-keep() { # keep NAME: the files of $R/NAME that a finished stage leaves and later stages read
+keep() { # keep NAME: the files of $R/NAME that a finished stage leaves and later stages read; of a training
+	# run, only the metrics of one that was evaluated (an unfinished one starts afresh in the next session)
 	[ -d $R/$1 ] || return 0
-	(cd $R/$1 && find . -type f \( -name '*.json' -o -name '*.jsonl' -o -name '*.md' -o -name '*.png' \
+	(cd $R/$1 && find . -type f ! -path '*/train_*' \( -name '*.json' -o -name '*.jsonl' -o -name '*.md' -o -name '*.png' \
 		-o -name 'seed_indices.npy' -o -name 'scores_*.npy' -o -name 'kept_*.npy' -o -name 'holdout_*.npy' \
 		-o -name 'seed_ptrue.npy' -o -name 'pool_clean.npy' -o -name 'probs_*.npy' -o -name 'el2n_*.npy' \
 		-o -name 'record_indices.npy' -o -path '*/score/model.safetensors' -o -path '*/clean/model.safetensors' \) -print) |
 		while read -r f; do mkdir -p "$K/$1/$(dirname "$f")"; cp "$R/$1/$f" "$K/$1/$f"; done
+	for e in $R/$1/seed*/eval_*.json; do
+		[ -f "$e" ] || continue
+		d=$(dirname "$e") run=$(basename "$e" .json)
+		m="${d#$R/$1/}/train_${run#eval_}/metrics.jsonl"
+		mkdir -p "$K/$1/$(dirname "$m")" && cp "$R/$1/$m" "$K/$1/$m"
+	done
 }
 for stage in "$@"; do
 	case $stage in
