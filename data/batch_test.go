@@ -2,6 +2,7 @@ package data
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -235,19 +236,7 @@ func TestBatcherNoAlloc(t *testing.T) {
 	for _, pre := range []bool{false, true} {
 		b, _ := NewBatcher(ds, []int{5, 1, 99, 3, 4, 50, 60, 70, 80, 90, 11}, Config{
 			BatchSize: 4, Shuffle: true, CropPad: 1, Flip: true, Workers: 2, Prefetch: pre})
-		epoch := 0
-		step := func() {
-			if !b.Next() {
-				epoch++
-				b.Reset(epoch)
-			}
-		}
-		for range 10 {
-			step()
-		}
-		if a := testing.AllocsPerRun(100, step); a != 0 {
-			t.Errorf("prefetch %v: %v allocations per batch, want 0", pre, a)
-		}
+		checkNoAllocs(t, b, fmt.Sprintf("prefetch %v", pre))
 		b.Close()
 	}
 }
@@ -389,20 +378,27 @@ func TestBatcherNoSingletonNoAlloc(t *testing.T) {
 		for _, pre := range []bool{false, true} {
 			b, _ := NewBatcher(ds, []int{5, 1, 39, 3, 4, 20, 21, 22, 23}, Config{
 				BatchSize: bs, Shuffle: true, Workers: 2, Prefetch: pre, NoSingleton: true})
-			epoch := 0
-			step := func() {
-				if !b.Next() {
-					epoch++
-					b.Reset(epoch)
-				}
-			}
-			for range 10 {
-				step()
-			}
-			if a := testing.AllocsPerRun(100, step); a != 0 {
-				t.Errorf("batch %d prefetch %v: %v allocations per batch, want 0", bs, pre, a)
-			}
+			checkNoAllocs(t, b, fmt.Sprintf("batch %d prefetch %v", bs, pre))
 			b.Close()
 		}
+	}
+}
+
+// checkNoAllocs checks that b hands out batches, epoch after epoch,
+// without allocating once warmed up.
+func checkNoAllocs(t *testing.T, b *Batcher, what string) {
+	t.Helper()
+	epoch := 0
+	step := func() {
+		if !b.Next() {
+			epoch++
+			b.Reset(epoch)
+		}
+	}
+	for range 10 {
+		step()
+	}
+	if a := testing.AllocsPerRun(100, step); a != 0 {
+		t.Errorf("%s: %v allocations per batch, want 0", what, a)
 	}
 }

@@ -178,12 +178,7 @@ func TestOpenSubsetSlice(t *testing.T) {
 }
 
 func TestOpenSubsetBalanced(t *testing.T) {
-	np := subsetNpz(t)
-	full, _, err := Open("npz:" + np)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer Close(full)
+	np, full := openSubsetNpz(t)
 	// Classes 0, 1, 2 sit at 1 2 5 7 11, 3 6 10 and 0 4 8 9.
 	for _, tc := range []struct {
 		n   int
@@ -239,12 +234,7 @@ func TestOpenSubsetBalanced(t *testing.T) {
 }
 
 func TestOpenSubsetSynth(t *testing.T) {
-	np := subsetNpz(t)
-	full, _, err := Open("npz:" + np)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer Close(full)
+	np, full := openSubsetNpz(t)
 	for _, tc := range []struct {
 		spec string
 		seed uint64
@@ -296,4 +286,17 @@ func TestOpenSubsetSynth(t *testing.T) {
 		_, _, err := Open(tc.spec)
 		wantErr(t, err, `"`+tc.spec+`"`, tc.want)
 	}
+}
+
+// openSubsetNpz writes subsetNpz's file and opens it whole (closed when
+// the test ends).
+func openSubsetNpz(t *testing.T) (string, Dataset) {
+	t.Helper()
+	np := subsetNpz(t)
+	full, _, err := Open("npz:" + np)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { Close(full) })
+	return np, full
 }
