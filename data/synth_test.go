@@ -380,14 +380,7 @@ func TestSyntheticGolden(t *testing.T) {
 	// score files, so the generator's output must not change silently
 	// between versions or architectures. If a change is intended, update
 	// the hash and say so.
-	x := tensor.New(7, 1, 28, 28)
-	for k, v := range pattern(x.Len(), 9) {
-		x.Data()[k] = float32(v) / 255
-	}
-	base, err := FromTensor(x, make([]int, 7), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	base := goldenBase(t)
 	s := newSynth(t, base, 1000, 42, DefaultSynthOptions())
 	hsh := fnv.New64a()
 	var buf [4]byte
@@ -708,14 +701,7 @@ func TestSyntheticTailGolden(t *testing.T) {
 	// Like TestSyntheticGolden, with Tail: the strengths and the samples
 	// they scale are part of a pool's definition and must be the same
 	// on every platform.
-	x := tensor.New(7, 1, 28, 28)
-	for k, v := range pattern(x.Len(), 9) {
-		x.Data()[k] = float32(v) / 255
-	}
-	base, err := FromTensor(x, make([]int, 7), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	base := goldenBase(t)
 	o := DefaultSynthOptions()
 	o.Tail = 3
 	s := newSynth(t, base, 1000, 42, o)
@@ -791,4 +777,19 @@ func TestOpenSynthTail(t *testing.T) {
 		_, _, err := Open(tc.spec)
 		wantErr(t, err, `"`+tc.spec+`"`, tc.want)
 	}
+}
+
+// goldenBase is the base set of the golden tests: seven fixed 28×28
+// images.
+func goldenBase(t *testing.T) Dataset {
+	t.Helper()
+	x := tensor.New(7, 1, 28, 28)
+	for k, v := range pattern(x.Len(), 9) {
+		x.Data()[k] = float32(v) / 255
+	}
+	base, err := FromTensor(x, make([]int, 7), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return base
 }

@@ -70,14 +70,11 @@ func runScore(args []string, stdout io.Writer) error {
 	if err := pc.CheckScoring(); err != nil {
 		return fmt.Errorf("score: %w", err)
 	}
-	pool, test, err := data.Open(tc.Data)
+	pool, test, closeData, err := openData("data", tc.Data)
 	if err != nil {
-		return fmt.Errorf("score: --data: %w", err)
+		return fmt.Errorf("score: %w", err)
 	}
-	defer data.Close(pool)
-	if test != nil {
-		defer data.Close(test)
-	}
+	defer closeData()
 	seed := pipeline.DrawSeed(pool.Len(), pc.SeedFrac, tc.Seed)
 	if indices != "" {
 		if seed, err = pipeline.ReadIndices(indices, pool.Len()); err != nil {
@@ -105,13 +102,12 @@ func runScore(args []string, stdout io.Writer) error {
 	}
 	sets, scored := pipeline.TrainSets{Train: sub, Test: test}, len(seed)
 	if pc.Base != "" {
-		base, btest, err := data.Open(pc.Base)
+		base, btest, closeBase, err := openData("base", pc.Base)
 		if err != nil {
-			return fmt.Errorf("score: --base: %w", err)
+			return fmt.Errorf("score: %w", err)
 		}
-		defer data.Close(base)
+		defer closeBase()
 		if btest != nil {
-			defer data.Close(btest)
 			sets.Test = btest
 		}
 		sets.Train, sets.Synthetic, scored = base, sub, base.Len()+len(seed)
@@ -487,6 +483,21 @@ func runPrunePipeline(args []string, stdout io.Writer) error {
 	rep.Table(stdout)
 	fmt.Fprintf(stdout, "\nwrote %s (report.md, report.json, plots) in %.0fs\n", pc.Out, time.Since(start).Seconds())
 	return nil
+}
+
+// openData opens the dataset spec of --flag; closeAll releases both of
+// its splits.
+func openData(flag, spec string) (train, test data.Dataset, closeAll func(), err error) {
+	train, test, err = data.Open(spec)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("--%s: %w", flag, err)
+	}
+	return train, test, func() {
+		data.Close(train)
+		if test != nil {
+			data.Close(test)
+		}
+	}, nil
 }
 
 // progress returns where progress bars go: stderr if it is a terminal
