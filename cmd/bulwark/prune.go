@@ -46,6 +46,10 @@ func selectFlags(fs *flag.FlagSet, c *pipeline.Config) {
 	fs.Var((*floatList)(&c.Prune), "prune", "fraction of the pool removed (the lowest scores); the pipeline takes a comma-separated list")
 	fs.BoolVar(&c.ClassBalanced, "class-balanced", c.ClassBalanced, "remove the fraction from every class")
 	fs.BoolVar(&c.KeepLow, "keep-low", c.KeepLow, "ablation: keep the lowest scores instead")
+	fs.Float64Var(&c.Beta, "ccs-beta", c.Beta, "stratified: share of the pool dropped first as hardest by confidence"+
+		map[bool]string{true: " (negative: CCS's schedule, 0 up to 70% pruning, 0.1 to 85%, then 0.3)", false: ""}[c.Beta < 0])
+	fs.Float64Var(&c.Tail, "tail", c.Tail, "drop-tail: share of the pool dropped first as lowest-confidence")
+	fs.IntVar(&c.Strata, "strata", c.Strata, "stratified: equal-width score strata")
 }
 
 // runScore implements `bulwark score`: adversarial training on a seed
@@ -327,7 +331,7 @@ func datasetLabels(spec string, n int) ([]int, error) {
 // runSelect implements `bulwark select`.
 func runSelect(args []string, stdout io.Writer) error {
 	pc := pipeline.DefaultConfig()
-	pc.Prune = nil
+	pc.Prune, pc.Beta = nil, 0
 	fs := flag.NewFlagSet("select", flag.ContinueOnError)
 	selectFlags(fs, &pc)
 	scorePath := fs.String("scores", "", "float32 scores of all N samples (required)")
@@ -337,9 +341,6 @@ func runSelect(args []string, stdout io.Writer) error {
 	rule := fs.String("rule", "top", "selection rule: top, keep-low, stratified, drop-tail, random, random-replace (see prune-pipeline --select)")
 	confPath := fs.String("confidence", "", "float32 confidence (mean true-class probability) of all N samples: stratified and drop-tail cut its lowest first")
 	seed := fs.Uint64("seed", 0, "seed of the random draws (random, random-replace, stratified, drop-tail)")
-	fs.Float64Var(&pc.Beta, "ccs-beta", 0, "stratified: share of the prunable samples dropped first as hardest by --confidence")
-	fs.Float64Var(&pc.Tail, "tail", pc.Tail, "drop-tail: share dropped first as lowest --confidence")
-	fs.IntVar(&pc.Strata, "strata", pc.Strata, "stratified: equal-width score strata")
 	if err := parseFlags(fs, "select", args, stdout); err != nil {
 		return err
 	}
@@ -433,9 +434,6 @@ func runPrunePipeline(args []string, stdout io.Writer) error {
 	fs.IntVar(&pc.CleanEpochs, "clean-epochs", pc.CleanEpochs, "epochs of the clean embedding's model (standard training on the base set)")
 	fs.Var((*stringList)(&pc.Select), "select", "selection rules, comma-separated: top (keep the highest scores), keep-low, "+
 		"stratified (CCS), drop-tail, random-replace; random without replacement always runs")
-	fs.Float64Var(&pc.Beta, "ccs-beta", pc.Beta, "stratified: share of the pool dropped first as hardest by confidence (negative: CCS's schedule, 0 up to 70% pruning, 0.1 to 85%, then 0.3)")
-	fs.Float64Var(&pc.Tail, "tail", pc.Tail, "drop-tail: share of the pool dropped first as lowest-confidence")
-	fs.IntVar(&pc.Strata, "strata", pc.Strata, "stratified: equal-width score strata")
 	fs.StringVar(&pc.EvalModel, "eval-model", pc.EvalModel, "weights evaluated: best (validation-robust checkpoint; EMA with --ema) or last")
 	fs.Float64Var(&pc.HoldOut, "hold-out", pc.HoldOut, "share of the seed held out to measure the extrapolation's quality")
 	fs.IntVar(&pc.Seeds, "seeds", pc.Seeds, "repetitions, with seeds --seed, --seed+1, ...")
