@@ -41,18 +41,20 @@ func (r *run) embeddings(ctx context.Context, st *stages, dir string, s uint64, 
 	var out []embedding
 	for _, kind := range r.c.Embed {
 		path := filepath.Join(dir, embeddingFile(kind))
+		weights := filepath.Join(scoreRun, train.ModelFile)
+		if kind == "clean" {
+			var err error
+			if weights, err = r.cleanModel(ctx, st, dir, s, seedIdx); err != nil {
+				return nil, err
+			}
+		}
 		err := st.do("embed_"+kind, path, func() error {
 			var x []float32
 			var dim int
 			var err error
 			switch kind {
-			case "seed":
-				x, dim, err = r.modelEmbedding(filepath.Join(scoreRun, train.ModelFile))
-			case "clean":
-				var model string
-				if model, err = r.cleanModel(ctx, st, dir, s, seedIdx); err == nil {
-					x, dim, err = r.modelEmbedding(model)
-				}
+			case "seed", "clean":
+				x, dim, err = r.modelEmbedding(weights)
 			case "pixels":
 				x, dim, err = r.pixelEmbedding(s)
 			default:
@@ -103,7 +105,7 @@ func (r *run) cleanModel(ctx context.Context, st *stages, dir string, s uint64, 
 	cfg := c.Train
 	cfg.Adv, cfg.Eps, cfg.Steps, cfg.StepSize, cfg.AdvBN, cfg.EpsWarmup, cfg.Beta = "none", 0, 0, 0, "", 0, 0
 	cfg.Data, cfg.Seed, cfg.Epochs, cfg.Out = c.Base, s, c.CleanEpochs, filepath.Join(dir, cleanDir)
-	sets := TrainSets{Train: r.base, Test: r.test}
+	sets := TrainSets{Train: r.base, Test: r.val}
 	if r.base == nil {
 		sub, err := data.Subset(r.pool, seedIdx)
 		if err != nil {
@@ -130,27 +132,46 @@ func (r *run) cleanModel(ctx context.Context, st *stages, dir string, s uint64, 
 			return err
 		}
 		for _, ok := range right {
-			p = append(p, map[bool]float32{true: 1, false: 0}[ok])
+			v := float32(0)
+			if ok {
+				v = 1
+			}
+			p = append(p, v)
 		}
 		return data.WriteNpy(path, []int{2, len(right)}, p)
 	})
 	return weights, err
 }
 
-// poolQuality measures the pool by the clean model's probabilities.
-func (r *run) poolQuality(dir string) (PoolQuality, error) {
+// readPoolClean reads the clean model's view of the pool: its
+// true-class probability of every pool sample, and which it gets wrong.
+func (r *run) readPoolClean(dir string) (ptrue []float32, wrong []bool, err error) {
 	path := filepath.Join(dir, PoolCleanFile)
 	m, rows, n, err := ReadMatrix(path)
 	if err != nil {
-		return PoolQuality{}, err
+		return nil, nil, err
 	}
 	if rows != 2 || n != r.pool.Len() {
-		return PoolQuality{}, fmt.Errorf("%s: %d×%d values, want 2×%d (the pool's)", path, rows, n, r.pool.Len())
+		return nil, nil, fmt.Errorf("%s: %d×%d values, want 2×%d (the pool's)", path, rows, n, r.pool.Len())
 	}
+	wrong = make([]bool, n)
+	for i, right := range m[n:] {
+		wrong[i] = right == 0
+	}
+	return m[:n], wrong, nil
+}
+
+// poolQuality measures the pool by the clean model's probabilities.
+func (r *run) poolQuality(dir string) (PoolQuality, error) {
+	ptrue, wrong, err := r.readPoolClean(dir)
+	if err != nil {
+		return PoolQuality{}, err
+	}
+	n := len(ptrue)
 	q := PoolQuality{N: n}
-	for i, p := range m[:n] {
+	for i, p := range ptrue {
 		q.MeanPTrue += float64(p)
-		if m[n+i] == 0 {
+		if wrong[i] {
 			q.Misclassified++
 		}
 	}

@@ -76,13 +76,12 @@ func (r *run) seed(ctx context.Context, s uint64) (*SeedReport, error) {
 		return nil, err
 	}
 	sr.Runs, sr.KeptSets = map[string]RunReport{}, map[string]Composition{}
-	names := c.runNames()
 	// The references first: whether the pool adds anything decides
 	// whether pruning it can say anything.
-	slices.SortStableFunc(names, func(a, b string) int {
-		return cmpBool(b == fullRun || b == baseRun, a == fullRun || a == baseRun)
-	})
-	for _, name := range names {
+	isRef := func(name string) bool { return name == fullRun || name == baseRun }
+	arms := c.runNames()
+	refs := slices.DeleteFunc(slices.Clone(arms), func(name string) bool { return !isRef(name) })
+	for _, name := range append(refs, slices.DeleteFunc(arms, isRef)...) {
 		k, ok := kept[name]
 		if ok || name == fullRun {
 			sr.KeptSets[name] = what.compose(k)
@@ -445,17 +444,10 @@ type traits struct {
 // poolTraits gathers the traits of the pool's samples.
 func (r *run) poolTraits(dir string, ptrue []float32) (*traits, error) {
 	t := &traits{ptrue: ptrue}
-	if path := filepath.Join(dir, PoolCleanFile); exists(path) {
-		m, rows, n, err := ReadMatrix(path)
-		if err != nil {
+	if exists(filepath.Join(dir, PoolCleanFile)) {
+		var err error
+		if _, t.ambiguous, err = r.readPoolClean(dir); err != nil {
 			return nil, err
-		}
-		if rows != 2 || n != r.pool.Len() {
-			return nil, fmt.Errorf("%s: %d×%d values, want 2×%d (the pool's)", path, rows, n, r.pool.Len())
-		}
-		t.ambiguous = make([]bool, n)
-		for i, ok := range m[n:] {
-			t.ambiguous[i] = ok == 0
 		}
 	}
 	if syn, ok := r.pool.(interface{ Strength(int) float64 }); ok {
@@ -672,15 +664,4 @@ func (r *run) evalSlice() []int {
 		n = len(rest)
 	}
 	return slices.Sorted(slices.Values(rest[:n]))
-}
-
-// cmpBool orders false before true.
-func cmpBool(a, b bool) int {
-	switch {
-	case a == b:
-		return 0
-	case a:
-		return 1
-	}
-	return -1
 }

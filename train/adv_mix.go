@@ -100,7 +100,8 @@ func newMixBatcher(real, pool data.Dataset, nr, ns int, bc data.Config) (*mixBat
 		return nil, fmt.Errorf("the pool has %d samples, fewer than the %d each batch takes from it", pool.Len(), ns)
 	}
 	rc, sc := bc, bc
-	rc.BatchSize, rc.NoSingleton = nr, nr > 2 // no real part of one, no sample skipped; not at nr = 2, where it makes a part of 3 that m.x cannot hold (the ns ≥ 1 pool samples keep every batch above one)
+	// No real part of one sample at the end of an epoch, and none skipped.
+	rc.BatchSize, rc.NoSingleton = nr, true
 	sc.BatchSize, sc.DropLast, sc.Seed = ns, true, bc.Seed^0x5e17a9c0ffee
 	m := &mixBatcher{pool: pool, nreal: real.Len()}
 	var err error
@@ -112,7 +113,7 @@ func newMixBatcher(real, pool data.Dataset, nr, ns int, bc data.Config) (*mixBat
 		return nil, err
 	}
 	c, h, w := real.Shape()
-	m.x = make([]float32, (nr+ns)*c*h*w)
+	m.x = make([]float32, (nr+1+ns)*c*h*w) // NoSingleton may make one real part of nr+1 (nr = 2)
 	return m, nil
 }
 

@@ -241,6 +241,45 @@ func TestOverfittingCheck(t *testing.T) {
 	}
 }
 
+// TestMixedBatchesOddReal mixes 41 real samples at 2 a batch: the last
+// real part holds the 3 left over (never one alone), and every real
+// sample comes once an epoch.
+func TestMixedBatchesOddReal(t *testing.T) {
+	real, pool := synthetic(t, 1, 41, 1, 8), synthetic(t, 3, 100, 1, 8)
+	m, err := newMixBatcher(real, pool, 2, 8, data.Config{BatchSize: 10, Shuffle: true, Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	m.Reset(0)
+	seen := map[int]int{}
+	last := 0
+	for m.Next() {
+		b := m.Batch()
+		last = 0
+		for _, k := range b.Indices {
+			if k < 41 {
+				seen[k]++
+				last++
+			}
+		}
+		if b.X.Dim(0) != last+8 {
+			t.Fatalf("batch of %d images for %d real and 8 pool samples", b.X.Dim(0), last)
+		}
+	}
+	if err := m.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 41 || last != 3 {
+		t.Fatalf("%d real samples seen, last real part %d; want 41 and 3", len(seen), last)
+	}
+	for k, c := range seen {
+		if c != 1 {
+			t.Fatalf("real sample %d seen %d times", k, c)
+		}
+	}
+}
+
 func TestMixedBatches(t *testing.T) {
 	real, pool := synthetic(t, 1, 40, 1, 8), synthetic(t, 3, 100, 1, 8)
 	bc := data.Config{BatchSize: 10, Shuffle: true, Seed: 5, Workers: 2}
