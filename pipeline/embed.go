@@ -113,16 +113,12 @@ func (r *run) cleanModel(ctx context.Context, st *stages, dir string, s uint64, 
 		}
 		cfg.Data, sets.Train = c.Data, sub
 	}
-	ms, err := TrainRun(ctx, cfg, sets, nil, r.o.Progress)
-	if err != nil {
-		return "", errStage("clean model training", err)
-	}
-	if err := st.set("clean_train", trainSeconds(ms)); err != nil {
+	if _, err := r.train(ctx, st, "clean_train", cfg, sets); err != nil {
 		return "", err
 	}
 	weights := filepath.Join(cfg.Out, train.ModelFile)
 	path := filepath.Join(dir, PoolCleanFile)
-	err = st.do("pool_clean", path, func() error {
+	err := st.do("pool_clean", path, func() error {
 		model, err := LoadModel(weights, r.pool)
 		if err != nil {
 			return err

@@ -187,11 +187,8 @@ func (r *run) scoreTrain(ctx context.Context, st *stages, dir string, s uint64, 
 		cfg.Data = c.Base
 		sets.Train, sets.Synthetic = r.base, sub
 	}
-	ms, err := TrainRun(ctx, cfg, sets, nil, r.o.Progress)
+	ms, err := r.train(ctx, st, "score_train", cfg, sets)
 	if err != nil {
-		return "", errStage("score training", err)
-	}
-	if err := st.set("score_train", trainSeconds(ms)); err != nil {
 		return "", err
 	}
 	r.logf("seed %d: scoring run done: %d epochs, %.0f s", s, cfg.Epochs, trainSeconds(ms))
@@ -547,11 +544,10 @@ func (r *run) trainAndEval(ctx context.Context, st *stages, dir, name string, ke
 	// An evaluated run needs nothing but its metrics.
 	ms := FinishedRun(cfg.Out, cfg.Epochs)
 	if ms == nil || !exists(evalPath) {
-		if ms, err = TrainRun(ctx, cfg, sets, nil, r.o.Progress); err != nil {
-			return nil, errStage("train "+name, err)
+		if ms, err = r.train(ctx, st, "train_"+name, cfg, sets); err != nil {
+			return nil, err
 		}
-	}
-	if err := st.set("train_"+name, trainSeconds(ms)); err != nil {
+	} else if err := st.set("train_"+name, trainSeconds(ms)); err != nil {
 		return nil, err
 	}
 	err = st.do("eval_"+name, evalPath, func() error {
@@ -588,6 +584,16 @@ func (r *run) trainAndEval(ctx context.Context, st *stages, dir, name string, ke
 	r.logf("seed %d: %-22s %6d kept, %5d steps: clean %.2f%%, PGD-%d %.2f%%, worst %.2f%% (%s; train %.0f s)",
 		s, name, size, rr.Steps, 100*e.Clean, c.EvalSteps, 100*e.PGD, 100*e.Worst, e.Model, trainSeconds(ms))
 	return rr, nil
+}
+
+// train runs (or finishes) the training run of stage name and records
+// its wall time.
+func (r *run) train(ctx context.Context, st *stages, name string, cfg train.Config, sets TrainSets) ([]train.Metrics, error) {
+	ms, err := TrainRun(ctx, cfg, sets, nil, r.o.Progress)
+	if err != nil {
+		return nil, errStage(name, err)
+	}
+	return ms, st.set(name, trainSeconds(ms))
 }
 
 // evalWeights returns the weights file of a finished training run that
