@@ -10,7 +10,7 @@ import (
 )
 
 // Specs lists the dataset specs Open accepts, for help texts and errors.
-const Specs = "mnist, fashion-mnist, cifar10:DIR, cifar100:DIR, npz:FILE.npz, npy:X.npy,Y.npy, synth:BASE:N[:SEED][:tail=A]; " +
+const Specs = "mnist, fashion-mnist, cifar10:DIR, cifar100:DIR, npz:FILE.npz, npy:X.npy,Y.npy, synth:BASE:N[:SEED][:tail=A][:deform=F]; " +
 	"any of them may end in [a:b] or [balanced:N] to take a subset of its training split"
 
 // FashionMNISTDir is where Debian's dataset-fashion-mnist package installs
@@ -32,11 +32,12 @@ const gomnist = "github.com/petar/!go!m!n!i!s!t@v0.0.0-20150320212226-2fbe10d0fa
 //	cifar100:DIR      CIFAR-100 binary version in DIR (ReadCIFAR100)
 //	npz:FILE.npz      images and labels in one .npz (OpenNpz)
 //	npy:X.npy,Y.npy   images and labels in two .npy files (OpenNpy)
-//	synth:BASE:N[:SEED][:tail=A]
+//	synth:BASE:N[:SEED][:tail=A][:deform=F]
 //	                  N samples deformed on the fly from BASE's training
 //	                  split (NewSynthetic, DefaultSynthOptions; SEED
 //	                  defaults to 0; tail=A sets SynthOptions.Tail to A > 0
-//	                  for a long tail of strongly deformed samples), with
+//	                  for a long tail of strongly deformed samples;
+//	                  deform=F ≥ 0 scales the deformations, Scaled), with
 //	                  BASE's test split
 //
 // The first four give a training and a test set. npz and npy give one set,

@@ -55,6 +55,19 @@ func DefaultSynthOptions() SynthOptions {
 	return SynthOptions{Rotate: 15, Scale: 0.1, Shear: 0.2, Translate: 2, Alpha: 34, Sigma: 4}
 }
 
+// Scaled returns o with every deformation magnitude (Rotate, Scale,
+// Shear, Translate and Alpha) multiplied by f, leaving Sigma, the
+// smoothness of the elastic field, and Tail as they are: f = 0.5 deforms
+// half as hard. The result is checked when the pool is made.
+func (o SynthOptions) Scaled(f float64) SynthOptions {
+	o.Rotate *= f
+	o.Scale *= f
+	o.Shear *= f
+	o.Translate *= f
+	o.Alpha *= f
+	return o
+}
+
 // validate returns an error naming the first option out of its range.
 func (o SynthOptions) validate() error {
 	inf := math.Inf(1)
@@ -526,14 +539,15 @@ func (p feistel) apply(x, key uint64) uint64 {
 	}
 }
 
-// openSynth opens spec = "synth:" + arg, arg = BASE:N[:SEED][:tail=A]: a
-// Synthetic pool of N samples over BASE's training split with
-// DefaultSynthOptions (and Tail = A), and BASE's test split (nil if it
-// has none). BASE may contain colons: trailing key=value fields (a key of
+// openSynth opens spec = "synth:" + arg, arg =
+// BASE:N[:SEED][:tail=A][:deform=F]: a Synthetic pool of N samples over
+// BASE's training split with DefaultSynthOptions (its magnitudes times F,
+// see SynthOptions.Scaled, and Tail = A), and BASE's test split (nil if
+// it has none). BASE may contain colons: trailing key=value fields (a key of
 // lower-case letters) are options, then the last field is N, or the last
 // two are N and SEED if both are unsigned integers.
 func openSynth(spec, arg string) (train, test Dataset, err error) {
-	const want = "want synth:BASE:N[:SEED][:tail=A]"
+	const want = "want synth:BASE:N[:SEED][:tail=A][:deform=F]"
 	f := strings.Split(arg, ":")
 	opts := DefaultSynthOptions()
 	seen := map[string]bool{}
@@ -553,8 +567,14 @@ func openSynth(spec, arg string) (train, test Dataset, err error) {
 				return nil, nil, fmt.Errorf("data: spec %q: tail %q is not a positive finite number; %s", spec, val, want)
 			}
 			opts.Tail = a
+		case "deform":
+			d, err := strconv.ParseFloat(val, 64)
+			if err != nil || !(d >= 0) || math.IsInf(d, 0) {
+				return nil, nil, fmt.Errorf("data: spec %q: deform %q is not a finite number ≥ 0; %s", spec, val, want)
+			}
+			opts = opts.Scaled(d)
 		default:
-			return nil, nil, fmt.Errorf("data: spec %q: unknown option %q (the only one is tail=A); %s", spec, key, want)
+			return nil, nil, fmt.Errorf("data: spec %q: unknown option %q (the options are tail=A and deform=F); %s", spec, key, want)
 		}
 		f = f[:len(f)-1]
 	}

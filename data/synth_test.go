@@ -733,32 +733,59 @@ func TestSyntheticTailGolden(t *testing.T) {
 	}
 }
 
-func TestOpenSynthTail(t *testing.T) {
+func TestOpenSynthOptions(t *testing.T) {
 	np := writeFile(t, t.TempDir(), "t.npz", npzBytes(t,
 		zipMember{"image.npy", npyBytes([]int{2, 8, 8, 1}, pattern(128, 1)), 0},
 		zipMember{"label.npy", npyBytes([]int{2}, []int64{0, 1}), 0}))
+	def := DefaultSynthOptions()
+	half := SynthOptions{Rotate: def.Rotate / 2, Scale: def.Scale / 2, Shear: def.Shear / 2,
+		Translate: def.Translate / 2, Alpha: def.Alpha / 2, Sigma: def.Sigma}
 	for _, tc := range []struct {
 		spec string
 		seed uint64
-		tail float64
+		opts SynthOptions
 	}{
-		{"synth:npz:" + np + ":40:tail=3", 0, 3},
-		{"synth:npz:" + np + ":40:7:tail=0.5", 7, 0.5},
-		{"synth:npz:" + np + ":40:7:tail=2e0", 7, 2},
-		{"synth:npz:" + np + ":40:7", 7, 0},
+		{"synth:npz:" + np + ":40:tail=3", 0, SynthOptions{Rotate: 15, Scale: 0.1, Shear: 0.2, Translate: 2, Alpha: 34, Sigma: 4, Tail: 3}},
+		{"synth:npz:" + np + ":40:7:tail=0.5", 7, def.withTail(0.5)},
+		{"synth:npz:" + np + ":40:7:tail=2e0", 7, def.withTail(2)},
+		{"synth:npz:" + np + ":40:7", 7, def},
+		{"synth:npz:" + np + ":40:deform=0.5", 0, half},
+		{"synth:npz:" + np + ":40:7:deform=0.5:tail=3", 7, half.withTail(3)},
+		{"synth:npz:" + np + ":40:tail=3:deform=0.5", 0, half.withTail(3)},
+		{"synth:npz:" + np + ":40:deform=1", 0, def},
+		{"synth:npz:" + np + ":40:deform=0", 0, SynthOptions{Sigma: def.Sigma}},
 	} {
 		train, _, err := Open(tc.spec)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.spec, err)
 		}
 		s := train.(*Synthetic)
-		if s.opts.Tail != tc.tail || s.seed != tc.seed || s.Len() != 40 {
-			t.Errorf("%s: Tail %v seed %d n %d; want %v, %d, 40", tc.spec, s.opts.Tail, s.seed, s.Len(), tc.tail, tc.seed)
+		if s.opts != tc.opts || s.seed != tc.seed || s.Len() != 40 {
+			t.Errorf("%s: opts %+v seed %d n %d; want %+v, %d, 40", tc.spec, s.opts, s.seed, s.Len(), tc.opts, tc.seed)
 		}
 		Close(train)
 	}
-	if !strings.Contains(Specs, "synth:BASE:N[:SEED][:tail=A]") {
-		t.Errorf("Specs %q does not list tail=A", Specs)
+	// deform=0 leaves every sample its base image.
+	train, _, err := Open("synth:npz:" + np + ":6:deform=0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, want := make([]float32, 64), make([]float32, 64)
+	s := train.(*Synthetic)
+	for i := range s.Len() {
+		if err := s.Image(i, got); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.base.Image(s.BaseIndex(i), want); err != nil {
+			t.Fatal(err)
+		}
+		if !sameBits(got, want) {
+			t.Errorf("deform=0: sample %d differs from its base image %d", i, s.BaseIndex(i))
+		}
+	}
+	Close(train)
+	if !strings.Contains(Specs, "synth:BASE:N[:SEED][:tail=A][:deform=F]") {
+		t.Errorf("Specs %q does not list tail=A and deform=F", Specs)
 	}
 	for _, tc := range []struct{ spec, want string }{
 		{"synth:npz:" + np + ":40:tail=0", `tail "0"`},
@@ -768,6 +795,12 @@ func TestOpenSynthTail(t *testing.T) {
 		{"synth:npz:" + np + ":40:tail=", `tail ""`},
 		{"synth:npz:" + np + ":40:tail=x", `tail "x"`},
 		{"synth:npz:" + np + ":40:tail=3:tail=3", "given twice"},
+		{"synth:npz:" + np + ":40:deform=-1", `deform "-1"`},
+		{"synth:npz:" + np + ":40:deform=inf", `deform "inf"`},
+		{"synth:npz:" + np + ":40:deform=NaN", `deform "NaN"`},
+		{"synth:npz:" + np + ":40:deform=x", `deform "x"`},
+		{"synth:npz:" + np + ":40:deform=20", "Rotate = 300"},
+		{"synth:npz:" + np + ":40:deform=1:deform=1", "given twice"},
 		{"synth:npz:" + np + ":40:alpha=3", `unknown option "alpha"`},
 		{"synth:npz:" + np + ":40:7:alpha=3", `unknown option "alpha"`},
 		{"synth:npz:" + np + ":tail=3", `N "`},
@@ -777,6 +810,12 @@ func TestOpenSynthTail(t *testing.T) {
 		_, _, err := Open(tc.spec)
 		wantErr(t, err, `"`+tc.spec+`"`, tc.want)
 	}
+}
+
+// withTail returns o with Tail t.
+func (o SynthOptions) withTail(t float64) SynthOptions {
+	o.Tail = t
+	return o
 }
 
 // goldenBase is the base set of the golden tests: seven fixed 28×28

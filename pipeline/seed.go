@@ -45,6 +45,27 @@ func (r *run) seed(ctx context.Context, s uint64) (*SeedReport, error) {
 		scored = append(scored, r.nb+i)
 	}
 
+	// With a base set the references come first, before the scoring run:
+	// they need no scores, and whether the pool adds anything to the base
+	// set decides whether pruning it can say anything.
+	isRef := func(name string) bool { return name == fullRun || name == baseRun }
+	arms := c.runNames()
+	refRuns := map[string]RunReport{}
+	for _, name := range arms {
+		if r.base == nil || !isRef(name) {
+			continue
+		}
+		rr, err := r.trainAndEval(ctx, st, dir, name, nil, s, nil)
+		if err != nil {
+			return nil, err
+		}
+		refRuns[name] = *rr
+	}
+	if f, b, ok := refRuns[fullRun], refRuns[baseRun], len(refRuns) == 2; ok {
+		r.logf("seed %d: the full pool adds %+.1f points of worst-case robust accuracy over the base set alone (%.1f%% against %.1f%%)",
+			s, 100*(f.Eval.Worst-b.Eval.Worst), 100*f.Eval.Worst, 100*b.Eval.Worst)
+	}
+
 	sr.ScoreEpochs = c.scoreEpochs(r.nb, r.pool.Len(), len(seedIdx))
 	scoreRun, err := r.scoreTrain(ctx, st, dir, s, seedIdx)
 	if err != nil {
@@ -76,15 +97,16 @@ func (r *run) seed(ctx context.Context, s uint64) (*SeedReport, error) {
 		return nil, err
 	}
 	sr.Runs, sr.KeptSets = map[string]RunReport{}, map[string]Composition{}
-	// The references first: whether the pool adds anything decides
-	// whether pruning it can say anything.
-	isRef := func(name string) bool { return name == fullRun || name == baseRun }
-	arms := c.runNames()
+	// Without a base set, the references still train before the arms.
 	refs := slices.DeleteFunc(slices.Clone(arms), func(name string) bool { return !isRef(name) })
 	for _, name := range append(refs, slices.DeleteFunc(arms, isRef)...) {
 		k, ok := kept[name]
 		if ok || name == fullRun {
 			sr.KeptSets[name] = what.compose(k)
+		}
+		if rr, done := refRuns[name]; done {
+			sr.Runs[name] = rr
+			continue
 		}
 		rr, err := r.trainAndEval(ctx, st, dir, name, k, s, kept)
 		if err != nil {
