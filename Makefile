@@ -11,7 +11,7 @@ CROSS     := linux/amd64 linux/arm64 darwin/arm64 windows/amd64 linux/386 linux/
 
 export CGO_ENABLED := 0
 
-.PHONY: all build demo test fmt-check vet lint unit race purego cross arm64 arm32 qemu bench bench-go data clean
+.PHONY: all build demo test fmt-check vet lint unit race purego cross arm64 arm32 qemu bench bench-go generate asm-check data clean
 
 all: build
 
@@ -38,7 +38,7 @@ demo: build data-fashion-mnist
 	./bin/bulwark prune-pipeline $(DEMO_FLAGS) --out runs/demo
 
 ## test: everything CI checks.
-test: fmt-check vet lint unit race purego cross arm64 arm32
+test: fmt-check vet lint unit race purego cross arm64 arm32 asm-check
 	@echo "make test: all checks passed"
 
 fmt-check:
@@ -88,6 +88,25 @@ qemu:
 bench: build
 	./bin/bulwark bench
 	$(GO) test -run '^$$' -bench . -benchtime 1x $(SIMD_PKGS)
+
+## generate: write the assembly of kernels/ from its generator, kernels/_asm
+## (a module of its own): the x86-64 files with avo, the arm64 files with
+## their NEON WORD encodings from a table. Edit the generator, not the .s files.
+generate:
+	cd kernels/_asm && $(GO) run . -out ..
+
+## asm-check: the committed kernels/*.s are exactly the generator's output, and
+## its NEON encodings match GNU objdump's disassembly (objdump installed if missing).
+asm-check:
+	@command -v aarch64-linux-gnu-objdump >/dev/null || { \
+		echo "installing binutils-aarch64-linux-gnu"; \
+		$(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq binutils-aarch64-linux-gnu; }
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && mkdir "$$tmp/committed" "$$tmp/generated" && \
+	cp kernels/*.s "$$tmp/committed/" && \
+	(cd kernels/_asm && $(GO) run . -out "$$tmp/generated") && \
+	if ! diff -ru "$$tmp/committed" "$$tmp/generated"; then \
+		echo "asm-check: kernels/*.s differ from the generator's output (make generate)"; exit 1; fi
+	cd kernels/_asm && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 clean:
 	rm -rf bin
