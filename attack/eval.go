@@ -99,8 +99,11 @@ func (r Result) String() string {
 // attack, and under the per-sample worst case over the attacks. The
 // clean predictions run the model in evaluation mode; the attacks run it
 // in their own BN mode; the model's mode is restored at the end. A model
-// that cannot take the data, or a label outside its classes, is an error.
-func Evaluate(m nn.Module, ds data.Dataset, o EvalOptions, attacks ...Attack) (res Result, err error) {
+// that cannot take the data (checked up front on one sample, see
+// checkFit), or a label outside its classes, is an error; a panic past
+// that check is a bug and propagates.
+func Evaluate(m nn.Module, ds data.Dataset, o EvalOptions, attacks ...Attack) (Result, error) {
+	var res Result
 	bs := o.BatchSize
 	if bs == 0 {
 		bs = 256
@@ -112,13 +115,20 @@ func Evaluate(m nn.Module, ds data.Dataset, o EvalOptions, attacks ...Attack) (r
 	defer b.Close()
 	was := m.Training()
 	defer m.SetTrain(was)
-	defer func() {
-		// A model that cannot take these images panics inside the
-		// engine (a programmer error there, bad input here).
-		if r := recover(); r != nil {
-			err = fmt.Errorf("attack.Evaluate: the model does not fit the data: %v", r)
+	if b.Samples() > 0 {
+		first := 0
+		if o.Indices != nil {
+			first = o.Indices[0]
 		}
-	}()
+		m.SetTrain(false)
+		x, err := data.Sample(ds, first)
+		if err != nil {
+			return res, err
+		}
+		if err := nn.CheckFit(m.Forward, x, 1, -1); err != nil {
+			return res, fmt.Errorf("attack.Evaluate: %w", err)
+		}
+	}
 	ev := evaluator{attacks: attacks, o: o}
 	res.Names = make([]string, len(attacks))
 	for a, at := range attacks {

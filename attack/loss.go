@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/bulwark-ml/bulwark/tensor"
 )
 
 // Loss is the per-sample loss an attack maximizes, computed from the
@@ -103,14 +105,7 @@ func objective(l Loss, z []float32, y, t int, grad []float32) float64 {
 
 // ceLoss is the cross-entropy; grad = softmax(z) − onehot(y).
 func ceLoss(z []float32, y int, grad []float32) float64 {
-	m := math.Inf(-1)
-	for _, v := range z {
-		m = max(m, float64(v))
-	}
-	var s float64
-	for _, v := range z {
-		s += math.Exp(float64(v) - m)
-	}
+	m, s := tensor.SumExpRow(z)
 	if grad != nil {
 		for j, v := range z {
 			grad[j] = float32(math.Exp(float64(v)-m) / s)

@@ -148,3 +148,30 @@ func TestLinfBoundsExact(t *testing.T) {
 		}
 	}
 }
+
+// TestCEExtremeLogits: the cross-entropy shares tensor.LogSumExpRow, so
+// large logits do not overflow (exp(1000) would) and a −Inf logit gets
+// probability 0. (The loss is log Σ exp(z) − z_y in float64, so it has
+// about 2^-52·|z| of absolute error: fine for any logits a model gives.)
+func TestCEExtremeLogits(t *testing.T) {
+	ninf := float32(math.Inf(-1))
+	for _, c := range []struct {
+		z        []float32
+		y        int
+		loss     float64
+		gradient []float32
+		tol      float64
+	}{
+		{[]float32{1000, 1000}, 1, math.Ln2, []float32{0.5, -0.5}, 1e-12},
+		{[]float32{1e6, 1e6, 1e6, 1e6}, 0, math.Log(4), []float32{-0.75, 0.25, 0.25, 0.25}, 1e-9},
+		{[]float32{ninf, 0, 0}, 2, math.Ln2, []float32{0, 0.5, -0.5}, 1e-12},
+	} {
+		g := make([]float32, len(c.z))
+		if v := CE.Eval(c.z, c.y, g); !near(v, c.loss, c.tol) {
+			t.Errorf("CE(%v, %d) = %v, want %v", c.z, c.y, v, c.loss)
+		}
+		if !slices.Equal(g, c.gradient) {
+			t.Errorf("CE(%v, %d) gradient %v, want %v", c.z, c.y, g, c.gradient)
+		}
+	}
+}

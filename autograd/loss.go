@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/bulwark-ml/bulwark/kernels"
 	"github.com/bulwark-ml/bulwark/tensor"
 )
 
@@ -93,12 +92,7 @@ func logitsShape(op string, z *tensor.Tensor) (n, c int) {
 // logSoftmaxRow writes log softmax(z) to dst (in float64 arithmetic) and
 // returns log Σ exp(z), the log-partition.
 func logSoftmaxRow(dst, z []float32) float64 {
-	m := float64(kernels.Max(z))
-	var s float64
-	for _, v := range z {
-		s += math.Exp(float64(v) - m)
-	}
-	lse := m + math.Log(s)
+	lse := tensor.LogSumExpRow(z)
 	for i, v := range z {
 		dst[i] = float32(float64(v) - lse)
 	}

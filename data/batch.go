@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"runtime"
 	"sync"
 
+	"github.com/bulwark-ml/bulwark/kernels"
 	"github.com/bulwark-ml/bulwark/tensor"
 )
 
@@ -35,9 +35,22 @@ type Config struct {
 	// after the crop.
 	Flip bool
 
-	Workers  int  // goroutines decoding a batch; 0 means min(GOMAXPROCS, 8)
+	// Workers is the number of goroutines decoding a batch (at most the
+	// batch size). 0 means min(kernels.Threads(), 8), read when the
+	// Batcher is made, so decoding keeps to the thread budget set with
+	// kernels.SetThreads; a positive value overrides it.
+	Workers  int
 	Prefetch bool // decode the next batch in the background
 }
+
+// maxDefaultWorkers caps the default worker count: decoding a batch is
+// cheap beside training on it, so more goroutines would only compete
+// with the kernels.
+const maxDefaultWorkers = 8
+
+// defaultWorkers returns the decoding goroutines a Batcher starts when
+// Config.Workers is 0.
+func defaultWorkers() int { return min(kernels.Threads(), maxDefaultWorkers) }
 
 // Batch is one batch: images X [B, C, H, W], and the labels and dataset
 // indices of its samples. B is Config.BatchSize except perhaps for the
@@ -171,7 +184,7 @@ func NewBatcher(ds Dataset, indices []int, cfg Config) (*Batcher, error) {
 	}
 	b.workers = cfg.Workers
 	if b.workers == 0 {
-		b.workers = min(runtime.GOMAXPROCS(0), 8)
+		b.workers = defaultWorkers()
 	}
 	b.workers = max(1, min(b.workers, cfg.BatchSize))
 	b.errs = make([]error, b.workers)

@@ -12,10 +12,11 @@ import (
 
 // Dataset is a random-access set of labelled images. Image writes sample i
 // as float32 CHW in [0, 1] into dst, which must have length C*H*W; it
-// returns an error only if the sample has to be read from a file and that
-// read fails. An index out of [0, Len()) or a dst of the wrong length is a
-// programmer error and panics. Implementations are safe for concurrent
-// use by several goroutines.
+// returns an error only for a sample from a file that cannot be read or
+// that holds a NaN or infinite pixel (a float image file). An index out of
+// [0, Len()) or a dst of the wrong length is a programmer error and
+// panics. Implementations are safe for concurrent use by several
+// goroutines.
 type Dataset interface {
 	Len() int
 	Shape() (c, h, w int)
@@ -99,8 +100,7 @@ func (s *byteSet) Image(i int, dst []float32) error {
 	n := int64(chw * s.dt.size)
 	off := s.base + int64(i)*s.rec
 	if s.inMem {
-		decodePixels(dst, s.mem[off:off+n], s.dt, s.c, s.h*s.w, s.hwc)
-		return nil
+		return s.decode(i, dst, s.mem[off:off+n])
 	}
 	bp, _ := s.scratch.Get().(*[]byte)
 	if bp == nil || int64(len(*bp)) < n {
@@ -115,8 +115,20 @@ func (s *byteSet) Image(i int, dst []float32) error {
 		}
 		return fmt.Errorf("data: %s: reading sample %d at offset %d: %w", s.name, i, off, err)
 	}
-	decodePixels(dst, raw, s.dt, s.c, s.h*s.w, s.hwc)
-	return nil
+	return s.decode(i, dst, raw)
+}
+
+// decode converts the raw pixels of sample i into dst. A non-finite float
+// pixel is an error naming the file, the sample and the pixel: a single
+// NaN would silently poison every gradient of the batch it trains in.
+func (s *byteSet) decode(i int, dst []float32, raw []byte) error {
+	k := decodePixels(dst, raw, s.dt, s.c, s.h*s.w, s.hwc)
+	if k < 0 {
+		return nil
+	}
+	hw := s.h * s.w
+	return fmt.Errorf("data: %s: sample %d: pixel (channel %d, row %d, column %d) is %v; float images must be finite",
+		s.name, i, k/hw, k%hw/s.w, k%s.w, dst[k])
 }
 
 // checkSample panics, naming op, if i is not in [0, n) or dst does not
@@ -132,14 +144,16 @@ func checkSample(op string, i, n, got, want int) {
 
 // decodePixels converts one sample of raw pixels (c planes of hw pixels,
 // or hw pixels of c channels if hwc) to float32 CHW in dst. uint8 maps to
-// v/255; floats are copied as they are.
-func decodePixels(dst []float32, raw []byte, dt dtype, c, hw int, hwc bool) {
+// v/255; floats are copied as they are, in [0, 1] or not, but must be
+// finite (after rounding to float32). It returns the CHW index of the
+// first pixel that is NaN or ±Inf, or -1.
+func decodePixels(dst []float32, raw []byte, dt dtype, c, hw int, hwc bool) int {
 	if dt.kind == 'u' && dt.size == 1 {
 		if !hwc {
 			for k, v := range raw[:len(dst)] {
 				dst[k] = u8ToF32[v]
 			}
-			return
+			return -1
 		}
 		for ch := range c {
 			plane := dst[ch*hw : (ch+1)*hw]
@@ -147,8 +161,9 @@ func decodePixels(dst []float32, raw []byte, dt dtype, c, hw int, hwc bool) {
 				plane[p] = u8ToF32[raw[p*c+ch]]
 			}
 		}
-		return
+		return -1
 	}
+	bad := -1
 	for ch := range c {
 		plane := dst[ch*hw : (ch+1)*hw]
 		for p := range plane {
@@ -156,9 +171,14 @@ func decodePixels(dst []float32, raw []byte, dt dtype, c, hw int, hwc bool) {
 			if hwc {
 				j = p*c + ch
 			}
-			plane[p] = float32(dt.float(raw[j*dt.size:]))
+			v := float32(dt.float(raw[j*dt.size:]))
+			plane[p] = v
+			if bad < 0 && (v != v || v > math.MaxFloat32 || v < -math.MaxFloat32) {
+				bad = ch*hw + p
+			}
 		}
 	}
+	return bad
 }
 
 // floatSet is an in-memory Dataset of float32 CHW images.
@@ -250,4 +270,14 @@ func mulCheck(a, b int64) (int64, bool) {
 		return 0, false
 	}
 	return a * b, true
+}
+
+// Sample returns sample i of ds as a batch of one, [1, C, H, W].
+func Sample(ds Dataset, i int) (*tensor.Tensor, error) {
+	c, h, w := ds.Shape()
+	x := tensor.New(1, c, h, w)
+	if err := ds.Image(i, x.Data()); err != nil {
+		return nil, err
+	}
+	return x, nil
 }

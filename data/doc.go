@@ -22,6 +22,11 @@
 //   - Open: a spec string naming any of the above.
 //   - FromTensor and Subset build sets in memory and views of sets.
 //
+// Float pixels from .npz and .npy files are used as they are (values
+// outside [0, 1] are not clamped), but a NaN or infinite pixel is an
+// error when its sample is read, naming the file, the sample and the
+// pixel, so a corrupt file cannot silently train.
+//
 // # Arrays
 //
 // Stages exchange arrays as .npy files. WriteNpy writes one atomically and
@@ -33,7 +38,8 @@
 // A Batcher cuts a Dataset (or a list of its indices) into batches of
 // [B, C, H, W] tensors with labels and dataset indices. The order is
 // shuffled per epoch, deterministically for (Config.Seed, epoch); samples
-// are decoded by a few worker goroutines; random crop and horizontal flip
+// are decoded by a few worker goroutines (by default as many as
+// kernels.Threads allows, at most 8); random crop and horizontal flip
 // use a per-(seed, epoch, index) random stream, so batches are identical
 // whatever the worker count or scheduling. Buffers are reused, so steady
 // state does not allocate, and Config.Prefetch prepares the next batch

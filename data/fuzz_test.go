@@ -2,6 +2,7 @@ package data
 
 import (
 	"archive/zip"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,7 +29,7 @@ func FuzzIDX(f *testing.F) {
 			}
 			return
 		}
-		decodeAll(t, ds)
+		decodeAll(t, ds, dir)
 	})
 }
 
@@ -57,12 +58,13 @@ func FuzzCIFAR(f *testing.F) {
 			}
 			return
 		}
-		decodeAll(t, train)
+		decodeAll(t, train, dir)
 	})
 }
 
 func FuzzNpy(f *testing.F) {
 	f.Add(npyBytes([]int{2, 1, 2, 2}, make([]float32, 8)), npyBytes([]int{2}, []int64{0, 1}))
+	f.Add(npyBytes([]int{1, 1, 1, 2}, []float64{0.5, math.NaN()}), npyBytes([]int{1}, []int64{0}))
 	f.Add(npyBytes([]int{2, 2, 2, 3}, pattern(24, 1)), npyBytes([]int{2}, []uint8{3, 1}))
 	f.Add(npyBytes([]int{1, 3, 3}, pattern(9, 1))[:70], npyBytes([]int{1}, []int32{0}))
 	f.Add([]byte("\x93NUMPY\x01\x00\x10\x00{'descr': '<f4',\n"), []byte("\x93NUMPY\x02\x00\xff\xff\xff\xff"))
@@ -80,7 +82,7 @@ func FuzzNpy(f *testing.F) {
 			return
 		}
 		defer Close(ds)
-		decodeAll(t, ds)
+		decodeAll(t, ds, dir)
 	})
 }
 
@@ -105,6 +107,6 @@ func FuzzNpz(f *testing.F) {
 			return
 		}
 		defer Close(ds)
-		decodeAll(t, ds)
+		decodeAll(t, ds, p)
 	})
 }

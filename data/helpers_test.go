@@ -139,15 +139,18 @@ func hwcToCHW(b []byte, n, h, w, c int) []byte {
 	return out
 }
 
-// decodeAll decodes every sample of a small ds, to prove no panic.
-func decodeAll(t testing.TB, ds Dataset) {
+// decodeAll decodes every sample of a small ds, to prove no panic and
+// that any error (such as a NaN pixel) names the file, which is under dir.
+func decodeAll(t testing.TB, ds Dataset, dir string) {
 	c, h, w := ds.Shape()
 	if ds.Len()*c*h*w > 1<<22 {
 		return
 	}
 	dst := make([]float32, c*h*w)
 	for i := range ds.Len() {
-		ds.Image(i, dst)
+		if err := ds.Image(i, dst); err != nil && !strings.Contains(err.Error(), dir) {
+			t.Fatalf("sample %d: error %q names no file", i, err)
+		}
 		if l := ds.Label(i); l < 0 || l >= ds.Classes() {
 			t.Fatalf("label %d of sample %d not in [0, %d)", l, i, ds.Classes())
 		}

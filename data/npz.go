@@ -28,6 +28,11 @@ var (
 // generated CIFAR-10 sets of Wang et al. (2023), which hold millions of
 // images.
 //
+// Float pixels are passed through as they are: [0, 1] is the convention,
+// not checked. A NaN or infinite pixel is an error, naming the archive,
+// the sample and the pixel, when its sample is read (Image); the archive
+// is not scanned whole when opened.
+//
 // An image member stored uncompressed (np.savez) is never loaded: its
 // header is parsed and each sample is read on demand at its offset in the
 // archive. A compressed member of at most MaxInflate bytes is inflated
@@ -134,7 +139,8 @@ func npzMember(f *os.File, zf *zip.File) (*npyArray, error) {
 
 // OpenNpy opens a pair of .npy files as a Dataset: images at xPath
 // (uint8 or float, shaped as for OpenNpz) and integer labels at yPath.
-// Images are read on demand, never loaded whole. The set keeps xPath
+// Images are read on demand, never loaded whole; as for OpenNpz, a NaN or
+// infinite float pixel is an error when its sample is read. The set keeps xPath
 // open; Close releases it.
 func OpenNpy(xPath, yPath string) (Dataset, error) {
 	xf, xsize, err := openSized(xPath)

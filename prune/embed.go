@@ -25,10 +25,12 @@ type EmbedOptions struct {
 // all, in order): the model's penultimate features (the global-average-
 // pooled activations of the ResNets), computed in evaluation mode with no
 // augmentation and no gradients, as a row-major len×dim matrix in the
-// order of indices. It leaves the model in evaluation mode. A non-finite
-// feature is an error naming the sample: it would poison every distance
-// the kNN search computes from it.
-func Embed(model nn.FeatureModel, ds data.Dataset, indices []int, o EmbedOptions) (emb []float32, dim int, err error) {
+// order of indices. It leaves the model in evaluation mode. A model that
+// cannot take the data is an error, found up front on one sample (see
+// checkFit); a panic past that check is a bug and propagates. A
+// non-finite feature is an error naming the sample: it would poison
+// every distance the kNN search computes from it.
+func Embed(model nn.FeatureModel, ds data.Dataset, indices []int, o EmbedOptions) ([]float32, int, error) {
 	if o.BatchSize == 0 {
 		o.BatchSize = 256
 	}
@@ -37,19 +39,25 @@ func Embed(model nn.FeatureModel, ds data.Dataset, indices []int, o EmbedOptions
 		return nil, 0, err
 	}
 	defer b.Close()
+	model.SetTrain(false)
+	dim := model.FeatureDim()
+	total := b.Samples()
+	if total > 0 {
+		first := 0
+		if indices != nil {
+			first = indices[0]
+		}
+		x, err := data.Sample(ds, first)
+		if err != nil {
+			return nil, 0, err
+		}
+		if err := nn.CheckFit(model.Features, x, 1, dim); err != nil {
+			return nil, 0, err
+		}
+	}
 	tp := autograd.NewTape()
 	defer tp.NoGrad()()
-	defer func() {
-		// A model that cannot take these images panics inside the
-		// engine (a programmer error there, bad input here).
-		if r := recover(); r != nil {
-			err = fmt.Errorf("the model does not fit the data: %v", r)
-		}
-	}()
-	model.SetTrain(false)
-	dim = model.FeatureDim()
-	total := b.Samples()
-	emb = make([]float32, total*dim)
+	emb := make([]float32, total*dim)
 	x := autograd.Leaf(nil, false)
 	done := 0
 	b.Reset(0)
@@ -59,6 +67,9 @@ func Embed(model nn.FeatureModel, ds data.Dataset, indices []int, o EmbedOptions
 		x.Value = batch.X
 		f := model.Features(tp, x).Value.Data()
 		rows := emb[done*dim : (done+len(batch.Labels))*dim]
+		if len(f) != len(rows) {
+			return nil, 0, fmt.Errorf("the model returned %d feature values for %d samples, want %d×%d", len(f), len(batch.Labels), len(batch.Labels), dim)
+		}
 		copy(rows, f)
 		for i := range batch.Labels {
 			row := rows[i*dim : (i+1)*dim]

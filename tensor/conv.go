@@ -2,9 +2,9 @@ package tensor
 
 import (
 	"fmt"
-	"github.com/bulwark-ml/bulwark/internal/freelist"
 	"slices"
 
+	"github.com/bulwark-ml/bulwark/internal/freelist"
 	"github.com/bulwark-ml/bulwark/kernels"
 )
 
@@ -480,10 +480,6 @@ type convScratch struct {
 	// image of that geometry need only fill the interior.
 	padded convGeom
 }
-
-// scratchMax bounds the recycled scratch kept per kind: enough for the
-// calls that run concurrently.
-const scratchMax = 8
 
 var (
 	convRuns        = freelist.List[convRun]{Max: scratchMax}

@@ -24,7 +24,8 @@
 //     Conv2dBackwardWeight (or ...Acc to accumulate) and Conv2dBackwardBias.
 //   - Pooling: MaxPool2d, AvgPool2d, GlobalAvgPool2d and their backwards.
 //   - Along an axis: Softmax, LogSoftmax (both stable for large inputs)
-//     and Argmax.
+//     and Argmax; on one row of logits: LogSumExpRow (the stable
+//     log-partition the losses share) and ArgmaxRow.
 //   - Random numbers: RNG, a seedable generator whose state can be saved,
 //     with Rand and Randn.
 //   - Scratch memory: Arena, which lets a training step reuse its buffers.

@@ -4,14 +4,15 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sync"
 
+	"github.com/bulwark-ml/bulwark/internal/freelist"
 	"github.com/bulwark-ml/bulwark/kernels"
 )
 
 // This file holds the elementwise ops and the machinery the other op files
-// share: output checking, panic messages, the odometer that walks merged
-// dimensions, and the splitting of work over the kernels worker pool.
+// share: output checking, panic messages and the odometer that walks merged
+// dimensions. The splitting of work over the kernels worker pool is in
+// scratch.go.
 
 // maxDims bounds how many dimensions an op walks after merging the
 // dimensions it can walk as one. Merging makes this a limit on how often
@@ -137,51 +138,6 @@ func (o *odometer) next() {
 	}
 }
 
-// ranger is work over a range of independent units (elements, rows, ...).
-// Each unit's result must not depend on how the units are split, which
-// keeps parallel results identical to serial ones.
-type ranger interface{ runRange(lo, hi int) }
-
-// chunked adapts a ranger to kernels.Runner: part i covers units
-// [i·per, (i+1)·per).
-type chunked[J any, P interface {
-	*J
-	ranger
-}] struct {
-	job    J
-	n, per int
-}
-
-// RunPart runs one chunk of units.
-func (c *chunked[J, P]) RunPart(i int) {
-	lo := i * c.per
-	P(&c.job).runRange(lo, min(lo+c.per, c.n))
-}
-
-// numParts returns how many chunks of at least grain units to split n
-// units into, at most one per thread.
-func numParts(n, grain int) int {
-	return min(kernels.Threads(), max(1, n/max(grain, 1)))
-}
-
-// runChunked copies job into a pooled chunked runner and runs its n units
-// in parts chunks on the worker pool. Pooling keeps the call free of
-// allocations in steady state; the caller's job stays on its stack.
-func runChunked[J any, P interface {
-	*J
-	ranger
-}](pool *sync.Pool, job J, n, parts int) {
-	c, _ := pool.Get().(*chunked[J, P])
-	if c == nil {
-		c = new(chunked[J, P])
-	}
-	per := (n + parts - 1) / parts
-	c.job, c.n, c.per = job, n, per
-	kernels.Run(c, (n+per-1)/per)
-	*c = chunked[J, P]{} // drop references to the tensors
-	pool.Put(c)
-}
-
 // binaryOp is an elementwise binary operation as three slice kernels, one
 // per pattern the innermost merged dimension can have: both operands
 // contiguous (vv), b broadcast (vs) and a broadcast (sv). dst may alias
@@ -219,7 +175,7 @@ type binaryJob struct {
 	outer     odometer
 }
 
-var binaryPool sync.Pool
+var binaryRuns = freelist.List[chunked[binaryJob, *binaryJob]]{Max: scratchMax}
 
 // setup merges the broadcast of shapes as and bs into runs, walking from
 // the innermost dimension out. Size-1 result dimensions are dropped, and a
@@ -369,7 +325,7 @@ func binary(op *binaryOp, out, a, b *Tensor) *Tensor {
 	}
 	j.dst, j.a, j.b = out.data, a.data, b.data
 	if parts := numParts(n, parallelGrain); parts > 1 {
-		runChunked[binaryJob](&binaryPool, j, n, parts)
+		runChunked(&binaryRuns, j, n, parts)
 	} else {
 		j.runRange(0, n)
 	}
@@ -405,7 +361,7 @@ type unaryJob struct {
 	p, q   float32
 }
 
-var unaryPool sync.Pool
+var unaryRuns = freelist.List[chunked[unaryJob, *unaryJob]]{Max: scratchMax}
 
 func (j *unaryJob) runRange(lo, hi int) { j.fn(j.dst[lo:hi], j.x[lo:hi], j.p, j.q) }
 
@@ -415,7 +371,7 @@ func unary(op string, out, a *Tensor, fn func(dst, x []float32, p, q float32), p
 	j := unaryJob{fn: fn, dst: out.data, x: a.data, p: p, q: q}
 	n := len(out.data)
 	if parts := numParts(n, parallelGrain); parts > 1 {
-		runChunked[unaryJob](&unaryPool, j, n, parts)
+		runChunked(&unaryRuns, j, n, parts)
 	} else {
 		j.runRange(0, n)
 	}

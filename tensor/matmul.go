@@ -1,8 +1,7 @@
 package tensor
 
 import (
-	"sync"
-
+	"github.com/bulwark-ml/bulwark/internal/freelist"
 	"github.com/bulwark-ml/bulwark/kernels"
 )
 
@@ -78,7 +77,7 @@ func BatchedMatMul(out, a, b *Tensor, transA, transB bool) *Tensor {
 	}
 	flops := 2 * j.m * n * k
 	if parts := numParts(batch, (batchGrainFlops+flops-1)/max(1, flops)); parts > 1 {
-		runChunked[batchedJob](&batchedPool, j, batch, parts)
+		runChunked(&batchedRuns, j, batch, parts)
 	} else {
 		j.runRange(0, batch)
 	}
@@ -95,7 +94,7 @@ type batchedJob struct {
 	strideA, strideB, strideC int
 }
 
-var batchedPool sync.Pool
+var batchedRuns = freelist.List[chunked[batchedJob, *batchedJob]]{Max: scratchMax}
 
 // runRange computes products [lo, hi).
 func (j *batchedJob) runRange(lo, hi int) {

@@ -151,12 +151,9 @@ func TestMatMulMisuse(t *testing.T) {
 }
 
 // TestMatMulNoAlloc checks that products into provided outputs do not
-// allocate. The kernels pool their scratch with sync.Pool, which the race
-// detector makes drop items, so the check is skipped there.
+// allocate. The kernels and ops recycle their scratch in freelist.Lists,
+// which, unlike a sync.Pool, keep it under the race detector too.
 func TestMatMulNoAlloc(t *testing.T) {
-	if raceBuild() {
-		t.Skip("sync.Pool allocates under the race detector")
-	}
 	g := NewRNG(22)
 	a, b := Randn(g, 64, 48), Randn(g, 48, 33)
 	c, bt := New(64, 33), b.Reshape(33, 48)

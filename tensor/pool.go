@@ -2,9 +2,9 @@ package tensor
 
 import (
 	"fmt"
-	"github.com/bulwark-ml/bulwark/internal/freelist"
 	"math"
 
+	"github.com/bulwark-ml/bulwark/internal/freelist"
 	"github.com/bulwark-ml/bulwark/kernels"
 )
 

@@ -3,8 +3,8 @@ package tensor
 import (
 	"math"
 	"slices"
-	"sync"
 
+	"github.com/bulwark-ml/bulwark/internal/freelist"
 	"github.com/bulwark-ml/bulwark/kernels"
 )
 
@@ -222,7 +222,7 @@ type reduceJob struct {
 	kept, red    odometer
 }
 
-var reducePool sync.Pool
+var reduceRuns = freelist.List[chunked[reduceJob, *reduceJob]]{Max: scratchMax}
 
 // addGroup records a merged group of axes, innermost first.
 func (j *reduceJob) addGroup(op string, size, stride int, red bool) {
@@ -290,7 +290,7 @@ func reduceInto(op string, kind reduceKind, scale float64, dst []float32, a *Ten
 	}
 	grain := (parallelGrain + work - 1) / work
 	if parts := numParts(units, grain); parts > 1 {
-		runChunked[reduceJob](&reducePool, j, units, parts)
+		runChunked(&reduceRuns, j, units, parts)
 	} else {
 		j.runRange(0, units)
 	}

@@ -240,10 +240,7 @@ func TestReduceMisuse(t *testing.T) {
 // allocate.
 func TestReduceNoAlloc(t *testing.T) {
 	g := NewRNG(13)
-	shapes := [][]int{{17, 5}, {4, 3, 9, 11}}
-	if !raceBuild() {
-		shapes = append(shapes, []int{64, 8, 17, 19})
-	}
+	shapes := [][]int{{17, 5}, {4, 3, 9, 11}, {64, 8, 17, 19}}
 	withThreads(4, func() {
 		for _, s := range shapes {
 			a := Randn(g, s...)

@@ -2,8 +2,8 @@ package tensor
 
 import (
 	"math"
-	"sync"
 
+	"github.com/bulwark-ml/bulwark/internal/freelist"
 	"github.com/bulwark-ml/bulwark/kernels"
 )
 
@@ -75,6 +75,52 @@ func ArgmaxRow(row []float32) int {
 	return bi
 }
 
+// LogSumExpRow returns log Σ exp(row[k]) in float64, computed stably as
+// m + log Σ exp(row[k] − m) with m the row's maximum, so large logits do
+// not overflow and very negative ones do not all underflow. It is the
+// log-partition of a row of logits: log softmax(row)[k] = row[k] − the
+// result. An empty row or a row of −Inf gives −Inf; a row holding +Inf
+// gives +Inf; a NaN anywhere gives NaN. It is the one implementation the
+// losses and attacks share.
+func LogSumExpRow(row []float32) float64 {
+	return logSumExp(row, 1, kernels.Max(row))
+}
+
+// SumExpRow returns the row's maximum m and s = Σ exp(row[k] − m), in
+// float64, so that log Σ exp(row) = m + log s (LogSumExpRow) and
+// softmax(row)[k] = exp(row[k] − m) / s: what a loss needs for both its
+// value and its gradient. For an empty row, or one holding ±Inf or NaN,
+// s is 1 and m is LogSumExpRow's result.
+func SumExpRow(row []float32) (m, s float64) {
+	mx := kernels.Max(row)
+	m = float64(mx)
+	if math.IsInf(m, 0) || mx != mx {
+		return m, 1
+	}
+	return m, sumExpShifted(row, 1, m)
+}
+
+// logSumExp returns log Σ exp(x[k]) over k = 0, st, 2·st, … < len(x),
+// given m, the maximum of those elements (NaN if one is NaN).
+func logSumExp(x []float32, st int, m float32) float64 {
+	mf := float64(m)
+	if math.IsInf(mf, 0) || m != m {
+		// Every term is 0 (all −Inf, or empty), or one is +Inf, or NaN:
+		// shifting by m would make NaN of Inf − Inf.
+		return mf
+	}
+	return mf + math.Log(sumExpShifted(x, st, mf))
+}
+
+// sumExpShifted returns Σ exp(x[k] − m) over k = 0, st, 2·st, … < len(x).
+func sumExpShifted(x []float32, st int, m float64) float64 {
+	var s float64
+	for k := 0; k < len(x); k += st {
+		s += math.Exp(float64(x[k]) - m)
+	}
+	return s
+}
+
 // Softmax returns exp(a) normalized to sum to 1 along axis (negative counts
 // from the end). It subtracts each vector's maximum first, so large inputs
 // do not overflow. out may be a.
@@ -96,7 +142,7 @@ type softmaxJob struct {
 	v      axisView
 }
 
-var softmaxPool sync.Pool
+var softmaxRuns = freelist.List[chunked[softmaxJob, *softmaxJob]]{Max: scratchMax}
 
 // softmax is the shared body of Softmax and LogSoftmax.
 func softmax(op string, log bool, out, a *Tensor, axis int) *Tensor {
@@ -108,7 +154,7 @@ func softmax(op string, log bool, out, a *Tensor, axis int) *Tensor {
 	j := softmaxJob{log: log, dst: out.data, x: a.data, v: v}
 	units := v.outer * v.inner
 	if parts := numParts(units, (parallelGrain+v.n-1)/v.n); parts > 1 {
-		runChunked[softmaxJob](&softmaxPool, j, units, parts)
+		runChunked(&softmaxRuns, j, units, parts)
 	} else {
 		j.runRange(0, units)
 	}
@@ -133,17 +179,14 @@ func (j *softmaxJob) runRange(lo, hi int) {
 				m = max(m, x[k])
 			}
 		}
-		var s float64
 		if j.log {
-			for k := 0; k < len(x); k += st {
-				s += math.Exp(float64(x[k]) - float64(m))
-			}
-			shift := float64(m) + math.Log(s)
+			shift := logSumExp(x, st, m)
 			for k := 0; k < len(x); k += st {
 				dst[k] = float32(float64(x[k]) - shift)
 			}
 			continue
 		}
+		var s float64
 		for k := 0; k < len(x); k += st {
 			e := float32(math.Exp(float64(x[k]) - float64(m)))
 			dst[k] = e

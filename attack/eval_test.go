@@ -1,0 +1,110 @@
+package attack
+
+import (
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/bulwark-ml/bulwark/autograd"
+	"github.com/bulwark-ml/bulwark/data"
+	"github.com/bulwark-ml/bulwark/nn"
+	"github.com/bulwark-ml/bulwark/tensor"
+)
+
+// TestEvaluateMismatch: a model that cannot take the data is an error
+// found before any batch, naming the shapes; labels outside the model's
+// classes are an error too.
+func TestEvaluateMismatch(t *testing.T) {
+	f := trained(t)
+	rgb, err := data.FromTensor(tensor.New(8, 3, side, side), make([]int, 8), classes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Evaluate(f.model, rgb, EvalOptions{}, &FGSM{Eps: 0.1})
+	if err == nil || !strings.Contains(err.Error(), "does not fit the data (3×8×8 images)") || !strings.Contains(err.Error(), "Conv2d") {
+		t.Errorf("3-channel images for a 1-channel model: error %v", err)
+	}
+	y := make([]int, 8)
+	y[5] = classes + 2
+	many, err := data.FromTensor(tensor.New(8, 1, side, side), y, classes+3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Evaluate(f.model, many, EvalOptions{})
+	if err == nil || !strings.Contains(err.Error(), "outside the model's 4 classes") {
+		t.Errorf("label %d for a %d-class model: error %v", classes+2, classes, err)
+	}
+	// An empty selection runs no model at all.
+	if res, err := Evaluate(f.model, f.ds, EvalOptions{Indices: []int{}}); err != nil || res.N != 0 {
+		t.Errorf("no samples: %+v, %v", res, err)
+	}
+}
+
+// buggy is a model that works on one image but has a bug on batches: its
+// Forward panics with panicValue once the batch has more than one sample.
+type buggy struct {
+	nn.Module
+	panicValue func() any
+}
+
+func (b *buggy) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
+	if x.Value.Dim(0) > 1 {
+		panic(b.panicValue())
+	}
+	return b.Module.Forward(tp, x)
+}
+
+// TestEvaluateBugsPanic: past the up-front check, a panic inside the
+// engine is a bug and propagates; it is not reported as a misfit model.
+// A runtime error propagates even from the check.
+func TestEvaluateBugsPanic(t *testing.T) {
+	f := trained(t)
+	outOfRange := func() any {
+		var s []int
+		i := 3
+		return s[i] // a runtime error, panicking here
+	}
+	for _, c := range []struct {
+		name  string
+		model nn.Module
+		want  string
+	}{
+		{"engine panic on a batch", &buggy{f.model, func() any { return "tensor.Add: an engine bug" }}, "an engine bug"},
+		{"runtime error on a batch", &buggy{f.model, outOfRange}, "index out of range"},
+		{"runtime error in the check", alwaysPanics{f.model}, "index out of range"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			defer func() {
+				r := recover()
+				if r == nil {
+					t.Fatal("Evaluate returned instead of panicking")
+				}
+				if s := panicText(r); !strings.Contains(s, c.want) {
+					t.Errorf("panic %q, want one mentioning %q", s, c.want)
+				}
+			}()
+			res, err := Evaluate(c.model, f.ds, EvalOptions{BatchSize: 16})
+			t.Errorf("Evaluate returned %v, %v", res, err)
+		})
+	}
+}
+
+// alwaysPanics is a model whose Forward has an out-of-range bug.
+type alwaysPanics struct{ nn.Module }
+
+func (alwaysPanics) Forward(*autograd.Tape, *autograd.Var) *autograd.Var {
+	var s []*autograd.Var
+	i := 1
+	return s[i]
+}
+
+// panicText returns the message of a recovered panic value.
+func panicText(r any) string {
+	switch v := r.(type) {
+	case string:
+		return v
+	case runtime.Error:
+		return v.Error()
+	}
+	return "unexpected panic value"
+}
