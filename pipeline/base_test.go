@@ -149,12 +149,12 @@ func TestBaseSettingErrors(t *testing.T) {
 	c := baseConfig(filepath.Join(t.TempDir(), "run"))
 	o := baseOptions()
 	o.Base = toyset.Quadrants(7, 48, 2, 8)
-	if _, err := Run(context.Background(), c, o); err == nil || !strings.Contains(err.Error(), "--base") || strings.Contains(err.Error(), "\n") {
+	if _, err := Run(context.Background(), c, o); err == nil || !strings.Contains(err.Error(), "those of Base") || strings.Contains(err.Error(), "\n") {
 		t.Errorf("a 2-channel base for a 1-channel pool: %v", err)
 	}
 	c.Select = []string{"top", "best"}
-	if _, err := Run(context.Background(), c, baseOptions()); err == nil || !strings.Contains(err.Error(), "--select") {
-		t.Errorf("--select best: %v", err)
+	if _, err := Run(context.Background(), c, baseOptions()); err == nil || !strings.HasPrefix(err.Error(), "Select:") {
+		t.Errorf("Select best: %v", err)
 	}
 	if _, err := os.Stat(c.Out); !os.IsNotExist(err) {
 		t.Errorf("the refused runs left %s: %v", c.Out, err)

@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -128,19 +127,35 @@ func DefaultConfig() Config {
 	}
 }
 
-// problems collects a config's problems, each naming its flag.
-type problems []string
+// problems collects a config's problems, each a *train.FieldError naming
+// its field (a field of Config, or of train.Config for the training
+// settings).
+type problems []error
 
-func (ps *problems) add(flag, format string, args ...any) {
-	*ps = append(*ps, fmt.Sprintf("--%s: %s", flag, fmt.Sprintf(format, args...)))
+func (ps *problems) add(field, format string, args ...any) {
+	*ps = append(*ps, &train.FieldError{Field: field, Msg: fmt.Sprintf(format, args...)})
 }
 
+// err returns the problems as one error, or nil.
 func (ps problems) err() error {
 	if len(ps) == 0 {
 		return nil
 	}
-	return errors.New(strings.Join(ps, "; "))
+	return joined(ps)
 }
+
+// joined is several errors on one line, separated by "; ".
+type joined []error
+
+func (j joined) Error() string {
+	s := make([]string, len(j))
+	for i, e := range j {
+		s[i] = e.Error()
+	}
+	return strings.Join(s, "; ")
+}
+
+func (j joined) Unwrap() []error { return j }
 
 // CheckScoring validates the settings of the scoring stage: the seed
 // share, the scores, the trajectories and the epochs they need.
@@ -152,39 +167,39 @@ func (c *Config) CheckScoring() error {
 
 func (c *Config) checkScoring(ps *problems) {
 	if c.Data == "" {
-		ps.add("data", "missing")
+		ps.add("Data", "missing")
 	}
 	if !(c.SeedFrac > 0 && c.SeedFrac <= 1) {
-		ps.add("seed-frac", "%g is not in (0, 1]", c.SeedFrac)
+		ps.add("SeedFrac", "%g is not in (0, 1]", c.SeedFrac)
 	}
 	if c.Train.Subset != "" {
-		ps.add("subset", "the pipeline chooses its training sets itself (bulwark score takes --indices)")
+		ps.add("Subset", "the pipeline chooses its training sets itself (bulwark score takes the indices to score)")
 	}
 	if len(c.Scores) == 0 {
-		ps.add("score", "missing; want some of %s", strings.Join(Methods, ","))
+		ps.add("Scores", "missing; want some of %s", strings.Join(Methods, ","))
 	}
 	for _, m := range c.Scores {
 		if !slices.Contains(Methods, m) {
-			ps.add("score", "unknown score %q; want some of %s", m, strings.Join(Methods, ","))
+			ps.add("Scores", "unknown score %q; want some of %s", m, strings.Join(Methods, ","))
 		}
 	}
 	if !slices.Contains(Trajectories, c.Trajectory) {
-		ps.add("trajectory", "%q, want one of %s", c.Trajectory, strings.Join(Trajectories, ", "))
+		ps.add("Trajectory", "%q, want one of %s", c.Trajectory, strings.Join(Trajectories, ", "))
 	}
 	if c.Window < 2 {
-		ps.add("window", "%d, want at least 2", c.Window)
+		ps.add("Window", "%d, want at least 2", c.Window)
 	}
 	if c.ScoreEpochs != 0 && c.ScoreEpochs <= c.Window && slices.Contains(c.Scores, "du") {
-		ps.add("score-epochs", "%d: Dynamic Uncertainty needs more epochs than its window J=%d (20 or more advisable)", c.ScoreEpochs, c.Window)
+		ps.add("ScoreEpochs", "%d: Dynamic Uncertainty needs more epochs than its window J=%d (20 or more advisable)", c.ScoreEpochs, c.Window)
 	}
 	if c.ScoreEpochs < 0 || c.ScoreEpochs == 1 {
-		ps.add("score-epochs", "%d, want at least 2 (or 0 for the default)", c.ScoreEpochs)
+		ps.add("ScoreEpochs", "%d, want at least 2 (or 0 for the default)", c.ScoreEpochs)
 	}
 	if c.Train.Adv == "" || c.Train.Adv == "none" {
-		ps.add("adv", "missing: scoring trains adversarially (pgd, trades or fgsm-rs)")
+		ps.add("Adv", "missing: scoring trains adversarially (pgd, trades or fgsm-rs)")
 	}
 	if c.Out == "" {
-		ps.add("out", "missing: name the run directory, e.g. runs/NAME")
+		ps.add("Out", "missing: name the run directory, e.g. runs/NAME")
 	}
 	// The scoring run's training settings too, so that a bad flag stops
 	// the run before anything is recorded in its directory.
@@ -192,7 +207,7 @@ func (c *Config) checkScoring(ps *problems) {
 		tc := c.Recording(c.Train)
 		tc.Epochs, tc.Out = max(c.ScoreEpochs, 2*c.Window), c.Out
 		if err := tc.Check(); err != nil {
-			*ps = append(*ps, err.Error())
+			*ps = append(*ps, err)
 		}
 	}
 }
@@ -249,95 +264,96 @@ func (c *Config) ProbsFile() string {
 	return train.ProbsCleanFile
 }
 
-// Check validates every setting, naming the offending flags.
+// Check validates every setting; its error joins a *train.FieldError per
+// problem.
 func (c *Config) Check() error {
 	var ps problems
 	c.checkScoring(&ps)
 	if c.SeedFrac == 1 {
-		ps.add("seed-frac", "1 scores the whole pool, leaving nothing to extrapolate to (bulwark score takes it)")
+		ps.add("SeedFrac", "1 scores the whole pool, leaving nothing to extrapolate to (bulwark score takes it)")
 	}
 	if c.K < 1 {
-		ps.add("k", "%d, want at least 1", c.K)
+		ps.add("K", "%d, want at least 1", c.K)
 	}
 	if _, err := prune.ParseMetric(c.Metric); err != nil {
-		ps.add("metric", "%v", err)
+		ps.add("Metric", "%v", err)
 	}
 	if !(c.HoldOut > 0 && c.HoldOut < 1) {
-		ps.add("hold-out", "%g is not in (0, 1)", c.HoldOut)
+		ps.add("HoldOut", "%g is not in (0, 1)", c.HoldOut)
 	}
 	if len(c.Prune) == 0 {
-		ps.add("prune", "missing, e.g. 0.5")
+		ps.add("Prune", "missing, e.g. 0.5")
 	}
 	for _, p := range c.Prune {
 		if !(p > 0 && p < 1) {
-			ps.add("prune", "%g is not a fraction in (0, 1)", p)
+			ps.add("Prune", "%g is not a fraction in (0, 1)", p)
 		}
 	}
 	for m, path := range c.TrueScores {
 		if !slices.Contains(Methods, m) || path == "" {
-			ps.add("true-scores", "%s=%q: want SCORE=FILE with a score of %s", m, path, strings.Join(Methods, ","))
+			ps.add("TrueScores", "%s=%q: want SCORE=FILE with a score of %s", m, path, strings.Join(Methods, ","))
 		}
 	}
 	for _, e := range c.Embed {
 		if !slices.Contains(Embeddings, e) {
-			ps.add("embed", "unknown embedding %q; want some of %s", e, strings.Join(Embeddings, ","))
+			ps.add("Embed", "unknown embedding %q; want some of %s", e, strings.Join(Embeddings, ","))
 		}
 	}
 	if len(c.Embed) == 0 {
-		ps.add("embed", "missing; want some of %s", strings.Join(Embeddings, ","))
+		ps.add("Embed", "missing; want some of %s", strings.Join(Embeddings, ","))
 	}
 	if c.PCADim < 1 {
-		ps.add("pca-dim", "%d, want at least 1", c.PCADim)
+		ps.add("PCADim", "%d, want at least 1", c.PCADim)
 	}
 	if c.CleanEpochs < 1 && slices.Contains(c.Embed, "clean") {
-		ps.add("clean-epochs", "%d, want at least 1", c.CleanEpochs)
+		ps.add("CleanEpochs", "%d, want at least 1", c.CleanEpochs)
 	}
 	if c.KeepLow {
-		ps.add("keep-low", "the pipeline takes --select keep-low")
+		ps.add("KeepLow", "the pipeline takes {Select} keep-low")
 	}
 	if len(c.Select) == 0 {
-		ps.add("select", "missing; want some of %s", ruleNames())
+		ps.add("Select", "missing; want some of %s", ruleNames())
 	}
 	for _, r := range c.Select {
 		if _, err := prune.ParseRule(r); err != nil || r == string(prune.RuleRandom) {
-			ps.add("select", "%q: want some of %s (random always runs)", r, ruleNames())
+			ps.add("Select", "%q: want some of %s (random always runs)", r, ruleNames())
 		}
 	}
 	if !(c.Beta < 1) || math.IsNaN(c.Beta) {
-		ps.add("ccs-beta", "%g is not below 1 (negative: CCS's schedule)", c.Beta)
+		ps.add("Beta", "%g is not below 1 (negative: CCS's schedule)", c.Beta)
 	}
 	if !(c.Tail >= 0 && c.Tail < 1) {
-		ps.add("tail", "%g is not in [0, 1)", c.Tail)
+		ps.add("Tail", "%g is not in [0, 1)", c.Tail)
 	}
 	if c.Strata < 1 {
-		ps.add("strata", "%d, want at least 1", c.Strata)
+		ps.add("Strata", "%d, want at least 1", c.Strata)
 	}
 	if c.EvalModel != "best" && c.EvalModel != "last" {
-		ps.add("eval-model", "%q, want best or last", c.EvalModel)
+		ps.add("EvalModel", "%q, want best or last", c.EvalModel)
 	}
 	if c.BaseOnly && c.Base == "" {
-		ps.add("base-only", "needs --base")
+		ps.add("BaseOnly", "needs {Base}")
 	}
 	if c.Base != "" && c.PoolSize > 0 {
-		ps.add("pool", "with --base the pool is --data's whole training split")
+		ps.add("PoolSize", "with {Base} the pool is {Data}'s whole training split")
 	}
 	if c.PoolSize < 0 {
-		ps.add("pool", "%d, want at least 0 (0 = the whole training split)", c.PoolSize)
+		ps.add("PoolSize", "%d, want at least 0 (0 = the whole training split)", c.PoolSize)
 	}
 	if c.Seeds < 1 {
-		ps.add("seeds", "%d, want at least 1", c.Seeds)
+		ps.add("Seeds", "%d, want at least 1", c.Seeds)
 	}
 	if c.Train.Epochs < 1 {
-		ps.add("epochs", "%d, want at least 1", c.Train.Epochs)
+		ps.add("Epochs", "%d, want at least 1", c.Train.Epochs)
 	}
 	if c.EvalN < 0 {
-		ps.add("eval-n", "%d, want at least 0", c.EvalN)
+		ps.add("EvalN", "%d, want at least 0", c.EvalN)
 	}
 	if c.EvalSteps < 1 {
-		ps.add("eval-steps", "%d, want at least 1", c.EvalSteps)
+		ps.add("EvalSteps", "%d, want at least 1", c.EvalSteps)
 	}
 	if c.APGDSteps < 0 {
-		ps.add("apgd-steps", "%d, want at least 0", c.APGDSteps)
+		ps.add("APGDSteps", "%d, want at least 0", c.APGDSteps)
 	}
 	return ps.err()
 }

@@ -58,7 +58,7 @@ func (r *run) embeddings(ctx context.Context, st *stages, dir string, s uint64, 
 			case "pixels":
 				x, dim, err = r.pixelEmbedding(s)
 			default:
-				err = fmt.Errorf("--embed: unknown embedding %q", kind)
+				err = train.FieldErrorf("Embed", "unknown embedding %q", kind)
 			}
 			if err != nil {
 				return err

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -90,7 +91,7 @@ func TestRunEndToEnd(t *testing.T) {
 		t.Error("--only-seeds with --finished: no error")
 	}
 	only.OnlySeeds = []int{2}
-	if _, err := Run(context.Background(), c, only); err == nil || !strings.Contains(err.Error(), "--only-seeds") {
+	if _, err := Run(context.Background(), c, only); err == nil || !strings.HasPrefix(err.Error(), "OnlySeeds:") {
 		t.Errorf("--only-seeds 2 of 2 seeds: %v", err)
 	}
 	rep, err := Run(context.Background(), c, tinyOptions(t))
@@ -261,7 +262,7 @@ func checkTrueScores(t *testing.T, c Config) {
 	// Another file for the same score is refused; a file of the wrong
 	// length is an error naming it.
 	c.TrueScores = map[string]string{"du": path + ".other"}
-	if _, err := Run(context.Background(), c, o); err == nil || !strings.Contains(err.Error(), "--true-scores du="+path) {
+	if _, err := Run(context.Background(), c, o); err == nil || !strings.Contains(err.Error(), "TrueScores du="+path) {
 		t.Errorf("changed --true-scores: %v", err)
 	}
 	short := filepath.Join(t.TempDir(), "short.npy")
@@ -307,24 +308,25 @@ func TestConfigCheck(t *testing.T) {
 		edit func(*Config)
 		flag string
 	}{
-		{func(c *Config) { c.SeedFrac = 0 }, "--seed-frac"},
-		{func(c *Config) { c.Train.Subset = "kept.npy" }, "--subset"},
-		{func(c *Config) { c.Scores = []string{"du", "magic"} }, "--score"},
-		{func(c *Config) { c.Trajectory = "both" }, "--trajectory"},
-		{func(c *Config) { c.ScoreEpochs = 2 }, "--score-epochs"},
-		{func(c *Config) { c.K = 0 }, "--k"},
-		{func(c *Config) { c.Metric = "manhattan" }, "--metric"},
-		{func(c *Config) { c.Prune = []float64{0.5, 1} }, "--prune"},
-		{func(c *Config) { c.Train.Adv = "none" }, "--adv"},
-		{func(c *Config) { c.Out = "" }, "--out"},
+		{func(c *Config) { c.SeedFrac = 0 }, "SeedFrac"},
+		{func(c *Config) { c.Train.Subset = "kept.npy" }, "Subset"},
+		{func(c *Config) { c.Scores = []string{"du", "magic"} }, "Scores"},
+		{func(c *Config) { c.Trajectory = "both" }, "Trajectory"},
+		{func(c *Config) { c.ScoreEpochs = 2 }, "ScoreEpochs"},
+		{func(c *Config) { c.K = 0 }, "K"},
+		{func(c *Config) { c.Metric = "manhattan" }, "Metric"},
+		{func(c *Config) { c.Prune = []float64{0.5, 1} }, "Prune"},
+		{func(c *Config) { c.Train.Adv = "none" }, "Adv"},
+		{func(c *Config) { c.Out = "" }, "Out"},
 		// The trainings' own settings are checked before anything runs.
-		{func(c *Config) { c.Train.Eps = 0 }, "--eps"},
-		{func(c *Config) { c.Train.LR = -1 }, "--lr"},
+		{func(c *Config) { c.Train.Eps = 0 }, "Eps"},
+		{func(c *Config) { c.Train.LR = -1 }, "LR"},
 	} {
 		c := tinyConfig("x")
 		tc.edit(&c)
-		if err := c.Check(); err == nil || !strings.Contains(err.Error(), tc.flag) {
-			t.Errorf("want an error naming %s, got %v", tc.flag, err)
+		var fe *train.FieldError
+		if err := c.Check(); !errors.As(err, &fe) || fe.Field != tc.flag || !strings.HasPrefix(err.Error(), tc.flag+":") {
+			t.Errorf("want a FieldError naming %s, got %v", tc.flag, err)
 		}
 	}
 	c := tinyConfig("x")
@@ -335,8 +337,8 @@ func TestConfigCheck(t *testing.T) {
 	// corrected command.
 	c = tinyConfig(filepath.Join(t.TempDir(), "run"))
 	c.Train.Eps = 0
-	if _, err := Run(context.Background(), c, tinyOptions(t)); err == nil || !strings.Contains(err.Error(), "--eps") {
-		t.Fatalf("--eps missing: %v", err)
+	if _, err := Run(context.Background(), c, tinyOptions(t)); err == nil || !strings.HasPrefix(err.Error(), "Eps:") {
+		t.Fatalf("Eps missing: %v", err)
 	}
 	if _, err := os.Stat(c.Out); !os.IsNotExist(err) {
 		t.Errorf("the refused run left %s: %v", c.Out, err)

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -17,6 +16,7 @@ import (
 	"github.com/bulwark-ml/bulwark/data"
 	"github.com/bulwark-ml/bulwark/internal/configdiff"
 	"github.com/bulwark-ml/bulwark/prune"
+	"github.com/bulwark-ml/bulwark/train"
 )
 
 // Options are the parts of a pipeline run that are not settings.
@@ -83,18 +83,18 @@ func Run(ctx context.Context, c Config, o Options) (*Report, error) {
 		return nil, err
 	}
 	if o.OnlySeeds != nil && o.Finished {
-		return nil, errors.New("--only-seeds runs repetitions and --finished runs none: give one of them")
+		return nil, train.FieldErrorf("OnlySeeds", "runs repetitions and {Finished} runs none: give one of them")
 	}
 	for _, s := range o.OnlySeeds {
 		if s < 0 || s >= c.Seeds {
-			return nil, fmt.Errorf("--only-seeds: repetition %d is not among the %d of --seeds", s, c.Seeds)
+			return nil, train.FieldErrorf("OnlySeeds", "repetition %d is not among the %d of {Seeds}", s, c.Seeds)
 		}
 	}
 	pool, test := o.Pool, o.Test
 	if pool == nil {
 		var err error
 		if pool, test, err = data.Open(c.Data); err != nil {
-			return nil, fmt.Errorf("--data: %w", err)
+			return nil, train.WrapField("Data", err, "")
 		}
 		defer data.Close(pool)
 		if test != nil {
@@ -105,7 +105,7 @@ func Run(ctx context.Context, c Config, o Options) (*Report, error) {
 	if c.Base != "" && base == nil {
 		btrain, btest, err := data.Open(c.Base)
 		if err != nil {
-			return nil, fmt.Errorf("--base: %w", err)
+			return nil, train.WrapField("Base", err, "")
 		}
 		defer data.Close(btrain)
 		base = btrain
@@ -115,13 +115,13 @@ func Run(ctx context.Context, c Config, o Options) (*Report, error) {
 		}
 	}
 	if test == nil {
-		return nil, fmt.Errorf("--data %s: has no test split to evaluate on", c.Data)
+		return nil, train.FieldErrorf("Data", "%s has no test split to evaluate on", c.Data)
 	}
 	splitN := pool.Len()
 	var poolIdx []int
 	if c.PoolSize > 0 {
 		if c.PoolSize > pool.Len() {
-			return nil, fmt.Errorf("--pool %d: the training split of %s has %d samples", c.PoolSize, c.Data, pool.Len())
+			return nil, train.FieldErrorf("PoolSize", "%d: the training split of %s has %d samples", c.PoolSize, c.Data, pool.Len())
 		}
 		poolIdx = DrawSeed(pool.Len(), float64(c.PoolSize)/float64(pool.Len()), 0)
 		var err error
@@ -132,7 +132,7 @@ func Run(ctx context.Context, c Config, o Options) (*Report, error) {
 	r := &run{c: c, o: o, base: base, pool: pool, test: test, all: pool}
 	if base != nil {
 		if err := data.SameKind(base, pool); err != nil {
-			return nil, fmt.Errorf("--data %s: %w (those of --base %s)", c.Data, err, c.Base)
+			return nil, train.FieldErrorf("Data", "%s: %v (those of {Base} %s)", c.Data, err, c.Base)
 		}
 		var err error
 		if r.all, err = data.Concat(base, pool); err != nil {
@@ -141,7 +141,7 @@ func Run(ctx context.Context, c Config, o Options) (*Report, error) {
 		r.nb = base.Len()
 	}
 	if err := data.SameKind(pool, test); err != nil {
-		return nil, fmt.Errorf("the test set: %w (those of --data %s)", err, c.Data)
+		return nil, train.WrapField("Data", err, "%s: its test set", c.Data)
 	}
 	r.labels = make([]int, r.all.Len())
 	// The run directory is claimed (c recorded, or checked against the
@@ -207,7 +207,7 @@ func Run(ctx context.Context, c Config, o Options) (*Report, error) {
 		return rep, nil
 	}
 	if len(rep.Seeds) == 0 {
-		return nil, fmt.Errorf("--out %s: no repetition has finished yet", c.Out)
+		return nil, train.FieldErrorf("Out", "%s: no repetition has finished yet", c.Out)
 	}
 	rep.summarize()
 	if err := rep.write(c.Out); err != nil {
@@ -232,11 +232,11 @@ func checkDir(c Config) (*Config, error) {
 		return &c, nil
 	}
 	if f := configDiff(stored, c); f != "" {
-		return nil, fmt.Errorf("--out %s holds a run with other settings (%s differs); choose another --out", c.Out, f)
+		return nil, train.FieldErrorf("Out", "%s holds a run with other settings (%s differs); choose another directory", c.Out, f)
 	}
 	for m, p := range stored.TrueScores {
 		if q, ok := c.TrueScores[m]; ok && q != p {
-			return nil, fmt.Errorf("--out %s holds runs pruned by --true-scores %s=%s, not %s; choose another --out", c.Out, m, p, q)
+			return nil, train.FieldErrorf("Out", "%s holds runs pruned by {TrueScores} %s=%s, not %s; choose another directory", c.Out, m, p, q)
 		}
 	}
 	merged := stored
@@ -371,7 +371,7 @@ func readTrueScores(files map[string]string, n int, poolIdx []int, splitN, nb in
 	for m, path := range files {
 		v, err := ReadVector(path)
 		if err != nil {
-			return nil, fmt.Errorf("--true-scores: %w", err)
+			return nil, train.WrapField("TrueScores", err, "")
 		}
 		switch {
 		case len(v) == n:
@@ -381,9 +381,9 @@ func readTrueScores(files map[string]string, n int, poolIdx []int, splitN, nb in
 		case poolIdx != nil && len(v) == splitN:
 			out[m] = prune.Gather(v, poolIdx)
 		case poolIdx != nil:
-			return nil, fmt.Errorf("--true-scores: %s: %d scores, but the pool has %d samples and the training split %d", path, len(v), n, splitN)
+			return nil, train.FieldErrorf("TrueScores", "%s: %d scores, but the pool has %d samples and the training split %d", path, len(v), n, splitN)
 		default:
-			return nil, fmt.Errorf("--true-scores: %s: %d scores, but the pool has %d samples", path, len(v), n)
+			return nil, train.FieldErrorf("TrueScores", "%s: %d scores, but the pool has %d samples", path, len(v), n)
 		}
 	}
 	return out, nil

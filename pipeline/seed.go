@@ -430,7 +430,7 @@ func (r *run) selectAll(st *stages, dir string, s uint64, poolScores map[string]
 					Confidence: poolScores[Confidence], Beta: c.beta(p), Tail: c.Tail, Strata: c.Strata,
 					Labels: labels, ClassBalanced: c.ClassBalanced, Seed: s})
 				if err != nil {
-					return fmt.Errorf("--select %s at --prune %g: %w", a.rule, p, err)
+					return train.WrapField("Select", err, "%s at {Prune} %g", a.rule, p)
 				}
 				return WriteIndices(path, sel.Kept)
 			})
@@ -627,7 +627,7 @@ func (r *run) evalWeights(dir string) (path, which string, err error) {
 	}
 	best := filepath.Join(dir, train.BestModelFile)
 	if !exists(best) {
-		return "", "", fmt.Errorf("%s: missing; the run validated no epoch (give --eval-model last)", best)
+		return "", "", train.FieldErrorf("EvalModel", "%s: missing; the run validated no epoch (evaluate the last weights)", best)
 	}
 	w, err := train.ReadWeights(best)
 	if err != nil {

@@ -15,7 +15,7 @@ import (
 	"github.com/bulwark-ml/bulwark/tensor"
 )
 
-// AdvModes lists the adversarial training modes Config.Adv accepts:
+// AdvMode is an adversarial training mode (Config.Adv):
 //
 //	none     standard training
 //	pgd      PGD-AT (Madry et al. 2018): minimize CE(f(x'), y), x' from
@@ -26,14 +26,27 @@ import (
 //	fgsm-rs  FGSM with a random start (Wong et al. 2020): δ ~ U(−ε, ε),
 //	         one step of 1.25ε, projected; with a per-epoch check for
 //	         catastrophic overfitting
-var AdvModes = []string{"none", "pgd", "trades", "fgsm-rs"}
+//
+// The empty mode is standard training too.
+type AdvMode string
+
+// The adversarial training modes.
+const (
+	AdvNone   AdvMode = "none"
+	AdvPGD    AdvMode = "pgd"
+	AdvTRADES AdvMode = "trades"
+	AdvFGSMRS AdvMode = "fgsm-rs"
+)
+
+// AdvModes lists the modes Config.Adv accepts.
+var AdvModes = []AdvMode{AdvNone, AdvPGD, AdvTRADES, AdvFGSMRS}
 
 // BestModelFile holds the weights with the best validation robust
 // accuracy (the EMA weights when EMA is on).
 const BestModelFile = "best_model.safetensors"
 
 // adversarial reports whether c trains adversarially.
-func (c *Config) adversarial() bool { return c.Adv != "" && c.Adv != "none" }
+func (c *Config) adversarial() bool { return c.Adv != "" && c.Adv != AdvNone }
 
 // recording reports whether c records per-sample probabilities.
 func (c *Config) recording() bool { return c.Record != "" || c.RecordAll }
@@ -51,63 +64,63 @@ const (
 // checkAdv validates the adversarial, mixing and recording settings.
 func (c *Config) checkAdv(bad func(flag, format string, args ...any)) {
 	if c.Adv != "" && !slices.Contains(AdvModes, c.Adv) {
-		bad("adv", "unknown mode %q; want one of %v", c.Adv, AdvModes)
+		bad("Adv", "unknown mode %q; want one of %v", c.Adv, AdvModes)
 	}
 	norm, err := c.norm()
 	if err != nil {
-		bad("norm", "%v", err)
+		bad("Norm", "%v", err)
 	}
 	switch {
 	case !(c.Eps >= 0) || math.IsInf(c.Eps, 0):
-		bad("eps", "%g is not a non-negative number", c.Eps)
+		bad("Eps", "%g is not a non-negative number", c.Eps)
 	case c.Eps > 1 && norm == attack.LInf:
-		bad("eps", "%g is more than 1, the whole [0,1] range, in L∞", c.Eps)
+		bad("Eps", "%g is more than 1, the whole [0,1] range, in L∞", c.Eps)
 	case c.Eps == 0 && (c.adversarial() || c.RecordAdv):
-		bad("eps", "missing: --adv %s and --record-adv need the radius, e.g. --eps 8/255", c.Adv)
+		bad("Eps", "missing: adversarial training ({Adv} %s) and {RecordAdv} need the radius, e.g. 8/255", c.Adv)
 	}
 	if !(c.EpsWarmup >= 0) || c.EpsWarmup > float64(c.Epochs) {
-		bad("eps-warmup", "%g epochs: want a number in [0, --epochs]", c.EpsWarmup)
+		bad("EpsWarmup", "%g epochs: want a number in [0, {Epochs}]", c.EpsWarmup)
 	} else if c.EpsWarmup > 0 && !c.adversarial() {
-		bad("eps-warmup", "needs --adv")
+		bad("EpsWarmup", "needs adversarial training ({Adv})")
 	}
 	if c.Steps < 0 {
-		bad("steps", "%d, want at least 1 (or 0 for the default %d)", c.Steps, defaultSteps)
+		bad("Steps", "%d, want at least 1 (or 0 for the default %d)", c.Steps, defaultSteps)
 	}
 	if !(c.StepSize >= 0) || math.IsInf(c.StepSize, 0) {
-		bad("step-size", "%g is not a non-negative number", c.StepSize)
+		bad("StepSize", "%g is not a non-negative number", c.StepSize)
 	}
 	if !(c.Beta >= 0) || math.IsInf(c.Beta, 0) {
-		bad("beta", "%g is not a non-negative number", c.Beta)
+		bad("Beta", "%g is not a non-negative number", c.Beta)
 	}
 	switch c.AdvBN {
 	case "", "eval":
 	case "train":
-		if c.Adv == "trades" {
-			bad("adv-bn", "TRADES runs its inner attack in eval mode; drop --adv-bn train")
+		if c.Adv == AdvTRADES {
+			bad("AdvBN", "TRADES runs its inner attack in eval mode; drop {AdvBN} train")
 		}
 	default:
-		bad("adv-bn", "unknown mode %q; want eval or train", c.AdvBN)
+		bad("AdvBN", "unknown mode %q; want eval or train", c.AdvBN)
 	}
 	if !(c.SyntheticFrac >= 0 && c.SyntheticFrac < 1) {
-		bad("synthetic-frac", "%g is not in (0, 1)", c.SyntheticFrac)
+		bad("SyntheticFrac", "%g is not in (0, 1)", c.SyntheticFrac)
 	}
 	if c.Synthetic != "" && c.BatchSize < 2 {
-		bad("batch", "%d: a mixed batch needs at least 2 samples", c.BatchSize)
+		bad("BatchSize", "%d: a mixed batch needs at least 2 samples", c.BatchSize)
 	}
 	if c.ValSize < 0 {
-		bad("val-size", "%d, want at least 1 (or 0 for the default %d)", c.ValSize, DefaultValSize)
+		bad("ValSize", "%d, want at least 1 (or 0 for the default %d)", c.ValSize, DefaultValSize)
 	}
 	if c.ValSteps < 0 {
-		bad("val-steps", "%d, want at least 1 (or 0 for the default %d)", c.ValSteps, defaultSteps)
+		bad("ValSteps", "%d, want at least 1 (or 0 for the default %d)", c.ValSteps, defaultSteps)
 	}
 	if c.Record != "" && c.RecordAll {
-		bad("record", "give --record IDX.npy or --record-all, not both")
+		bad("Record", "give {Record} IDX.npy or {RecordAll}, not both")
 	}
 	if (c.RecordAdv || c.RecordTrain) && !c.recording() {
-		bad("record-adv", "--record-adv and --record-train need --record IDX.npy or --record-all")
+		bad("RecordAdv", "{RecordAdv} and {RecordTrain} need {Record} IDX.npy or {RecordAll}")
 	}
 	if c.RecordAdv && c.RecordTrain {
-		bad("record-train", "records from the training pass instead of an eval pass; drop --record-adv")
+		bad("RecordTrain", "records from the training pass instead of an eval pass; drop {RecordAdv}")
 	}
 }
 
@@ -122,7 +135,7 @@ func (c *Config) norm() (attack.Norm, error) {
 // steps returns Steps with its default (1 for FGSM-RS).
 func (c *Config) steps() int {
 	switch {
-	case c.Adv == "fgsm-rs":
+	case c.Adv == AdvFGSMRS:
 		return 1
 	case c.Steps == 0:
 		return defaultSteps
@@ -135,7 +148,7 @@ func (c *Config) stepSize() float32 {
 	switch {
 	case c.StepSize != 0:
 		return float32(c.StepSize)
-	case c.Adv == "fgsm-rs":
+	case c.Adv == AdvFGSMRS:
 		return float32(fgsmStepFactor * c.Eps)
 	}
 	return float32(c.Eps / 4)
@@ -188,10 +201,12 @@ type adv struct {
 	clean      []float32
 	cleanCalls int // clean softmax computations (a test seam)
 
-	valIdx      []int   // the validation slice of the test set
-	history     bool    // best and prevRobust reflect the earlier epochs
-	best        float64 // best validation robust accuracy so far; −1 before any
-	prevRobust  float64 // last epoch's; −1 before any
+	valIdx      []int                     // the validation slice of the test set
+	history     bool                      // best and prevRobust reflect the earlier epochs
+	best        float64                   // best validation robust accuracy so far; −1 before any
+	bestState   map[string]*tensor.Tensor // its weights, if found in this session
+	bestEpoch   int                       // its epoch, 1-based
+	prevRobust  float64                   // last epoch's; −1 before any
 	rec         *recorder
 	warnedNoVal bool
 }
@@ -211,7 +226,7 @@ func (t *Trainer) initAdv() error {
 	}
 	if cfg.adversarial() {
 		if t.opts.Loss != nil {
-			return fmt.Errorf("--adv %s: the run already has a custom loss (Options.Loss)", cfg.Adv)
+			return FieldErrorf("Adv", "%s: the run already has a custom loss ({Loss})", cfg.Adv)
 		}
 		a.xadv = autograd.Leaf(nil, false)
 		a.tp = autograd.NewTape()
@@ -268,7 +283,7 @@ func (a *adv) innerAttack(e int) *attack.PGD {
 	cfg := &a.t.cfg
 	p := &attack.PGD{Norm: a.norm, Eps: a.eps, Alpha: cfg.stepSize(), Steps: cfg.steps(), BN: a.bn,
 		Seed: epochSeed(cfg.Seed, 1, e)}
-	if cfg.Adv == "trades" {
+	if cfg.Adv == AdvTRADES {
 		p.Init, p.Sigma, p.BN, p.Objective = attack.InitNormal, tradesSigma, attack.BNEval, a.klObjective
 	}
 	a.inner, a.epoch = p, e
@@ -276,20 +291,20 @@ func (a *adv) innerAttack(e int) *attack.PGD {
 }
 
 // perturb returns the inner attack's adversarial version of the step's
-// batch, or the attack's error (inputs outside [0,1], say) naming --adv.
+// batch, or the attack's error (inputs outside [0,1], say) naming Adv.
 func (a *adv) perturb(s *Step) (*autograd.Var, error) {
 	p := a.innerAttack(s.Epoch)
 	a.rampEps(p, s)
 	x, err := p.Perturb(s.Model, s.X.Value, s.Labels)
 	if err != nil {
-		return nil, fmt.Errorf("--adv %s: %w", a.t.cfg.Adv, err)
+		return nil, WrapField("Adv", err, "%s", a.t.cfg.Adv)
 	}
 	a.xadv.Value = x
 	return a.xadv, nil
 }
 
 // rampEps sets the training attack's ε (and its default step size) for
-// step s under --eps-warmup: ε·min(1, t/T) with t the steps done so far
+// step s under EpsWarmup: ε·min(1, t/T) with t the steps done so far
 // plus one and T the warm-up's length in steps.
 func (a *adv) rampEps(p *attack.PGD, s *Step) {
 	cfg := &a.t.cfg
@@ -309,7 +324,7 @@ func (a *adv) rampEps(p *attack.PGD, s *Step) {
 // accuracy); TRADES returns the clean ones.
 func (a *adv) loss(s *Step) (loss, logits *autograd.Var, err error) {
 	ce := autograd.CEOptions{LabelSmoothing: float32(a.t.cfg.LabelSmoothing)}
-	if a.t.cfg.Adv != "trades" {
+	if a.t.cfg.Adv != AdvTRADES {
 		xadv, err := a.perturb(s)
 		if err != nil {
 			return nil, nil, err
@@ -352,20 +367,10 @@ func (a *adv) cacheClean(m nn.Module, x *autograd.Var) {
 
 // softmaxRow replaces the logits in row by their softmax.
 func softmaxRow(row []float32) {
-	lse := logSumExp(row)
+	lse := tensor.LogSumExpRow(row)
 	for j, v := range row {
 		row[j] = float32(math.Exp(float64(v) - lse))
 	}
-}
-
-// logSumExp returns log Σ exp(z), computed stably.
-func logSumExp(z []float32) float64 {
-	mx := slices.Max(z)
-	var sum float64
-	for _, v := range z {
-		sum += math.Exp(float64(v - mx))
-	}
-	return float64(mx) + math.Log(sum)
 }
 
 // klObjective is TRADES' inner objective for sample i:
@@ -373,7 +378,7 @@ func logSumExp(z []float32) float64 {
 func (a *adv) klObjective(i int, z []float32, _ int, grad []float32) float64 {
 	c := len(z)
 	p := a.clean[i*c : (i+1)*c]
-	lse := logSumExp(z)
+	lse := tensor.LogSumExpRow(z)
 	var kl float64
 	for j, v := range z {
 		lq := float64(v) - lse
@@ -412,7 +417,7 @@ func (a *adv) validate(e int, m *Metrics) error {
 	t := a.t
 	if len(a.valIdx) == 0 {
 		if !a.warnedNoVal && t.opts.Stdout != nil {
-			fmt.Fprintf(t.opts.Stdout, "note: --data %s has no test set: no robust validation, best checkpoint or overfitting check\n", t.cfg.Data)
+			fmt.Fprintf(t.opts.Stdout, "note: %s has no test set: no robust validation, best checkpoint or overfitting check\n", t.dataName())
 		}
 		a.warnedNoVal = true
 		return nil
@@ -423,13 +428,13 @@ func (a *adv) validate(e int, m *Metrics) error {
 	start := time.Now()
 	am := &AdvMetrics{}
 	attacks := []attack.Attack{a.valAttack(e)}
-	if t.cfg.Adv == "fgsm-rs" {
+	if t.cfg.Adv == AdvFGSMRS {
 		attacks = append(attacks, &attack.FGSM{Eps: a.eps})
 	}
 	eo := attack.EvalOptions{BatchSize: t.cfg.BatchSize, Workers: t.opts.Workers, Indices: a.valIdx}
 	r, err := attack.Evaluate(t.model, t.test, eo, attacks...)
 	if err != nil {
-		return fmt.Errorf("--data %s: robust validation: %w", t.cfg.Data, err)
+		return WrapField("Data", err, "%s: robust validation", t.dataName())
 	}
 	am.ValCleanAcc, am.ValRobustAcc = r.CleanAcc(), r.RobustAcc(0)
 	sel := am.ValRobustAcc
@@ -442,7 +447,7 @@ func (a *adv) validate(e int, m *Metrics) error {
 		er, err := attack.Evaluate(t.model, t.test, eo, a.valAttack(e))
 		t.ema.Restore()
 		if err != nil {
-			return fmt.Errorf("--data %s: robust validation of the EMA model: %w", t.cfg.Data, err)
+			return WrapField("Data", err, "%s: robust validation of the EMA model", t.dataName())
 		}
 		acc := er.RobustAcc(0)
 		am.EMAValRobustAcc, sel = &acc, acc
@@ -454,10 +459,10 @@ func (a *adv) validate(e int, m *Metrics) error {
 		}
 	}
 	am.BestRobustAcc = a.best
-	if t.cfg.Adv == "fgsm-rs" {
+	if t.cfg.Adv == AdvFGSMRS {
 		am.Overfit = overfitting(a.prevRobust, am.ValRobustAcc, *am.ValFGSMAcc)
 		if am.Overfit && t.opts.Stdout != nil {
-			fmt.Fprintf(t.opts.Stdout, "WARNING: catastrophic overfitting at epoch %d: PGD accuracy %.2f%% (previous epoch %.2f%%) while FGSM accuracy is %.2f%%; lower --eps or --step-size, or use --adv pgd\n",
+			fmt.Fprintf(t.opts.Stdout, "WARNING: catastrophic overfitting at epoch %d: PGD accuracy %.2f%% (previous epoch %.2f%%) while FGSM accuracy is %.2f%%; lower ε or the step size, or train with PGD\n",
 				e+1, 100*am.ValRobustAcc, 100*max(a.prevRobust, 0), 100**am.ValFGSMAcc)
 		}
 	}
@@ -482,20 +487,25 @@ func overfitting(prev, pgd, fgsm float64) bool {
 	return collapsed || zero
 }
 
-// saveBest writes the model (or, with EMA, the averaged) weights to
-// BestModelFile, recording the epoch and accuracy in the metadata.
+// saveBest keeps the model (or, with EMA, the averaged) weights as the
+// best, in memory and, with a run directory, in BestModelFile with the
+// epoch and accuracy in its metadata.
 func (a *adv) saveBest(e int, acc float64) error {
 	t := a.t
+	ts := cloneState(nn.StateMap(nn.StateDict(t.model)))
+	if t.ema != nil {
+		ts = t.ema.State()
+	}
+	a.bestState, a.bestEpoch = ts, e+1
+	if t.cfg.Out == "" {
+		return nil
+	}
 	meta, err := t.modelMeta()
 	if err != nil {
 		return err
 	}
 	meta["epoch"] = strconv.Itoa(e + 1)
 	meta["val_robust_acc"] = strconv.FormatFloat(acc, 'g', -1, 64)
-	ts := nn.StateMap(nn.StateDict(t.model))
-	if t.ema != nil {
-		ts = t.ema.State()
-	}
 	return safetensors.Write(filepath.Join(t.cfg.Out, BestModelFile), ts, meta)
 }
 
@@ -506,12 +516,12 @@ func (a *adv) loadHistory(e int) error {
 		return nil
 	}
 	a.history = true
-	if e == 0 {
-		return nil
+	if a.t.start == 0 {
+		return nil // no earlier session
 	}
 	ms, err := ReadMetrics(filepath.Join(a.t.cfg.Out, MetricsFile))
 	if err != nil {
-		return fmt.Errorf("--resume: %w", err)
+		return WrapField("Resume", err, "")
 	}
 	for _, m := range ms {
 		if m.Epoch > e || m.AdvMetrics == nil {

@@ -47,27 +47,27 @@ func (t *Trainer) newBatcher(bc data.Config) (batchSource, error) {
 	if pool == nil && t.cfg.Synthetic == "" {
 		b, err := data.NewBatcher(t.train, nil, bc)
 		if err != nil {
-			return nil, fmt.Errorf("--batch: %w", err)
+			return nil, WrapField("BatchSize", err, "")
 		}
 		return b, nil
 	}
 	if pool == nil {
 		var err error
 		if pool, _, err = data.Open(t.cfg.Synthetic); err != nil {
-			return nil, fmt.Errorf("--synthetic: %w", err)
+			return nil, WrapField("Synthetic", err, "")
 		}
 		t.owned = append(t.owned, pool)
 	}
 	if err := data.SameKind(t.train, pool); err != nil {
-		return nil, fmt.Errorf("--synthetic %s: %w (those of the training set)", t.cfg.Synthetic, err)
+		return nil, WrapField("Synthetic", fmt.Errorf("%w (those of the training set)", err), "%s", t.synthName())
 	}
 	if bc.BatchSize < 2 {
-		return nil, fmt.Errorf("--batch: %d: a mixed batch needs at least 2 samples", bc.BatchSize)
+		return nil, FieldErrorf("BatchSize", "%d: a mixed batch needs at least 2 samples", bc.BatchSize)
 	}
 	nr, ns := t.cfg.SplitBatch(bc.BatchSize)
 	m, err := newMixBatcher(t.train, pool, nr, ns, bc)
 	if err != nil {
-		return nil, fmt.Errorf("--synthetic: %w", err)
+		return nil, WrapField("Synthetic", err, "%s", t.synthName())
 	}
 	return m, nil
 }

@@ -16,19 +16,19 @@ import (
 
 // advConfig is tinyConfig with adversarial training in mode and cheap
 // attacks.
-func advConfig(out, mode string) Config {
+func advConfig(out string, mode AdvMode) Config {
 	c := tinyConfig(out)
 	c.Epochs, c.Adv, c.Eps, c.Steps, c.ValSize, c.ValSteps = 1, mode, 0.1, 2, 16, 2
 	return c
 }
 
 func TestAdvModesTrain(t *testing.T) {
-	for _, mode := range []string{"pgd", "trades", "fgsm-rs"} {
-		t.Run(mode, func(t *testing.T) {
+	for _, mode := range []AdvMode{AdvPGD, AdvTRADES, AdvFGSMRS} {
+		t.Run(string(mode), func(t *testing.T) {
 			dir := t.TempDir()
 			cfg := advConfig(dir, mode)
 			cfg.Epochs = 2
-			ms, err := Run(context.Background(), cfg, tinyOptions(t))
+			ms, err := runMetrics(context.Background(), cfg, tinyOptions(t))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -62,12 +62,12 @@ func TestAdvModesTrain(t *testing.T) {
 func TestEvalEvery(t *testing.T) {
 	every := advConfig(t.TempDir(), "pgd")
 	every.Epochs = 3
-	if _, err := Run(context.Background(), every, tinyOptions(t)); err != nil {
+	if _, err := runMetrics(context.Background(), every, tinyOptions(t)); err != nil {
 		t.Fatal(err)
 	}
 	cfg := every
 	cfg.Out, cfg.EvalEvery = t.TempDir(), 2
-	ms, err := Run(context.Background(), cfg, tinyOptions(t))
+	ms, err := runMetrics(context.Background(), cfg, tinyOptions(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -383,7 +383,7 @@ func TestMixedTraining(t *testing.T) {
 		}
 		return nil
 	}
-	ms, err := Run(context.Background(), cfg, opts)
+	ms, err := runMetrics(context.Background(), cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -400,51 +400,50 @@ func TestMixedTraining(t *testing.T) {
 	}
 }
 
-func TestAdvConfigErrorsNameTheFlag(t *testing.T) {
+func TestAdvConfigErrorsNameTheField(t *testing.T) {
 	for _, tc := range []struct {
 		edit func(*Config)
 		flag string
 	}{
-		{func(c *Config) { c.Adv = "mart" }, "--adv"},
-		{func(c *Config) { c.Eps = 0 }, "--eps"},
-		{func(c *Config) { c.Eps = 2 }, "--eps"},
-		{func(c *Config) { c.Norm = "l1" }, "--norm"},
-		{func(c *Config) { c.Steps = -1 }, "--steps"},
-		{func(c *Config) { c.StepSize = math.NaN() }, "--step-size"},
-		{func(c *Config) { c.Beta = -1 }, "--beta"},
-		{func(c *Config) { c.AdvBN = "frozen" }, "--adv-bn"},
-		{func(c *Config) { c.Adv, c.AdvBN = "trades", "train" }, "--adv-bn"},
-		{func(c *Config) { c.SyntheticFrac = 1 }, "--synthetic-frac"},
-		{func(c *Config) { c.ValSize = -3 }, "--val-size"},
-		{func(c *Config) { c.EvalEvery = -1 }, "--eval-every"},
-		{func(c *Config) { c.Record, c.RecordAll = "x.npy", true }, "--record"},
-		{func(c *Config) { c.RecordAdv = true }, "--record-adv"},
-		{func(c *Config) { c.Synthetic = "npz:/nonexistent.npz" }, "--synthetic"},
-		{func(c *Config) { c.Record = "/nonexistent.npy" }, "--record"},
+		{func(c *Config) { c.Adv = "mart" }, "Adv"},
+		{func(c *Config) { c.Eps = 0 }, "Eps"},
+		{func(c *Config) { c.Eps = 2 }, "Eps"},
+		{func(c *Config) { c.Norm = "l1" }, "Norm"},
+		{func(c *Config) { c.Steps = -1 }, "Steps"},
+		{func(c *Config) { c.StepSize = math.NaN() }, "StepSize"},
+		{func(c *Config) { c.Beta = -1 }, "Beta"},
+		{func(c *Config) { c.AdvBN = "frozen" }, "AdvBN"},
+		{func(c *Config) { c.Adv, c.AdvBN = "trades", "train" }, "AdvBN"},
+		{func(c *Config) { c.SyntheticFrac = 1 }, "SyntheticFrac"},
+		{func(c *Config) { c.ValSize = -3 }, "ValSize"},
+		{func(c *Config) { c.EvalEvery = -1 }, "EvalEvery"},
+		{func(c *Config) { c.Record, c.RecordAll = "x.npy", true }, "Record"},
+		{func(c *Config) { c.RecordAdv = true }, "RecordAdv"},
+		{func(c *Config) { c.Synthetic = "npz:/nonexistent.npz" }, "Synthetic"},
+		{func(c *Config) { c.Record = "/nonexistent.npy" }, "Record"},
 	} {
 		cfg := advConfig(t.TempDir(), "pgd")
 		tc.edit(&cfg)
 		_, err := New(cfg, tinyOptions(t))
-		if err == nil || !strings.HasPrefix(err.Error(), tc.flag) || strings.Contains(err.Error(), "\n") {
-			t.Errorf("%s: error %v, want one line starting with the flag", tc.flag, err)
-		}
+		checkFieldError(t, err, tc.flag)
 	}
 	// A custom loss and --adv do not mix.
 	opts := tinyOptions(t)
 	opts.Loss = func(s *Step) (*autograd.Var, *autograd.Var, error) { return nil, nil, nil }
-	if _, err := New(advConfig(t.TempDir(), "pgd"), opts); err == nil || !strings.HasPrefix(err.Error(), "--adv") {
-		t.Errorf("custom loss with --adv: %v", err)
-	}
+	_, err := New(advConfig(t.TempDir(), "pgd"), opts)
+	checkFieldError(t, err, "Adv")
 }
 
 // TestAttackErrorIsAnError checks that a failing inner attack comes back
-// from the loss as an error naming --adv, not as a panic.
+// from the loss as an error naming Adv, not as a panic.
 func TestAttackErrorIsAnError(t *testing.T) {
 	tr, s := trainerFor(t, advConfig(t.TempDir(), "pgd"))
 	x := s.X.Value.Data()
 	x[0] = 2 // outside [0,1]: the attack refuses it
-	if _, _, err := tr.adv.loss(s); err == nil || !strings.Contains(err.Error(), "--adv pgd") {
-		t.Fatalf("error %v, want one naming --adv pgd", err)
+	_, _, err := tr.adv.loss(s)
+	checkFieldError(t, err, "Adv")
+	if !strings.Contains(err.Error(), "Adv: pgd") {
+		t.Fatalf("error %v, want one naming Adv pgd", err)
 	}
 }
 
@@ -474,7 +473,5 @@ func TestEpsWarmup(t *testing.T) {
 	}
 	bad := advConfig(t.TempDir(), "pgd")
 	bad.EpsWarmup = 3
-	if err := bad.Check(); err == nil || !strings.Contains(err.Error(), "--eps-warmup") {
-		t.Fatalf("--eps-warmup beyond --epochs: %v", err)
-	}
+	checkFieldError(t, bad.Check(), "EpsWarmup")
 }

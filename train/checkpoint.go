@@ -138,25 +138,25 @@ func checkpointConfig(path string, f *safetensors.File) (Config, error) {
 func (t *Trainer) resume(path string) error {
 	f, err := safetensors.Read(path)
 	if err != nil {
-		return fmt.Errorf("--resume: %w", err)
+		return WrapField("Resume", err, "")
 	}
 	stored, err := checkpointConfig(path, f)
 	if err != nil {
-		return fmt.Errorf("--resume: %w", err)
+		return WrapField("Resume", err, "")
 	}
 	if field := configDiff(stored, t.cfg); field != "" {
-		return fmt.Errorf("--resume: %s: setting %q differs from the checkpoint's; a resumed run must use the same settings", path, field)
+		return FieldErrorf("Resume", "%s: setting %q differs from the checkpoint's; a resumed run must use the same settings", path, field)
 	}
 	groups := map[string]map[string]*tensor.Tensor{modelPrefix: {}, optimPrefix: {}, emaPrefix: {}}
 	for name, v := range f.Tensors {
 		p, _, _ := strings.Cut(name, ".")
 		g, ok := groups[p+"."]
 		if !ok {
-			return fmt.Errorf("--resume: %s: unexpected tensor %q", path, name)
+			return FieldErrorf("Resume", "%s: unexpected tensor %q", path, name)
 		}
 		g[strings.TrimPrefix(name, p+".")] = v
 	}
-	fail := func(err error) error { return fmt.Errorf("--resume: %s: %w", path, err) }
+	fail := func(err error) error { return WrapField("Resume", err, "%s", path) }
 	epoch, err := metaInt(f, "epoch")
 	if err != nil {
 		return fail(err)
@@ -262,7 +262,7 @@ func trimMetrics(path string, epoch int) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("--resume: %w", err)
+		return WrapField("Resume", err, "")
 	}
 	var keep bytes.Buffer
 	sc := bufio.NewScanner(bytes.NewReader(raw))
@@ -278,7 +278,7 @@ func trimMetrics(path string, epoch int) error {
 	}
 	err = atomicfile.Write(path, func(w io.Writer) error { _, err := w.Write(keep.Bytes()); return err })
 	if err != nil {
-		return fmt.Errorf("--resume: %w", err)
+		return WrapField("Resume", err, "")
 	}
 	return nil
 }

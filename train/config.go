@@ -1,21 +1,35 @@
 package train
 
 import (
-	"fmt"
 	"math"
 	"slices"
 
 	"github.com/bulwark-ml/bulwark/nn"
 )
 
-// Schedules lists the learning-rate schedules Config.Schedule accepts.
-var Schedules = []string{"constant", "multistep", "cosine", "onecycle"}
+// Schedule is a learning-rate schedule (Config.Schedule); the empty one
+// is constant.
+type Schedule string
+
+// The learning-rate schedules.
+const (
+	Constant  Schedule = "constant"
+	MultiStep Schedule = "multistep" // ×Gamma at each of Milestones
+	Cosine    Schedule = "cosine"    // cosine decay to 0 over the run
+	OneCycle  Schedule = "onecycle"  // linear up over Warmup, then cosine down
+)
+
+// Schedules lists the schedules Config.Schedule accepts.
+var Schedules = []Schedule{Constant, MultiStep, Cosine, OneCycle}
 
 // Config is everything that determines a training run. It is stored as
-// JSON in every checkpoint, so a resumed run uses the same settings. The
-// CLI flags of `bulwark train` map onto these fields one to one.
+// JSON in every checkpoint, so a resumed run uses the same settings.
+// Errors about a setting are FieldErrors naming its field; the flags of
+// `bulwark train` map onto the fields one to one.
 type Config struct {
-	Arch  string  `json:"arch"`  // model name, one of nn.Archs()
+	// Arch is the model's name, one of nn.Archs(); it may be empty when
+	// Options.Model is the model to train.
+	Arch  string  `json:"arch"`
 	Width float64 `json:"width"` // channel multiplier; 0 means 1
 	Data  string  `json:"data"`  // dataset spec (data.Open), for the record
 	// Subset is a .npy of training-set indices (bulwark select's kept.npy):
@@ -25,8 +39,8 @@ type Config struct {
 	Epochs    int `json:"epochs"`
 	BatchSize int `json:"batch_size"`
 
-	LR       float64 `json:"lr"`       // peak learning rate
-	Schedule string  `json:"schedule"` // one of Schedules; "" means constant
+	LR       float64  `json:"lr"`       // peak learning rate
+	Schedule Schedule `json:"schedule"` // one of Schedules; "" means constant
 	// Warmup is the number of epochs (fractions allowed) of linear
 	// warm-up from 0 to LR. For onecycle it is the rising phase and
 	// defaults to 30% of the run.
@@ -49,7 +63,7 @@ type Config struct {
 
 	// Adversarial training (adv.go); Adv "" or "none" is standard
 	// training.
-	Adv      string  `json:"adv,omitempty"`       // one of AdvModes
+	Adv      AdvMode `json:"adv,omitempty"`       // one of AdvModes
 	Eps      float64 `json:"eps,omitempty"`       // radius of the threat model's ball
 	Norm     string  `json:"norm,omitempty"`      // "linf" (default) or "l2"
 	Steps    int     `json:"steps,omitempty"`     // inner attack steps; 0 means 10 (pgd, trades)
@@ -87,67 +101,72 @@ type Config struct {
 
 	Seed    uint64 `json:"seed"`
 	Threads int    `json:"threads"` // kernel threads; 0 leaves the current setting
-	Out     string `json:"out"`     // run directory, e.g. runs/NAME
+	// Out is the run directory (e.g. runs/NAME) for the checkpoint, the
+	// weights, the metrics and the recordings. Empty keeps everything in
+	// memory: the run cannot then be resumed, record or write a best
+	// checkpoint file (Result has the best weights).
+	Out string `json:"out"`
 }
 
-// Check validates c, naming the offending field by its CLI flag.
+// Check validates c. Its error is a *FieldError naming the first
+// setting at fault.
 func (c *Config) Check() error {
 	var errs []error
-	bad := func(flag string, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("--%s: %s", flag, fmt.Sprintf(format, args...)))
+	bad := func(field string, format string, args ...any) {
+		errs = append(errs, FieldErrorf(field, format, args...))
 	}
-	nonNeg := func(flag string, v float64) {
+	nonNeg := func(field string, v float64) {
 		if !(v >= 0) || math.IsInf(v, 1) {
-			bad(flag, "%g is not a non-negative number", v)
+			bad(field, "%g is not a non-negative number", v)
 		}
 	}
-	if !slices.Contains(nn.Archs(), c.Arch) {
-		bad("arch", "unknown architecture %q; known: %v", c.Arch, nn.Archs())
+	if c.Arch != "" && !slices.Contains(nn.Archs(), c.Arch) {
+		bad("Arch", "unknown architecture %q; known: %v", c.Arch, nn.Archs())
 	}
-	nonNeg("width", c.Width)
+	nonNeg("Width", c.Width)
 	if c.Epochs < 1 {
-		bad("epochs", "%d, want at least 1", c.Epochs)
+		bad("Epochs", "%d, want at least 1", c.Epochs)
 	}
 	if c.EvalEvery < 0 {
-		bad("eval-every", "%d, want at least 1 (or 0 for every epoch)", c.EvalEvery)
+		bad("EvalEvery", "%d, want at least 1 (or 0 for every epoch)", c.EvalEvery)
 	}
 	if c.BatchSize < 1 {
-		bad("batch", "%d, want at least 1", c.BatchSize)
+		bad("BatchSize", "%d, want at least 1", c.BatchSize)
 	}
-	nonNeg("lr", c.LR)
+	nonNeg("LR", c.LR)
 	if c.Schedule != "" && !slices.Contains(Schedules, c.Schedule) {
-		bad("schedule", "unknown schedule %q; want one of %v", c.Schedule, Schedules)
+		bad("Schedule", "unknown schedule %q; want one of %v", c.Schedule, Schedules)
 	}
-	nonNeg("warmup", c.Warmup)
+	nonNeg("Warmup", c.Warmup)
 	if c.Warmup > float64(c.Epochs) && c.Epochs >= 1 {
-		bad("warmup", "%g epochs, more than the %d of the run", c.Warmup, c.Epochs)
+		bad("Warmup", "%g epochs, more than the %d of the run", c.Warmup, c.Epochs)
 	}
 	for i, m := range c.Milestones {
 		if m < 1 || i > 0 && m <= c.Milestones[i-1] {
-			bad("milestones", "%v: want ascending epochs ≥ 1", c.Milestones)
+			bad("Milestones", "%v: want ascending epochs ≥ 1", c.Milestones)
 			break
 		}
 	}
 	if c.Gamma < 0 || c.Gamma > 1 || math.IsNaN(c.Gamma) {
-		bad("gamma", "%g is not in [0, 1]", c.Gamma)
+		bad("Gamma", "%g is not in [0, 1]", c.Gamma)
 	}
-	nonNeg("momentum", c.Momentum)
+	nonNeg("Momentum", c.Momentum)
 	if c.Nesterov && c.Momentum == 0 {
-		bad("nesterov", "needs --momentum > 0")
+		bad("Nesterov", "needs {Momentum} > 0")
 	}
-	nonNeg("wd", c.WeightDecay)
+	nonNeg("WeightDecay", c.WeightDecay)
 	if !(c.LabelSmoothing >= 0 && c.LabelSmoothing < 1) {
-		bad("label-smoothing", "%g is not in [0, 1)", c.LabelSmoothing)
+		bad("LabelSmoothing", "%g is not in [0, 1)", c.LabelSmoothing)
 	}
 	if !(c.EMA >= 0 && c.EMA < 1) {
-		bad("ema", "%g is not in [0, 1)", c.EMA)
+		bad("EMA", "%g is not in [0, 1)", c.EMA)
 	}
 	if c.Threads < 0 {
-		bad("threads", "%d, want at least 1 (or 0 for the default)", c.Threads)
+		bad("Threads", "%d, want at least 1 (or 0 for the default)", c.Threads)
 	}
 	c.checkAdv(bad)
-	if c.Out == "" {
-		bad("out", "missing: name the run directory, e.g. runs/NAME")
+	if c.Out == "" && c.recording() {
+		bad("Out", "missing: recording ({Record}, {RecordAll}) writes its trajectories to the run directory")
 	}
 	if len(errs) > 0 {
 		return errs[0] // one clear line: the first problem

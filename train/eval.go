@@ -31,7 +31,8 @@ type EvalResult struct {
 // sample of ds in order and returns its accuracy and mean cross-entropy.
 // It leaves the model in evaluation mode. A label outside the model's
 // classes or an image the model cannot take is an error, not a panic.
-func Evaluate(model nn.Module, ds data.Dataset, o EvalOptions) (res EvalResult, err error) {
+func Evaluate(model nn.Module, ds data.Dataset, o EvalOptions) (EvalResult, error) {
+	var res EvalResult
 	if o.BatchSize == 0 {
 		o.BatchSize = 256
 	}
@@ -46,14 +47,16 @@ func Evaluate(model nn.Module, ds data.Dataset, o EvalOptions) (res EvalResult, 
 	defer b.Close()
 	defer tp.Reset()
 	defer tp.NoGrad()()
-	defer func() {
-		// A model that cannot take these images panics inside the
-		// engine (a programmer error there, bad input here).
-		if r := recover(); r != nil {
-			err = fmt.Errorf("the model does not fit the data: %v", r)
-		}
-	}()
 	model.SetTrain(false)
+	if ds.Len() > 0 {
+		x, err := data.Sample(ds, 0)
+		if err != nil {
+			return res, err
+		}
+		if err := nn.CheckFit(model.Forward, x, 1, -1); err != nil {
+			return res, err
+		}
+	}
 	b.Reset(0)
 	x := autograd.Leaf(nil, false)
 	var lossSum float64

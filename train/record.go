@@ -73,7 +73,7 @@ func newRecorder(t *Trainer) (*recorder, error) {
 	} else {
 		idx, err := data.ReadIndices(cfg.Record, n)
 		if err != nil {
-			return nil, fmt.Errorf("--record: %w", err)
+			return nil, WrapField("Record", err, "")
 		}
 		r.idx = idx
 	}
@@ -125,7 +125,7 @@ func (r *recorder) wrap(loss LossFunc) LossFunc {
 // TrueProbEL2N returns softmax(z)[y] and the EL2N error
 // ‖softmax(z) − onehot(y)‖₂.
 func TrueProbEL2N(z []float32, y int) (p, el2n float32) {
-	lse := logSumExp(z)
+	lse := tensor.LogSumExpRow(z)
 	var ss float64
 	for c, v := range z {
 		q := math.Exp(float64(v) - lse)
@@ -187,20 +187,20 @@ func (r *recorder) begin(e int) error {
 	}
 	old, shape, err := data.ReadNpy[int64](r.path(RecordIndicesFile))
 	if err != nil {
-		return fmt.Errorf("--resume: recording: %w", err)
+		return WrapField("Resume", err, "recording")
 	}
 	if len(shape) != 1 || len(old) != n || !sameIndices(old, r.idx) {
-		return fmt.Errorf("--resume: %s does not list the samples this run records", r.path(RecordIndicesFile))
+		return FieldErrorf("Resume", "%s does not list the samples this run records", r.path(RecordIndicesFile))
 	}
 	for f, name := range r.files {
 		v, shape, err := data.ReadNpy[float32](r.path(name))
 		if err != nil {
-			return fmt.Errorf("--resume: recording: %w", err)
+			return WrapField("Resume", err, "recording")
 		}
 		// A run killed after writing a row but before its checkpoint
 		// left rows of epochs it redoes: drop them.
 		if len(shape) != 2 || shape[1] != n || shape[0] < e {
-			return fmt.Errorf("--resume: %s has shape %v, want at least %d×%d (the epochs completed × samples)", r.path(name), shape, e, n)
+			return FieldErrorf("Resume", "%s has shape %v, want at least %d×%d (the epochs completed × samples)", r.path(name), shape, e, n)
 		}
 		r.rows[f] = v[:e*n]
 	}

@@ -200,7 +200,7 @@ func TestAdvResumeIsBitwiseIdentical(t *testing.T) {
 	}
 	opts = tinyOptions(t)
 	opts.Resume = true
-	ms, err := Run(context.Background(), config(split), opts)
+	ms, err := runMetrics(context.Background(), config(split), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,6 @@
 package train
 
 import (
-	"fmt"
-
 	"github.com/bulwark-ml/bulwark/optim"
 )
 
@@ -33,9 +31,9 @@ func (c *Config) schedule(stepsPerEpoch int) (optim.Schedule, error) {
 	lr := float32(c.LR)
 	var s optim.Schedule
 	switch c.Schedule {
-	case "", "constant":
+	case "", Constant:
 		s = optim.Constant(lr)
-	case "multistep":
+	case MultiStep:
 		ms := c.Milestones
 		if len(ms) == 0 {
 			ms = []int{max(c.Epochs/2, 1), max(c.Epochs*3/4, 1)}
@@ -45,10 +43,10 @@ func (c *Config) schedule(stepsPerEpoch int) (optim.Schedule, error) {
 			gamma = 0.1
 		}
 		s = optim.MultiStep{Base: lr, Milestones: optim.EpochSteps(stepsPerEpoch, ms...), Gamma: float32(gamma)}
-	case "cosine":
+	case Cosine:
 		s = optim.Cosine{Base: lr, Total: total, Warmup: warm}
 		warm = 0 // built in
-	case "onecycle":
+	case OneCycle:
 		oc := optim.OneCycle{Max: lr, Total: total}
 		if c.Warmup > 0 {
 			oc.PctStart = c.Warmup / float64(c.Epochs)
@@ -56,11 +54,11 @@ func (c *Config) schedule(stepsPerEpoch int) (optim.Schedule, error) {
 		s = oc
 		warm = 0 // the rising phase is the warm-up
 	default:
-		return nil, fmt.Errorf("--schedule: unknown schedule %q; want one of %v", c.Schedule, Schedules)
+		return nil, FieldErrorf("Schedule", "unknown schedule %q; want one of %v", c.Schedule, Schedules)
 	}
 	if v, ok := s.(validator); ok {
 		if err := v.Validate(); err != nil {
-			return nil, fmt.Errorf("--schedule %s: %w", c.Schedule, err)
+			return nil, WrapField("Schedule", err, "%s", c.Schedule)
 		}
 	}
 	if warm > 0 {

@@ -18,9 +18,14 @@ import (
 	"github.com/bulwark-ml/bulwark/tensor"
 )
 
-// Options are the parts of a run that are not settings: data overrides,
-// where output goes, resumption and hooks. The zero value is valid.
+// Options are the parts of a run that are not settings: the model and
+// data when the caller has them, where output goes, resumption and hooks.
+// The zero value is valid.
 type Options struct {
+	// Model, if set, is the model to train, from its current weights, in
+	// place of a new Config.Arch (which may then be empty); a resumed run
+	// overwrites its weights from the checkpoint.
+	Model nn.FeatureModel
 	// Train and Test, if set, replace the sets opened from Config.Data
 	// (tests and later pipeline stages pass subsets this way). Test may
 	// be nil: then there is no evaluation.
@@ -31,6 +36,7 @@ type Options struct {
 	Progress io.Writer
 	// Resume continues the run in Config.Out from its checkpoint. Without
 	// it, a directory that already holds a checkpoint is an error.
+	// Config.Out must be set.
 	Resume bool
 	// Workers is the number of goroutines decoding batches; 0 is the
 	// data package's default.
@@ -103,6 +109,7 @@ type Trainer struct {
 	owned       []data.Dataset // sets opened here, closed by Close
 
 	epoch    int           // epochs completed
+	start    int           // epochs completed before this session (resume)
 	steps    int           // optimizer steps taken
 	elapsed  time.Duration // wall time of earlier sessions of this run
 	threads  int           // kernel threads before New, restored by Close
@@ -157,9 +164,12 @@ func New(cfg Config, opts Options) (*Trainer, error) {
 func (t *Trainer) init() (err error) {
 	cfg, opts := t.cfg, t.opts
 	if t.train == nil {
+		if cfg.Data == "" {
+			return FieldErrorf("Data", "missing: name a dataset, or pass the sets in Options.Train and Options.Test")
+		}
 		tr, te, err := data.Open(cfg.Data)
 		if err != nil {
-			return fmt.Errorf("--data: %w", err)
+			return WrapField("Data", err, "")
 		}
 		t.train, t.test = tr, te
 		t.owned = append(t.owned, tr)
@@ -170,24 +180,34 @@ func (t *Trainer) init() (err error) {
 	if cfg.Subset != "" {
 		idx, err := data.ReadIndices(cfg.Subset, t.train.Len())
 		if err != nil {
-			return fmt.Errorf("--subset: %w", err)
+			return WrapField("Subset", err, "")
 		}
 		if t.train, err = data.Subset(t.train, idx); err != nil {
-			return fmt.Errorf("--subset: %w", err)
+			return WrapField("Subset", err, "")
 		}
 	}
 	c, h, w := t.train.Shape()
 	if t.test != nil {
 		if tc, th, tw := t.test.Shape(); tc != c || th != h || tw != w {
-			return fmt.Errorf("--data %s: training images are %d×%d×%d but test images %d×%d×%d", cfg.Data, c, h, w, tc, th, tw)
+			return FieldErrorf("Data", "%s: training images are %d×%d×%d but test images %d×%d×%d", t.dataName(), c, h, w, tc, th, tw)
 		}
 	}
 	if h != w {
-		return fmt.Errorf("--data %s: images are %d×%d, want square ones", cfg.Data, h, w)
+		return FieldErrorf("Data", "%s: images are %d×%d, want square ones", t.dataName(), h, w)
 	}
 	t.ncfg = nn.Config{InChannels: c, NumClasses: t.train.Classes(), Width: cfg.Width, ImageSize: h, Seed: cfg.Seed}
-	if t.model, err = nn.New(cfg.Arch, t.ncfg); err != nil {
-		return fmt.Errorf("--arch %s: %w", cfg.Arch, err)
+	switch {
+	case opts.Model != nil:
+		t.model = opts.Model
+		if a, ok := opts.Model.(interface{ Arch() string }); ok && t.cfg.Arch == "" {
+			t.cfg.Arch = a.Arch() // for the weights' metadata
+		}
+	case cfg.Arch == "":
+		return FieldErrorf("Arch", "missing: name an architecture (one of %v) or pass the model in Options.Model", nn.Archs())
+	default:
+		if t.model, err = nn.New(cfg.Arch, t.ncfg); err != nil {
+			return WrapField("Arch", err, "%s", cfg.Arch)
+		}
 	}
 	params := optimParams(t.model)
 	sgd := optim.SGDConfig{LR: float32(cfg.LR), Momentum: float32(cfg.Momentum), Nesterov: cfg.Nesterov, WeightDecay: float32(cfg.WeightDecay)}
@@ -203,12 +223,12 @@ func (t *Trainer) init() (err error) {
 			bufs = append(bufs, optim.Buffer{Name: b.Name, Tensor: b.T})
 		}
 		if t.ema, err = optim.NewEMA(params, bufs, optim.EMAConfig{Decay: float32(cfg.EMA), Warmup: true}); err != nil {
-			return fmt.Errorf("--ema: %w", err)
+			return WrapField("EMA", err, "")
 		}
 	}
 	n := t.train.Len()
 	if n == 0 {
-		return fmt.Errorf("--data %s: the training set is empty", cfg.Data)
+		return FieldErrorf("Data", "%s: the training set is empty", t.dataName())
 	}
 	bc := data.Config{BatchSize: cfg.BatchSize, Shuffle: true, Seed: cfg.Seed, Workers: opts.Workers, Prefetch: true,
 		NoSingleton: true} // BatchNorm cannot normalize a batch of one; no sample is skipped
@@ -235,18 +255,42 @@ func (t *Trainer) init() (err error) {
 	if cfg.Threads > 0 {
 		t.threads = kernels.SetThreads(cfg.Threads)
 	}
+	if cfg.Out == "" {
+		if opts.Resume {
+			return FieldErrorf("Resume", "needs {Out}, the run directory holding the checkpoint")
+		}
+		return nil
+	}
 	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
-		return fmt.Errorf("--out: %w", err)
+		return WrapField("Out", err, "")
 	}
 	ckpt := filepath.Join(cfg.Out, CheckpointFile)
 	if opts.Resume {
 		if err := t.resume(ckpt); err != nil {
 			return err
 		}
+		t.start = t.epoch
 	} else if _, err := os.Stat(ckpt); err == nil {
-		return fmt.Errorf("--out %s: already holds a run (%s); pass --resume to continue it or choose another --out", cfg.Out, CheckpointFile)
+		return FieldErrorf("Out", "%s already holds a run (%s); resume it ({Resume}) or choose another directory", cfg.Out, CheckpointFile)
 	}
 	return nil
+}
+
+// dataName names the training data in messages: Config.Data, or "the
+// training set" when the caller passed it.
+func (t *Trainer) dataName() string {
+	if t.cfg.Data != "" {
+		return t.cfg.Data
+	}
+	return "the training set"
+}
+
+// synthName names the synthetic pool in messages.
+func (t *Trainer) synthName() string {
+	if t.opts.Synthetic == nil && t.cfg.Synthetic != "" {
+		return t.cfg.Synthetic
+	}
+	return "the synthetic pool"
 }
 
 // augmentPad is the random-crop padding for images of side h: 4 for
@@ -315,18 +359,21 @@ func (t *Trainer) Run(ctx context.Context) error {
 	return nil
 }
 
-// Run is New, Trainer.Run and Close in one call; it returns the metrics of
-// the epochs it ran.
-func Run(ctx context.Context, cfg Config, opts Options) ([]Metrics, error) {
+// Run trains a model as cfg says, on the data opts passes or cfg.Data
+// names, and returns it with its history: New, Trainer.Run, Result and
+// Close in one call. On an error after training started, the Result of
+// the epochs done is returned beside it.
+func Run(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 	t, err := New(cfg, opts)
 	if err != nil {
 		return nil, err
 	}
 	err = t.Run(ctx)
+	res, rerr := t.Result()
 	if cerr := t.Close(); err == nil {
-		err = cerr
+		err = errors.Join(rerr, cerr)
 	}
-	return t.metrics, err
+	return res, err
 }
 
 // runEpoch trains epoch t.epoch, then evaluates and saves.
@@ -357,7 +404,7 @@ func (t *Trainer) runEpoch(ctx context.Context) error {
 	}
 	bar.finish()
 	if err := t.batcher.Err(); err != nil {
-		return fmt.Errorf("--data %s: epoch %d: %w", t.cfg.Data, e+1, err)
+		return WrapField("Data", err, "%s: epoch %d", t.dataName(), e+1)
 	}
 	trainSec := time.Since(start).Seconds()
 	m := Metrics{
@@ -397,11 +444,13 @@ func (t *Trainer) runEpoch(ctx context.Context) error {
 	m.WallSec, m.Steps = t.elapsed.Seconds(), t.steps
 	// Metrics first: a run killed before the checkpoint lands redoes the
 	// epoch, and resume drops the line of the epoch it redoes.
-	if err := appendMetrics(filepath.Join(t.cfg.Out, MetricsFile), m); err != nil {
-		return err
-	}
-	if err := t.save(); err != nil {
-		return err
+	if t.cfg.Out != "" {
+		if err := appendMetrics(filepath.Join(t.cfg.Out, MetricsFile), m); err != nil {
+			return err
+		}
+		if err := t.save(); err != nil {
+			return err
+		}
 	}
 	t.metrics = append(t.metrics, m)
 	if t.opts.Stdout != nil {
@@ -422,7 +471,7 @@ func (t *Trainer) evaluate(logits []float32) (EvalResult, error) {
 	r, err := Evaluate(t.model, t.test, EvalOptions{BatchSize: t.cfg.BatchSize, Tape: t.evalTape, Workers: t.opts.Workers, Logits: logits})
 	t.model.SetTrain(true)
 	if err != nil {
-		return r, fmt.Errorf("--data %s: evaluating: %w", t.cfg.Data, err)
+		return r, WrapField("Data", err, "%s: evaluating", t.dataName())
 	}
 	return r, nil
 }
@@ -442,7 +491,7 @@ func (t *Trainer) trainStep(batch *data.Batch, e, b int) (loss float64, correct 
 	}
 	loss = float64(s.Loss.Value.Data()[0])
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
-		return 0, 0, fmt.Errorf("train: loss is %v at epoch %d, batch %d (of %d); lower --lr or check the data", loss, e+1, b+1, t.batcher.Len())
+		return 0, 0, fmt.Errorf("train: loss is %v at epoch %d, batch %d (of %d); lower the learning rate or check the data", loss, e+1, b+1, t.batcher.Len())
 	}
 	tp.Backward(s.Loss)
 	if t.opts.OnBatch != nil {

@@ -39,6 +39,30 @@ func tinyConfig(out string) Config {
 	}
 }
 
+// runMetrics is Run returning the metrics of the run.
+func runMetrics(ctx context.Context, cfg Config, opts Options) ([]Metrics, error) {
+	res, err := Run(ctx, cfg, opts)
+	if res == nil {
+		return nil, err
+	}
+	return res.Metrics, err
+}
+
+// checkFieldError fails unless err is one line, a *FieldError naming
+// field.
+func checkFieldError(t *testing.T, err error, field string) {
+	t.Helper()
+	var fe *FieldError
+	switch {
+	case err == nil:
+		t.Errorf("no error, want one naming %s", field)
+	case !errors.As(err, &fe) || fe.Field != field:
+		t.Errorf("error %v, want a FieldError naming %s", err, field)
+	case !strings.HasPrefix(err.Error(), field+":") || strings.Contains(err.Error(), "\n"):
+		t.Errorf("error %q, want one line starting with %s:", err, field)
+	}
+}
+
 func tinyOptions(t testing.TB) Options {
 	return Options{Train: synthetic(t, 1, 64, 1, 8), Test: synthetic(t, 2, 32, 1, 8)}
 }
@@ -89,13 +113,13 @@ func stopAfter(o *Options, e int) context.Context {
 
 func TestResumeIsBitwiseIdentical(t *testing.T) {
 	straight, split := t.TempDir(), t.TempDir()
-	if _, err := Run(context.Background(), tinyConfig(straight), tinyOptions(t)); err != nil {
+	if _, err := runMetrics(context.Background(), tinyConfig(straight), tinyOptions(t)); err != nil {
 		t.Fatal(err)
 	}
 
 	opts := tinyOptions(t)
 	ctx := stopAfter(&opts, 0)
-	if _, err := Run(ctx, tinyConfig(split), opts); !errors.Is(err, context.Canceled) {
+	if _, err := runMetrics(ctx, tinyConfig(split), opts); !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted run: %v, want context.Canceled", err)
 	}
 	// A leftover temporary file from a write that was killed is ignored.
@@ -107,7 +131,7 @@ func TestResumeIsBitwiseIdentical(t *testing.T) {
 	}
 	opts = tinyOptions(t)
 	opts.Resume = true
-	ms, err := Run(context.Background(), tinyConfig(split), opts)
+	ms, err := runMetrics(context.Background(), tinyConfig(split), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +184,7 @@ func TestKillChild(t *testing.T) {
 	opts := tinyOptions(t)
 	_, err := os.Stat(filepath.Join(dir, CheckpointFile))
 	opts.Resume = err == nil
-	if _, err := Run(context.Background(), killConfig(dir), opts); err != nil {
+	if _, err := runMetrics(context.Background(), killConfig(dir), opts); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -226,10 +250,10 @@ func TestKillMidRun(t *testing.T) {
 	t.Logf("killed the run %d times", kills)
 	opts := tinyOptions(t)
 	opts.Resume = true
-	if _, err := Run(context.Background(), killConfig(dir), opts); err != nil {
+	if _, err := runMetrics(context.Background(), killConfig(dir), opts); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Run(context.Background(), killConfig(straight), tinyOptions(t)); err != nil {
+	if _, err := runMetrics(context.Background(), killConfig(straight), tinyOptions(t)); err != nil {
 		t.Fatal(err)
 	}
 	sameTensors(t, ModelFile, readTensors(t, filepath.Join(straight, ModelFile)), readTensors(t, filepath.Join(dir, ModelFile)))
@@ -249,7 +273,7 @@ func modTime(path string) time.Time {
 func TestNaNLossStops(t *testing.T) {
 	cfg := tinyConfig(t.TempDir())
 	cfg.LR, cfg.Schedule, cfg.Warmup, cfg.EMA = 1e30, "constant", 0, 0
-	_, err := Run(context.Background(), cfg, tinyOptions(t))
+	_, err := runMetrics(context.Background(), cfg, tinyOptions(t))
 	if err == nil || !strings.Contains(err.Error(), "epoch 1, batch ") || !(strings.Contains(err.Error(), "NaN") || strings.Contains(err.Error(), "Inf")) {
 		t.Fatalf("error %v, want one naming NaN/Inf, the epoch and the batch", err)
 	}
@@ -259,45 +283,48 @@ func TestRunDirectoryGuards(t *testing.T) {
 	dir := t.TempDir()
 	cfg := tinyConfig(dir)
 	cfg.Epochs = 1
-	if _, err := Run(context.Background(), cfg, tinyOptions(t)); err != nil {
+	if _, err := runMetrics(context.Background(), cfg, tinyOptions(t)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Run(context.Background(), cfg, tinyOptions(t)); err == nil || !strings.Contains(err.Error(), "--resume") {
-		t.Fatalf("second run into the same --out: %v, want a refusal mentioning --resume", err)
+	_, err := runMetrics(context.Background(), cfg, tinyOptions(t))
+	checkFieldError(t, err, "Out")
+	if !strings.Contains(err.Error(), "{Resume}") && !strings.Contains(err.Error(), "(Resume)") {
+		t.Fatalf("second run into the same Out: %v, want a refusal mentioning Resume", err)
 	}
 	opts := tinyOptions(t)
 	opts.Resume = true
 	cfg.LR = 0.5
-	if _, err := Run(context.Background(), cfg, opts); err == nil || !strings.Contains(err.Error(), `"lr"`) {
-		t.Fatalf("resume with another --lr: %v, want an error naming lr", err)
+	if _, err := runMetrics(context.Background(), cfg, opts); err == nil || !strings.Contains(err.Error(), `"lr"`) {
+		t.Fatalf("resume with another LR: %v, want an error naming lr", err)
 	}
 	opts.Resume = true
-	if _, err := Run(context.Background(), tinyConfig(t.TempDir()), opts); err == nil || !strings.Contains(err.Error(), "--resume") {
-		t.Fatalf("resume without a checkpoint: %v", err)
-	}
+	_, err = runMetrics(context.Background(), tinyConfig(t.TempDir()), opts)
+	checkFieldError(t, err, "Resume")
+	cfg.Out = ""
+	_, err = runMetrics(context.Background(), cfg, opts)
+	checkFieldError(t, err, "Resume")
 }
 
-func TestConfigErrorsNameTheFlag(t *testing.T) {
+func TestConfigErrorsNameTheField(t *testing.T) {
 	for _, tc := range []struct {
 		edit func(*Config)
 		flag string
 	}{
-		{func(c *Config) { c.Arch = "resnet9" }, "--arch"},
-		{func(c *Config) { c.Epochs = 0 }, "--epochs"},
-		{func(c *Config) { c.BatchSize = -1 }, "--batch"},
-		{func(c *Config) { c.LR = -1 }, "--lr"},
-		{func(c *Config) { c.Schedule = "linear" }, "--schedule"},
-		{func(c *Config) { c.EMA = 1 }, "--ema"},
-		{func(c *Config) { c.LabelSmoothing = 2 }, "--label-smoothing"},
-		{func(c *Config) { c.Out = "" }, "--out"},
-		{func(c *Config) { c.Milestones = []int{3, 2} }, "--milestones"},
+		{func(c *Config) { c.Arch = "resnet9" }, "Arch"},
+		{func(c *Config) { c.Epochs = 0 }, "Epochs"},
+		{func(c *Config) { c.BatchSize = -1 }, "BatchSize"},
+		{func(c *Config) { c.LR = -1 }, "LR"},
+		{func(c *Config) { c.Schedule = "linear" }, "Schedule"},
+		{func(c *Config) { c.EMA = 1 }, "EMA"},
+		{func(c *Config) { c.LabelSmoothing = 2 }, "LabelSmoothing"},
+		{func(c *Config) { c.Out, c.RecordAll = "", true }, "Out"},
+		{func(c *Config) { c.Arch = "" }, "Arch"},
+		{func(c *Config) { c.Milestones = []int{3, 2} }, "Milestones"},
 	} {
 		cfg := tinyConfig(t.TempDir())
 		tc.edit(&cfg)
 		_, err := New(cfg, tinyOptions(t))
-		if err == nil || !strings.HasPrefix(err.Error(), tc.flag) || strings.Contains(err.Error(), "\n") {
-			t.Errorf("%s: error %v, want one line starting with the flag", tc.flag, err)
-		}
+		checkFieldError(t, err, tc.flag)
 	}
 }
 
@@ -306,7 +333,7 @@ func TestModelFileReloads(t *testing.T) {
 	cfg := tinyConfig(dir)
 	cfg.Epochs, cfg.EMA = 2, 0
 	opts := tinyOptions(t)
-	ms, err := Run(context.Background(), cfg, opts)
+	ms, err := runMetrics(context.Background(), cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -364,7 +391,7 @@ func TestHooks(t *testing.T) {
 		m.SetTrain(false) // the trainer restores training mode
 		return nil
 	}
-	if _, err := Run(context.Background(), cfg, opts); err != nil {
+	if _, err := runMetrics(context.Background(), cfg, opts); err != nil {
 		t.Fatal(err)
 	}
 	if batches != 8 || samples != 128 || epochs != 2 || custom != 8 {
@@ -372,7 +399,7 @@ func TestHooks(t *testing.T) {
 	}
 	opts.OnEpochEnd = func(int, nn.Module) error { return errors.New("boom") }
 	cfg.Out = t.TempDir()
-	if _, err := Run(context.Background(), cfg, opts); err == nil || !strings.Contains(err.Error(), "epoch 1: hook: boom") {
+	if _, err := runMetrics(context.Background(), cfg, opts); err == nil || !strings.Contains(err.Error(), "epoch 1: hook: boom") {
 		t.Fatalf("failing hook: %v", err)
 	}
 }
@@ -391,7 +418,7 @@ func TestSubset(t *testing.T) {
 	}
 	cfg := tinyConfig(t.TempDir())
 	cfg.Epochs, cfg.Subset = 1, path
-	if _, err := Run(context.Background(), cfg, tinyOptions(t)); err != nil {
+	if _, err := runMetrics(context.Background(), cfg, tinyOptions(t)); err != nil {
 		t.Fatal(err)
 	}
 	ref := tinyConfig(t.TempDir())
@@ -402,17 +429,90 @@ func TestSubset(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts.Train = sub
-	if _, err := Run(context.Background(), ref, opts); err != nil {
+	if _, err := runMetrics(context.Background(), ref, opts); err != nil {
 		t.Fatal(err)
 	}
 	sameTensors(t, ModelFile, readTensors(t, filepath.Join(ref.Out, ModelFile)), readTensors(t, filepath.Join(cfg.Out, ModelFile)))
 
-	// An index outside the training set is an error naming the flag and the file.
+	// An index outside the training set is an error naming the field and the file.
 	if err := data.WriteNpy(path, []int{2}, []int64{1, 64}); err != nil {
 		t.Fatal(err)
 	}
 	cfg.Out = t.TempDir()
-	if _, err := Run(context.Background(), cfg, tinyOptions(t)); err == nil || !strings.HasPrefix(err.Error(), "--subset") || !strings.Contains(err.Error(), "kept.npy") {
-		t.Fatalf("out-of-range --subset: %v", err)
+	_, err = runMetrics(context.Background(), cfg, tinyOptions(t))
+	checkFieldError(t, err, "Subset")
+	if err == nil || !strings.Contains(err.Error(), "kept.npy") {
+		t.Fatalf("out-of-range Subset: %v", err)
 	}
+}
+
+// TestRunInMemory trains a model the caller built, without a run
+// directory, and checks that it is the same training, bit for bit, as one
+// built from Config.Arch and written to disk: the returned model, its EMA
+// and best weights, and the metrics.
+func TestRunInMemory(t *testing.T) {
+	disk := tinyConfig(t.TempDir())
+	disk.Epochs, disk.Adv, disk.Eps, disk.Steps, disk.ValSize, disk.ValSteps = 2, AdvPGD, 0.1, 2, 16, 2
+	want, err := Run(context.Background(), disk, tinyOptions(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	mem := disk
+	mem.Arch, mem.Out = "", ""
+	opts := tinyOptions(t)
+	c, h, _ := opts.Train.Shape()
+	model, err := nn.New(disk.Arch, nn.Config{InChannels: c, NumClasses: opts.Train.Classes(), Width: disk.Width, ImageSize: h, Seed: disk.Seed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Model = model
+	cwd := t.TempDir()
+	t.Chdir(cwd)
+	got, err := Run(context.Background(), mem, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Model != model {
+		t.Errorf("Result.Model is not the model passed in Options.Model")
+	}
+	if left, _ := os.ReadDir(cwd); len(left) != 0 {
+		t.Errorf("an in-memory run wrote %d files into the working directory", len(left))
+	}
+	sameTensors(t, "model", nn.StateMap(nn.StateDict(got.Model)), readTensors(t, filepath.Join(disk.Out, ModelFile)))
+	sameTensors(t, "ema", got.EMA, readTensors(t, filepath.Join(disk.Out, EMAModelFile)))
+	if got.Best == nil || got.BestEpoch < 1 || got.BestEpoch != want.BestEpoch {
+		t.Fatalf("best weights from epoch %d (nil: %v), want those of epoch %d", got.BestEpoch, got.Best == nil, want.BestEpoch)
+	}
+	sameTensors(t, "best", got.Best, readTensors(t, filepath.Join(disk.Out, BestModelFile)))
+	if len(got.Metrics) != 2 || got.Metrics[1].BestRobustAcc != want.Metrics[1].BestRobustAcc || got.Metrics[1].TrainLoss != want.Metrics[1].TrainLoss {
+		t.Errorf("metrics %+v, want %+v", got.Metrics, want.Metrics)
+	}
+	if err := got.Use(got.Best); err != nil {
+		t.Fatal(err)
+	}
+	sameTensors(t, "model after Use(Best)", nn.StateMap(nn.StateDict(got.Model)), got.Best)
+	if err := (&Result{Model: model}).Use(nil); err == nil {
+		t.Errorf("Use(nil) succeeded")
+	}
+}
+
+func TestFieldErrorRender(t *testing.T) {
+	err := FieldErrorf("Nesterov", "needs {Momentum} > 0")
+	if got, want := err.Error(), "Nesterov: needs Momentum > 0"; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+	flags := map[string]string{"Nesterov": "--nesterov", "Momentum": "--momentum"}
+	if got, want := err.(*FieldError).Render(func(f string) string { return flags[f] }), "--nesterov: needs --momentum > 0"; got != want {
+		t.Errorf("Render = %q, want %q", got, want)
+	}
+	wrapped := fmt.Errorf("train: %w", WrapField("Data", errors.New("no such file"), "%s", "npz:x.npz"))
+	var fe *FieldError
+	if !errors.As(wrapped, &fe) || fe.Error() != "Data: npz:x.npz: no such file" {
+		t.Errorf("wrapped FieldError: %v", wrapped)
+	}
+	var noData Config = tinyConfig(t.TempDir())
+	noData.Data = ""
+	_, err = New(noData, Options{})
+	checkFieldError(t, err, "Data")
 }

@@ -54,7 +54,7 @@ func selectFlags(fs *flag.FlagSet, c *pipeline.Config) {
 
 // runScore implements `bulwark score`: adversarial training on a seed
 // subset with recording, then the scores of the seed samples.
-func runScore(args []string, stdout io.Writer) error {
+func runScore(args []string, stdout io.Writer) (err error) {
 	tc := defaultTrainConfig()
 	tc.Adv, tc.Epochs = "pgd", 20
 	pc := pipeline.DefaultConfig()
@@ -70,6 +70,8 @@ func runScore(args []string, stdout io.Writer) error {
 	if err := parseFlags(fs, "score", args, stdout); err != nil {
 		return err
 	}
+	names := mergeNames(flagNames(fs, &tc), flagNames(fs, &pc))
+	defer func() { err = renderFieldErrors(err, names) }()
 	pc.Data, pc.Out, pc.ScoreEpochs, pc.Train, pc.Prune = tc.Data, tc.Out, tc.Epochs, tc, []float64{0.5}
 	if err := pc.CheckScoring(); err != nil {
 		return fmt.Errorf("score: %w", err)
@@ -409,7 +411,7 @@ func runSelect(args []string, stdout io.Writer) error {
 }
 
 // runPrunePipeline implements `bulwark prune-pipeline`.
-func runPrunePipeline(args []string, stdout io.Writer) error {
+func runPrunePipeline(args []string, stdout io.Writer) (err error) {
 	tc := defaultTrainConfig()
 	tc.Adv = "pgd"
 	pc := pipeline.DefaultConfig()
@@ -450,6 +452,8 @@ func runPrunePipeline(args []string, stdout io.Writer) error {
 	if err := parseFlags(fs, "prune-pipeline", args, stdout); err != nil {
 		return err
 	}
+	names := mergeNames(flagNames(fs, &tc), flagNames(fs, &pc), map[string]string{"OnlySeeds": "--only-seeds", "Finished": "--finished"})
+	defer func() { err = renderFieldErrors(err, names) }()
 	switch {
 	case tc.Synthetic != "":
 		return errors.New("prune-pipeline: --synthetic: not supported; give the pool as --data")

@@ -35,7 +35,7 @@ func trainFlags(fs *flag.FlagSet, cfg *train.Config) {
 	fs.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "number of epochs")
 	fs.IntVar(&cfg.BatchSize, "batch", cfg.BatchSize, "batch size")
 	fs.Float64Var(&cfg.LR, "lr", cfg.LR, "peak learning rate")
-	fs.StringVar(&cfg.Schedule, "schedule", cfg.Schedule, "learning-rate schedule: "+strings.Join(train.Schedules, ", "))
+	fs.StringVar((*string)(&cfg.Schedule), "schedule", string(cfg.Schedule), "learning-rate schedule: "+join(train.Schedules))
 	fs.Float64Var(&cfg.Warmup, "warmup", cfg.Warmup, "epochs of linear warm-up (onecycle: the rising phase, default 30%)")
 	fs.Var((*intList)(&cfg.Milestones), "milestones", "multistep: comma-separated epochs at which the rate is multiplied by --gamma (default 50%,75% of --epochs)")
 	fs.Float64Var(&cfg.Gamma, "gamma", cfg.Gamma, "multistep: factor applied at each milestone")
@@ -46,7 +46,7 @@ func trainFlags(fs *flag.FlagSet, cfg *train.Config) {
 	fs.Float64Var(&cfg.LabelSmoothing, "label-smoothing", cfg.LabelSmoothing, "label smoothing ε in [0, 1)")
 	fs.Float64Var(&cfg.EMA, "ema", cfg.EMA, "decay of the exponential moving average of the weights (0 = off), e.g. 0.999")
 	fs.BoolVar(&cfg.Augment, "augment", cfg.Augment, "random crop (padding side/8) and horizontal flip")
-	fs.StringVar(&cfg.Adv, "adv", cfg.Adv, "adversarial training: "+strings.Join(train.AdvModes, ", "))
+	fs.StringVar((*string)(&cfg.Adv), "adv", string(cfg.Adv), "adversarial training: "+join(train.AdvModes))
 	fs.Var((*fraction)(&cfg.Eps), "eps", "radius of the threat model's ε-ball, e.g. 0.3 or 8/255 (needed by --adv and --record-adv)")
 	fs.StringVar(&cfg.Norm, "norm", cfg.Norm, "threat model: linf or l2")
 	fs.IntVar(&cfg.Steps, "steps", cfg.Steps, "steps of the inner attack (pgd, trades; fgsm-rs takes 1)")
@@ -89,7 +89,10 @@ func runTrain(args []string, stdout io.Writer) error {
 		fs.IntVar(&workers, "workers", 0, "goroutines decoding batches (0 = default)")
 		return fs
 	}
-	if err := parseFlags(newFlags(), "train", args, stdout); err != nil {
+	fs := newFlags()
+	names := flagNames(fs, &cfg)
+	names["Resume"] = "--resume"
+	if err := parseFlags(fs, "train", args, stdout); err != nil {
 		return err
 	}
 	if resume {
@@ -110,6 +113,9 @@ func runTrain(args []string, stdout io.Writer) error {
 	if cfg.Data == "" {
 		return errors.New("train: --data is missing; want one of: " + data.Specs)
 	}
+	if cfg.Out == "" {
+		return errors.New("train: --out is missing: name the run directory, e.g. runs/NAME")
+	}
 	// Config takes 0 for these as "the default"; on the command line the
 	// default is shown, so an explicit 0 is a mistake.
 	if cfg.Synthetic != "" && cfg.SyntheticFrac == 0 {
@@ -127,7 +133,7 @@ func runTrain(args []string, stdout io.Writer) error {
 	}
 	t, err := train.New(cfg, opts)
 	if err != nil {
-		return fmt.Errorf("train: %w", err)
+		return fmt.Errorf("train: %w", renderFieldErrors(err, names))
 	}
 	defer t.Close()
 	fmt.Fprintf(stdout, "bulwark train: %s (%d parameters) on %s, %d threads, run directory %s",
@@ -145,10 +151,19 @@ func runTrain(args []string, stdout io.Writer) error {
 		if errors.Is(err, context.Canceled) {
 			return fmt.Errorf("train: interrupted after epoch %d; continue with: bulwark train --resume --out %s", t.Epoch(), cfg.Out)
 		}
-		return fmt.Errorf("train: %w", err)
+		return fmt.Errorf("train: %w", renderFieldErrors(err, names))
 	}
 	fmt.Fprintf(stdout, "wrote %s\n", filepath.Join(cfg.Out, train.ModelFile))
 	return t.Close()
+}
+
+// join lists values as "a, b, c".
+func join[T ~string](values []T) string {
+	s := make([]string, len(values))
+	for i, v := range values {
+		s[i] = string(v)
+	}
+	return strings.Join(s, ", ")
 }
 
 // parseFlags parses args into fs, turning the flag package's errors into
