@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/bulwark-ml/bulwark/data"
+	"github.com/bulwark-ml/bulwark/nn"
 	"github.com/bulwark-ml/bulwark/prune"
 	"github.com/bulwark-ml/bulwark/tensor"
 	"github.com/bulwark-ml/bulwark/train"
@@ -573,11 +574,11 @@ func (r *run) trainAndEval(ctx context.Context, st *stages, dir, name string, ke
 		return nil, err
 	}
 	err = st.do("eval_"+name, evalPath, func() error {
-		path, which, err := r.evalWeights(cfg.Out)
+		w, which, err := r.evalWeights(cfg.Out)
 		if err != nil {
 			return err
 		}
-		model, err := LoadModel(path, r.test)
+		model, err := w.Build(ImageOptions(r.test))
 		if err != nil {
 			return err
 		}
@@ -618,26 +619,25 @@ func (r *run) train(ctx context.Context, st *stages, name string, cfg train.Conf
 	return ms, st.set(name, trainSeconds(ms))
 }
 
-// evalWeights returns the weights file of a finished training run that
+// evalWeights reads the weights of a finished training run that
 // Config.EvalModel asks for, and says which it is.
-func (r *run) evalWeights(dir string) (path, which string, err error) {
-	last := filepath.Join(dir, train.ModelFile)
+func (r *run) evalWeights(dir string) (w *nn.Weights, which string, err error) {
 	if r.c.EvalModel == "last" {
-		return last, "last epoch", nil
+		w, err := nn.ReadWeights(filepath.Join(dir, train.ModelFile))
+		return w, "last epoch", err
 	}
 	best := filepath.Join(dir, train.BestModelFile)
 	if !exists(best) {
-		return "", "", train.FieldErrorf("EvalModel", "%s: missing; the run validated no epoch (evaluate the last weights)", best)
+		return nil, "", train.FieldErrorf("EvalModel", "%s: missing; the run validated no epoch (evaluate the last weights)", best)
 	}
-	w, err := train.ReadWeights(best)
-	if err != nil {
-		return "", "", err
+	if w, err = nn.ReadWeights(best); err != nil {
+		return nil, "", err
 	}
 	which = fmt.Sprintf("best, epoch %d", w.Epoch)
 	if r.c.Train.EMA > 0 {
 		which += ", EMA"
 	}
-	return best, which, nil
+	return w, which, nil
 }
 
 // curve is a run's validation robust accuracy against its steps.

@@ -197,7 +197,7 @@ func FinishedRun(dir string, epochs int) []train.Metrics {
 
 // finishedEpochs returns the epochs the checkpoint in dir has completed.
 func finishedEpochs(dir string) (int, error) {
-	w, err := train.ReadWeights(filepath.Join(dir, train.CheckpointFile))
+	w, err := nn.ReadWeights(filepath.Join(dir, train.CheckpointFile))
 	if err != nil {
 		return 0, err
 	}
@@ -268,18 +268,14 @@ func Evaluate(model nn.FeatureModel, test data.Dataset, idx []int, norm attack.N
 
 // LoadModel builds the model saved in a weights file for images of ds.
 func LoadModel(path string, ds data.Dataset) (nn.FeatureModel, error) {
-	w, err := train.ReadWeights(path)
-	if err != nil {
-		return nil, err
-	}
-	if w.Arch == "" {
-		return nil, fmt.Errorf("%s: records no architecture", path)
-	}
-	cfg, err := w.ConfigFor(w.Arch, ds)
-	if err != nil {
-		return nil, err
-	}
-	return w.Build(w.Arch, cfg)
+	m, _, err := nn.Load(path, ImageOptions(ds))
+	return m, err
+}
+
+// ImageOptions are the nn.LoadOptions of a model for images of ds.
+func ImageOptions(ds data.Dataset) nn.LoadOptions {
+	c, h, _ := ds.Shape()
+	return nn.LoadOptions{InChannels: c, ImageSize: h}
 }
 
 // Predict returns, for every sample of ds, the softmax probability that

@@ -11,7 +11,6 @@ import (
 	"github.com/bulwark-ml/bulwark/attack"
 	"github.com/bulwark-ml/bulwark/autograd"
 	"github.com/bulwark-ml/bulwark/nn"
-	"github.com/bulwark-ml/bulwark/safetensors"
 	"github.com/bulwark-ml/bulwark/tensor"
 )
 
@@ -506,7 +505,7 @@ func (a *adv) saveBest(e int, acc float64) error {
 	}
 	meta["epoch"] = strconv.Itoa(e + 1)
 	meta["val_robust_acc"] = strconv.FormatFloat(acc, 'g', -1, 64)
-	return safetensors.Write(filepath.Join(t.cfg.Out, BestModelFile), ts, meta)
+	return nn.SaveState(filepath.Join(t.cfg.Out, BestModelFile), ts, meta)
 }
 
 // loadHistory restores, once, the best and previous robust accuracies of

@@ -12,6 +12,7 @@ import (
 	"github.com/bulwark-ml/bulwark/attack"
 	"github.com/bulwark-ml/bulwark/autograd"
 	"github.com/bulwark-ml/bulwark/data"
+	"github.com/bulwark-ml/bulwark/nn"
 )
 
 // advConfig is tinyConfig with adversarial training in mode and cheap
@@ -44,7 +45,7 @@ func TestAdvModesTrain(t *testing.T) {
 					t.Fatalf("%s: FGSM accuracy %v", mode, a.ValFGSMAcc)
 				}
 			}
-			w, err := ReadWeights(filepath.Join(dir, BestModelFile))
+			w, err := nn.ReadWeights(filepath.Join(dir, BestModelFile))
 			if err != nil || w.Arch != "resnet8" || w.Epoch < 1 {
 				t.Fatalf("best model: %+v, %v", w, err)
 			}
@@ -78,7 +79,7 @@ func TestEvalEvery(t *testing.T) {
 			t.Errorf("epoch %d: test acc %v, robust metrics %v; want evaluated %v", m.Epoch, m.TestAcc, m.AdvMetrics, evaluated)
 		}
 	}
-	w, err := ReadWeights(filepath.Join(cfg.Out, BestModelFile))
+	w, err := nn.ReadWeights(filepath.Join(cfg.Out, BestModelFile))
 	if err != nil || w.Epoch < 2 {
 		t.Fatalf("best model: epoch %d, %v; want one of the evaluated epochs 2, 3", w.Epoch, err)
 	}

@@ -24,7 +24,7 @@ import (
 // "model.", the optimizer state under "optim." and the EMA shadow under
 // "ema.", with metadata:
 //
-//	format       CheckpointFormat
+//	format       nn.CheckpointFormat
 //	arch, epoch  the architecture and the number of epochs completed
 //	config       the Config as JSON
 //	model        the nn.Config the model was built with, as JSON
@@ -35,11 +35,10 @@ import (
 //
 // safetensors.Write replaces the file atomically (temporary file, sync,
 // rename), so a run killed mid-write leaves the previous checkpoint.
-const CheckpointFormat = "bulwark-checkpoint-v1"
 
 // Prefixes of the tensor groups in a checkpoint.
 const (
-	modelPrefix = "model."
+	modelPrefix = nn.CheckpointModelPrefix
 	optimPrefix = "optim."
 	emaPrefix   = "ema."
 )
@@ -70,7 +69,7 @@ func (t *Trainer) save() error {
 		return fmt.Errorf("train: saving the RNG state: %w", err)
 	}
 	ck := map[string]string{
-		"format":  CheckpointFormat,
+		"format":  nn.CheckpointFormat,
 		"step":    strconv.Itoa(t.steps),
 		"rng":     base64.StdEncoding.EncodeToString(rng),
 		"elapsed": strconv.FormatFloat(t.elapsed.Seconds(), 'g', -1, 64),
@@ -86,11 +85,11 @@ func (t *Trainer) save() error {
 	// the checkpoint, which the resumed run recomputes and rewrites
 	// identically; the other order could leave the final weights stale
 	// behind a finished checkpoint.
-	if err := safetensors.Write(filepath.Join(t.cfg.Out, ModelFile), nn.StateMap(nn.StateDict(t.model)), meta); err != nil {
+	if err := nn.Save(filepath.Join(t.cfg.Out, ModelFile), t.model, meta); err != nil {
 		return err
 	}
 	if t.ema != nil {
-		if err := safetensors.Write(filepath.Join(t.cfg.Out, EMAModelFile), emaState, meta); err != nil {
+		if err := nn.SaveState(filepath.Join(t.cfg.Out, EMAModelFile), emaState, meta); err != nil {
 			return err
 		}
 	}
@@ -125,8 +124,8 @@ func ReadConfig(dir string) (Config, error) {
 // checkpointConfig checks that f is a checkpoint and decodes its Config.
 func checkpointConfig(path string, f *safetensors.File) (Config, error) {
 	var c Config
-	if got := f.Metadata["format"]; got != CheckpointFormat {
-		return c, fmt.Errorf("%s: not a bulwark checkpoint (format %q, want %q)", path, got, CheckpointFormat)
+	if got := f.Metadata["format"]; got != nn.CheckpointFormat {
+		return c, fmt.Errorf("%s: not a bulwark checkpoint (format %q, want %q)", path, got, nn.CheckpointFormat)
 	}
 	if err := json.Unmarshal([]byte(f.Metadata["config"]), &c); err != nil {
 		return c, fmt.Errorf("%s: metadata \"config\": %w", path, err)

@@ -11,6 +11,7 @@ import (
 	"github.com/bulwark-ml/bulwark/attack"
 	"github.com/bulwark-ml/bulwark/autograd"
 	"github.com/bulwark-ml/bulwark/data"
+	"github.com/bulwark-ml/bulwark/nn"
 )
 
 // readProbs reads a K×n probs file.
@@ -59,11 +60,11 @@ func TestRecordingMatchesDirectComputation(t *testing.T) {
 		t.Fatalf("record_indices.npy: %v %v %v", got, gshape, err)
 	}
 	// The last row is the final model's, recomputed here directly.
-	w, err := ReadWeights(filepath.Join(cfg.Out, ModelFile))
+	w, err := nn.ReadWeights(filepath.Join(cfg.Out, ModelFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := w.Build(w.Arch, w.Model)
+	m, err := w.Build(nn.LoadOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

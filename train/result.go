@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 
 	"github.com/bulwark-ml/bulwark/nn"
-	"github.com/bulwark-ml/bulwark/safetensors"
 	"github.com/bulwark-ml/bulwark/tensor"
 )
 
@@ -46,12 +45,11 @@ func (t *Trainer) Result() (*Result, error) {
 	if a := t.adv; a != nil {
 		r.Best, r.BestEpoch = a.bestState, a.bestEpoch
 		if r.Best == nil && a.best >= 0 && t.cfg.Out != "" {
-			f, err := safetensors.Read(filepath.Join(t.cfg.Out, BestModelFile))
+			w, err := nn.ReadWeights(filepath.Join(t.cfg.Out, BestModelFile))
 			if err != nil {
 				return r, err
 			}
-			r.Best = f.Tensors
-			fmt.Sscan(f.Metadata["epoch"], &r.BestEpoch)
+			r.Best, r.BestEpoch = w.State, w.Epoch
 		}
 	}
 	return r, nil

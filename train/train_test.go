@@ -338,14 +338,14 @@ func TestModelFileReloads(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range []string{ModelFile, CheckpointFile} {
-		w, err := ReadWeights(filepath.Join(dir, f))
+		w, err := nn.ReadWeights(filepath.Join(dir, f))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if w.Arch != "resnet8" || w.Epoch != 2 || w.Model.InChannels != 1 || w.Model.Width != 0.25 {
 			t.Fatalf("%s: metadata %+v", f, w)
 		}
-		m, err := w.Build(w.Arch, w.Model)
+		m, err := w.Build(nn.LoadOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

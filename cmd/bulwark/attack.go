@@ -14,7 +14,7 @@ import (
 	"github.com/bulwark-ml/bulwark/data"
 	"github.com/bulwark-ml/bulwark/kernels"
 	"github.com/bulwark-ml/bulwark/nn"
-	"github.com/bulwark-ml/bulwark/train"
+	"github.com/bulwark-ml/bulwark/pipeline"
 )
 
 // attackNames lists what --attack accepts; "all" is the four in order.
@@ -229,15 +229,13 @@ func (ml *modelFlags) load(cmd string) (model nn.FeatureModel, ds data.Dataset, 
 	case !(ml.width >= 0):
 		return nil, nil, nil, fmt.Errorf("%s: --width: %g is not a non-negative number", cmd, ml.width)
 	}
-	w, err := train.ReadWeights(ml.weights)
+	w, err := nn.ReadWeights(ml.weights)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("%s: --weights: %w", cmd, err)
 	}
 	arch := ml.arch
-	if arch == "" {
-		if arch = w.Arch; arch == "" {
-			return nil, nil, nil, fmt.Errorf("%s: --arch is missing and %s does not record one", cmd, ml.weights)
-		}
+	if arch == "" && w.Arch == "" {
+		return nil, nil, nil, fmt.Errorf("%s: --arch is missing and %s does not record one", cmd, ml.weights)
 	}
 	trainSet, testSet, err := data.Open(ml.spec)
 	if err != nil {
@@ -260,18 +258,17 @@ func (ml *modelFlags) load(cmd string) (model nn.FeatureModel, ds data.Dataset, 
 	return model, ds, closeData, nil
 }
 
-// build makes the model of w for images like those of ds.
-func (ml *modelFlags) build(cmd string, w *train.Weights, arch string, ds data.Dataset) (nn.FeatureModel, error) {
-	cfg, err := w.ConfigFor(arch, ds)
-	if err != nil {
-		return nil, fmt.Errorf("%s: --data %s: %w", cmd, ml.spec, err)
+// build makes the model of w (with architecture arch, if set) for
+// images like those of ds.
+func (ml *modelFlags) build(cmd string, w *nn.Weights, arch string, ds data.Dataset) (nn.FeatureModel, error) {
+	if _, h, wd := ds.Shape(); h != wd {
+		return nil, fmt.Errorf("%s: --data %s: images are %d×%d, want square ones", cmd, ml.spec, h, wd)
 	}
-	if ml.width != 0 {
-		cfg.Width = ml.width
-	}
-	model, err := w.Build(arch, cfg)
+	o := pipeline.ImageOptions(ds)
+	o.Arch, o.Width = arch, ml.width
+	model, err := w.Build(o)
 	if err != nil {
-		return nil, fmt.Errorf("%s: --arch %s: %w", cmd, arch, err)
+		return nil, fmt.Errorf("%s: --weights %s: %w", cmd, ml.weights, err)
 	}
 	return model, nil
 }
