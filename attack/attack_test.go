@@ -193,7 +193,7 @@ func countClass(t *testing.T, m nn.Module, x *tensor.Tensor, want []int) int {
 	t.Helper()
 	var p predictor
 	ok := make([]bool, len(want))
-	if err := p.correct(m, x, want, ok); err != nil {
+	if err := p.correct(m, x, want, ok, nil); err != nil {
 		t.Fatal(err)
 	}
 	n := 0

@@ -23,6 +23,10 @@ type EvalOptions struct {
 	// results and adversarial inputs (to save them, say). An error stops
 	// the evaluation.
 	OnBatch func(b *EvalBatch) error
+	// Logits, if non-nil, receives the clean logits of the evaluated
+	// samples in order, row-major samples × classes; its length must be
+	// that.
+	Logits []float32
 }
 
 // EvalBatch is one batch's outcome, as OnBatch sees it. It is reused: do
@@ -46,6 +50,8 @@ type EvalBatch struct {
 type Result struct {
 	N      int      // samples evaluated
 	Clean  int      // correct on the clean inputs
+	// LossSum is the summed cross-entropy of the clean predictions.
+	LossSum float64
 	Names  []string // the attacks' names
 	Robust []int    // Robust[a]: correct under attack a
 	// Worst is the number correct under every attack: the per-sample
@@ -64,6 +70,14 @@ func (r Result) frac(k int) float64 {
 
 // CleanAcc returns the clean accuracy, a fraction in [0, 1].
 func (r Result) CleanAcc() float64 { return r.frac(r.Clean) }
+
+// CleanLoss returns the mean cross-entropy of the clean predictions.
+func (r Result) CleanLoss() float64 {
+	if r.N == 0 {
+		return 0
+	}
+	return r.LossSum / float64(r.N)
+}
 
 // RobustAcc returns the accuracy under attack a.
 func (r Result) RobustAcc(a int) float64 { return r.frac(r.Robust[a]) }
@@ -95,8 +109,10 @@ func (r Result) String() string {
 }
 
 // Evaluate measures m on the samples of ds (or those listed in
-// o.Indices), in batches: its clean accuracy, its accuracy under each
-// attack, and under the per-sample worst case over the attacks. The
+// o.Indices), in batches: its clean accuracy and loss, its accuracy
+// under each attack, and under the per-sample worst case over the
+// attacks; with no attacks it is a plain evaluation. It is bulwark's one
+// evaluation loop: training, the pipeline and the CLI all call it. The
 // clean predictions run the model in evaluation mode; the attacks run it
 // in their own BN mode; the model's mode is restored at the end. A model
 // that cannot take the data (checked up front on one sample, see
@@ -129,7 +145,7 @@ func Evaluate(m nn.Module, ds data.Dataset, o EvalOptions, attacks ...Attack) (R
 			return res, fmt.Errorf("attack.Evaluate: %w", err)
 		}
 	}
-	ev := evaluator{attacks: attacks, o: o}
+	ev := evaluator{attacks: attacks, o: o, total: b.Samples()}
 	res.Names = make([]string, len(attacks))
 	for a, at := range attacks {
 		res.Names[a] = at.Name()
@@ -152,6 +168,7 @@ func Evaluate(m nn.Module, ds data.Dataset, o EvalOptions, attacks ...Attack) (R
 type evaluator struct {
 	attacks []Attack
 	o       EvalOptions
+	total   int // samples in all
 	pr      predictor
 	sub     subBatch
 	eb      EvalBatch
@@ -166,8 +183,25 @@ func (ev *evaluator) batch(m nn.Module, bt *data.Batch, res *Result) error {
 	eb.Clean, eb.Worst = grow(eb.Clean, n), grow(eb.Worst, n)
 	ev.sel = grow(ev.sel, n)
 	m.SetTrain(false)
-	if err := ev.pr.correct(m, bt.X, bt.Labels, eb.Clean); err != nil {
+	var bad error
+	err := ev.pr.correct(m, bt.X, bt.Labels, eb.Clean, func(z []float32, c int) {
+		for i, y := range bt.Labels {
+			row := z[i*c : (i+1)*c]
+			res.LossSum += tensor.LogSumExpRow(row) - float64(row[y])
+		}
+		switch {
+		case ev.o.Logits == nil:
+		case len(ev.o.Logits) != ev.total*c:
+			bad = fmt.Errorf("the logits buffer holds %d values, want %d samples × %d classes", len(ev.o.Logits), ev.total, c)
+		default:
+			copy(ev.o.Logits[res.N*c:], z)
+		}
+	})
+	if err != nil {
 		return err
+	}
+	if bad != nil {
+		return bad
 	}
 	copy(eb.Worst, eb.Clean)
 	if len(eb.Robust) != len(ev.attacks) {
@@ -197,7 +231,7 @@ func (ev *evaluator) batch(m nn.Module, bt *data.Batch, res *Result) error {
 				return err
 			}
 			m.SetTrain(false)
-			if err := ev.pr.correct(m, adv, ys, ev.sub.ok); err != nil {
+			if err := ev.pr.correct(m, adv, ys, ev.sub.ok, nil); err != nil {
 				return fmt.Errorf("%s: %w", at.Name(), err)
 			}
 			ev.sub.scatter(ev.adv[a], adv, rob)

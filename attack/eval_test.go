@@ -1,6 +1,7 @@
 package attack
 
 import (
+	"math"
 	"runtime"
 	"strings"
 	"testing"
@@ -107,4 +108,51 @@ func panicText(r any) string {
 		return v.Error()
 	}
 	return "unexpected panic value"
+}
+
+// TestEvaluateCleanLossAndLogits: Evaluate's clean loss is the mean
+// cross-entropy of the model's logits, which it hands out in sample
+// order; a buffer of the wrong length is an error.
+func TestEvaluateCleanLossAndLogits(t *testing.T) {
+	f := trained(t)
+	ds := f.ds
+	idx := []int{5, 0, 3, 9, 1, 7, 2}
+	logits := make([]float32, len(idx)*classes)
+	r, err := Evaluate(f.model, ds, EvalOptions{BatchSize: 3, Indices: idx, Logits: logits})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := autograd.NewTape()
+	defer tp.NoGrad()()
+	f.model.SetTrain(false)
+	var loss float64
+	correct := 0
+	for k, i := range idx {
+		x, err := data.Sample(ds, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		z := f.model.Forward(tp, autograd.Leaf(x, false)).Value.Data()
+		y := ds.Label(i)
+		for c, v := range z {
+			if d := v - logits[k*classes+c]; d > 1e-5 || d < -1e-5 {
+				t.Fatalf("sample %d, class %d: logit %v, Evaluate gave %v", i, c, v, logits[k*classes+c])
+			}
+		}
+		if tensor.ArgmaxRow(z) == y {
+			correct++
+		}
+		lse := 0.0
+		for _, v := range z {
+			lse += math.Exp(float64(v))
+		}
+		loss += math.Log(lse) - float64(z[y])
+	}
+	if r.Clean != correct || math.Abs(r.CleanLoss()-loss/float64(len(idx))) > 1e-5 {
+		t.Errorf("clean %d, loss %v; want %d, %v", r.Clean, r.CleanLoss(), correct, loss/float64(len(idx)))
+	}
+	_, err = Evaluate(f.model, ds, EvalOptions{Indices: idx, Logits: make([]float32, 5)})
+	if err == nil || !strings.Contains(err.Error(), "logits buffer holds 5 values") {
+		t.Errorf("short logits buffer: %v", err)
+	}
 }

@@ -55,7 +55,7 @@ func (w *WorstCase) Perturb(m nn.Module, x *tensor.Tensor, y []int) (*tensor.Ten
 	w.robust = grow(w.robust, n)
 	w.out = grow(w.out, x.Len())
 	copy(w.out, x.Data())
-	if err := w.pr.correct(m, x, y, w.robust); err != nil {
+	if err := w.pr.correct(m, x, y, w.robust, nil); err != nil {
 		return nil, fmt.Errorf("attack: %s: %w", w.Name(), err)
 	}
 	for _, a := range w.Attacks {
@@ -68,7 +68,7 @@ func (w *WorstCase) Perturb(m nn.Module, x *tensor.Tensor, y []int) (*tensor.Ten
 			return nil, err
 		}
 		m.SetTrain(false)
-		if err := w.pr.correct(m, adv, ys, w.sub.ok); err != nil {
+		if err := w.pr.correct(m, adv, ys, w.sub.ok, nil); err != nil {
 			return nil, fmt.Errorf("attack: %s: %w", a.Name(), err)
 		}
 		w.sub.scatter(w.out, adv, w.robust)
@@ -81,9 +81,10 @@ type predictor struct {
 	x *autograd.Var
 }
 
-// correct sets ok[i] to whether m classifies x[i] as y[i]. Labels outside
-// the model's classes are an error.
-func (p *predictor) correct(m nn.Module, x *tensor.Tensor, y []int, ok []bool) error {
+// correct sets ok[i] to whether m classifies x[i] as y[i], and passes the
+// logits (rows of c) to logits if it is set. Labels outside the model's
+// classes are an error.
+func (p *predictor) correct(m nn.Module, x *tensor.Tensor, y []int, ok []bool, logits func(z []float32, c int)) error {
 	if p.x == nil {
 		p.x = autograd.Leaf(nil, false)
 	}
@@ -102,6 +103,9 @@ func (p *predictor) correct(m nn.Module, x *tensor.Tensor, y []int, ok []bool) e
 			return fmt.Errorf("label %d of sample %d is outside the model's %d classes", t, i, c)
 		}
 		ok[i] = tensor.ArgmaxRow(z.Data()[i*c:(i+1)*c]) == t
+	}
+	if logits != nil {
+		logits(z.Data(), c)
 	}
 	return nil
 }

@@ -582,7 +582,7 @@ func (r *run) trainAndEval(ctx context.Context, st *stages, dir, name string, ke
 		if err != nil {
 			return err
 		}
-		e, err := Evaluate(model, r.test, r.evalIdx, r.norm, float32(c.Train.Eps), c.EvalSteps, c.APGDSteps, s, r.o.Progress)
+		e, err := evaluate(model, r.test, r.evalIdx, r.norm, float32(c.Train.Eps), c.EvalSteps, c.APGDSteps, s, r.o.Progress)
 		if err != nil {
 			return err
 		}

@@ -234,7 +234,7 @@ type EvalResult struct {
 // apgdSteps > 0, APGD-CE and APGD-DLR (L∞ or L2 as norm, radius eps) on
 // the samples idx of test (all if nil), with a progress bar on bars
 // (none if nil).
-func Evaluate(model nn.FeatureModel, test data.Dataset, idx []int, norm attack.Norm, eps float32, pgdSteps, apgdSteps int, seed uint64, bars io.Writer) (EvalResult, error) {
+func evaluate(model nn.FeatureModel, test data.Dataset, idx []int, norm attack.Norm, eps float32, pgdSteps, apgdSteps int, seed uint64, bars io.Writer) (EvalResult, error) {
 	attacks := []attack.Attack{&attack.PGD{Norm: norm, Eps: eps, Steps: pgdSteps, Seed: seed}}
 	if apgdSteps > 0 {
 		attacks = append(attacks,
@@ -288,7 +288,7 @@ func Predict(model nn.FeatureModel, ds data.Dataset) (ptrue []float32, correct [
 	}
 	classes := nc.NumClasses()
 	logits := make([]float32, ds.Len()*classes)
-	if _, err := train.Evaluate(model, ds, train.EvalOptions{Logits: logits}); err != nil {
+	if _, err := attack.Evaluate(model, ds, attack.EvalOptions{Logits: logits}); err != nil {
 		return nil, nil, err
 	}
 	ptrue, correct = make([]float32, ds.Len()), make([]bool, ds.Len())

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/bulwark-ml/bulwark/attack"
 	"github.com/bulwark-ml/bulwark/autograd"
 	"github.com/bulwark-ml/bulwark/data"
 	"github.com/bulwark-ml/bulwark/kernels"
@@ -114,7 +115,6 @@ type Trainer struct {
 	elapsed  time.Duration // wall time of earlier sessions of this run
 	threads  int           // kernel threads before New, restored by Close
 	metrics  []Metrics
-	evalTape *autograd.Tape
 }
 
 // Metrics are one epoch's figures, as printed and as written to
@@ -250,7 +250,6 @@ func (t *Trainer) init() (err error) {
 		return err
 	}
 	t.tp = autograd.NewTape()
-	t.evalTape = autograd.NewTape()
 	t.step = Step{Tape: t.tp, Model: t.model, X: autograd.Leaf(nil, false), RNG: t.rng}
 	if cfg.Threads > 0 {
 		t.threads = kernels.SetThreads(cfg.Threads)
@@ -413,19 +412,21 @@ func (t *Trainer) runEpoch(ctx context.Context) error {
 	}
 	evalStart := time.Now()
 	if t.test != nil && t.evalEpoch(e) {
-		r, err := t.evaluate(nil)
+		r, err := t.evaluate()
 		if err != nil {
 			return err
 		}
-		m.TestLoss, m.TestAcc = &r.Loss, &r.Acc
+		loss, acc := r.CleanLoss(), r.CleanAcc()
+		m.TestLoss, m.TestAcc = &loss, &acc
 		if t.ema != nil {
 			t.ema.Apply()
-			r, err := t.evaluate(nil)
+			r, err := t.evaluate()
 			t.ema.Restore()
 			if err != nil {
 				return err
 			}
-			m.EMATestAcc = &r.Acc
+			emaAcc := r.CleanAcc()
+			m.EMATestAcc = &emaAcc
 		}
 	}
 	if err := t.advEpochEnd(e, &m); err != nil {
@@ -467,8 +468,8 @@ func (t *Trainer) evalEpoch(e int) bool {
 
 // evaluate runs the model in evaluation mode over the test set, restoring
 // training mode afterwards.
-func (t *Trainer) evaluate(logits []float32) (EvalResult, error) {
-	r, err := Evaluate(t.model, t.test, EvalOptions{BatchSize: t.cfg.BatchSize, Tape: t.evalTape, Workers: t.opts.Workers, Logits: logits})
+func (t *Trainer) evaluate() (attack.Result, error) {
+	r, err := attack.Evaluate(t.model, t.test, attack.EvalOptions{BatchSize: t.cfg.BatchSize, Workers: t.opts.Workers})
 	t.model.SetTrain(true)
 	if err != nil {
 		return r, WrapField("Data", err, "%s: evaluating", t.dataName())

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-ml/bulwark/attack"
 	"github.com/bulwark-ml/bulwark/autograd"
 	"github.com/bulwark-ml/bulwark/data"
 	"github.com/bulwark-ml/bulwark/nn"
@@ -349,11 +350,11 @@ func TestModelFileReloads(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := Evaluate(m, opts.Test, EvalOptions{BatchSize: 5})
+		r, err := attack.Evaluate(m, opts.Test, attack.EvalOptions{BatchSize: 5})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.Acc != *ms[1].TestAcc || fmt.Sprintf("%.5f", r.Loss) != fmt.Sprintf("%.5f", *ms[1].TestLoss) {
+		if r.CleanAcc() != *ms[1].TestAcc || fmt.Sprintf("%.5f", r.CleanLoss()) != fmt.Sprintf("%.5f", *ms[1].TestLoss) {
 			t.Fatalf("%s: reloaded model scores %+v, training reported %v / %v", f, r, *ms[1].TestAcc, *ms[1].TestLoss)
 		}
 	}

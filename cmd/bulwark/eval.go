@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/bulwark-ml/bulwark/attack"
 	"github.com/bulwark-ml/bulwark/data"
 	"github.com/bulwark-ml/bulwark/kernels"
 	"github.com/bulwark-ml/bulwark/nn"
-	"github.com/bulwark-ml/bulwark/train"
 )
 
 // runEval implements `bulwark eval`.
@@ -41,12 +41,12 @@ func runEval(args []string, stdout io.Writer) error {
 	if *logits != "" {
 		out = make([]float32, ds.Len()*classes)
 	}
-	r, err := train.Evaluate(model, ds, train.EvalOptions{BatchSize: *batch, Logits: out})
+	r, err := attack.Evaluate(model, ds, attack.EvalOptions{BatchSize: *batch, Logits: out})
 	if err != nil {
 		return fmt.Errorf("eval: --data %s: %w", ml.spec, err)
 	}
 	fmt.Fprintf(stdout, "%s on %s (%d samples): accuracy %.2f%% (%d/%d), loss %.4f\n",
-		ml.weights, ml.spec, r.N, 100*r.Acc, r.Correct, r.N, r.Loss)
+		ml.weights, ml.spec, r.N, 100*r.CleanAcc(), r.Clean, r.N, r.CleanLoss())
 	if *logits != "" {
 		if err := data.WriteNpy(*logits, []int{ds.Len(), classes}, out); err != nil {
 			return fmt.Errorf("eval: --save-logits: %w", err)
