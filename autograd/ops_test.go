@@ -5,6 +5,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/bulwark-ml/bulwark/kernels"
 	"github.com/bulwark-ml/bulwark/tensor"
 )
 
@@ -206,6 +207,55 @@ func TestGradActivations(t *testing.T) {
 	gradCheck(t, "SiLU", func(tp *Tape, xs []*Var) *Var { return tp.SiLU(xs[0]) }, []*tensor.Tensor{randT(rng, -3, 3, 4, 7)}, GradCheckOptions{})
 	c := awayFrom(randT(rng, -1, 1, 5, 6), 0.05, -0.5, 0.5)
 	gradCheck(t, "Clamp", func(tp *Tape, xs []*Var) *Var { return tp.Clamp(xs[0], -0.5, 0.5) }, []*tensor.Tensor{c}, GradCheckOptions{})
+}
+
+// TestReluNaN checks that a NaN born inside a network survives Relu (as in
+// PyTorch) rather than being mapped to 0, with -0 kept and negatives (-Inf
+// too) made +0, and that the backward pass masks dy by output > 0: dy
+// where x > 0, +0 elsewhere, a NaN x included. It runs on every kernel
+// implementation.
+func TestReluNaN(t *testing.T) {
+	for _, impl := range kernels.Implementations() {
+		t.Run(impl, func(t *testing.T) {
+			restore, err := kernels.Use(impl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer restore()
+			testReluNaN(t)
+		})
+	}
+}
+
+func testReluNaN(t *testing.T) {
+	nan := math.Float32frombits(0x7fc0beef)
+	negZero := float32(math.Copysign(0, -1))
+	inf := float32(math.Inf(1))
+	vals := []float32{nan, negZero, 0, -2, 3, inf, -inf}
+	x := tensor.New(5, len(vals)) // 35 elements: SIMD loops and scalar tail
+	for i := range x.Data() {
+		x.Data()[i] = vals[i%len(vals)]
+	}
+	tp := NewTape()
+	xv := Leaf(x, true)
+	y := tp.Relu(xv)
+	dy := tensor.New(x.Shape()...).Fill(0.5)
+	tp.BackwardFrom(y, dy)
+	for i, v := range x.Data() {
+		wantY, wantG := math.Float32bits(v), float32(0)
+		if v < 0 {
+			wantY = 0
+		}
+		if v > 0 {
+			wantG = 0.5
+		}
+		if got := math.Float32bits(y.Value.Data()[i]); got != wantY {
+			t.Errorf("Relu(%v)[%d] = %#08x, want %#08x", v, i, got, wantY)
+		}
+		if got := xv.Grad.Data()[i]; math.Float32bits(got) != math.Float32bits(wantG) {
+			t.Errorf("Relu grad at x=%v [%d] = %v, want %v", v, i, got, wantG)
+		}
+	}
 }
 
 func TestGradPooling(t *testing.T) {

@@ -118,10 +118,10 @@ func mulGeneric(dst, x, y []float32) {
 func reluGeneric(dst, x []float32) {
 	x = x[:len(dst)]
 	for i, v := range x {
-		if v > 0 {
-			dst[i] = v
-		} else {
+		if v < 0 {
 			dst[i] = 0
+		} else {
+			dst[i] = v // NaN (its payload too) and -0 pass through
 		}
 	}
 }

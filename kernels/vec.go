@@ -41,15 +41,23 @@ func Mul(dst, x, y []float32) {
 	active.mul(dst, x[:len(dst)], y[:len(dst)])
 }
 
-// Relu computes dst[i] = max(x[i], 0) for i < len(dst). dst may alias x.
+// Relu computes dst[i] = x[i] < 0 ? +0 : x[i] for i < len(dst), as
+// PyTorch's relu does: negatives (and -Inf) become +0, while a NaN passes
+// through unchanged (bit for bit, payload and sign included) instead of
+// being erased, and so do -0 and +Inf. Every implementation gives the same
+// bits. dst may alias x.
 func Relu(dst, x []float32) {
 	checkLen("Relu", "x", len(x), len(dst))
 	active.relu(dst, x[:len(dst)])
 }
 
-// ReluBackward computes dx[i] = dy[i] if x[i] > 0, else 0, for i < len(dx):
-// the gradient of ReLU given its input x (or equally its output). dx may
-// alias dy.
+// ReluBackward computes dx[i] = dy[i] if x[i] > 0, else +0, for i < len(dx):
+// the gradient of ReLU given its input x (or equally its output, which is
+// positive exactly where x is). The mask x[i] > 0 is false for a NaN, so a
+// NaN x[i] gives dx[i] = +0 even though Relu passes that NaN through.
+// (PyTorch's relu backward, threshold_backward(dy, y, 0), zeroes where
+// y <= 0 instead, which passes dy through at a NaN; the two agree
+// everywhere else, -0 included.) dx may alias dy.
 func ReluBackward(dx, dy, x []float32) {
 	checkLen("ReluBackward", "dy", len(dy), len(dx))
 	checkLen("ReluBackward", "x", len(x), len(dx))

@@ -368,17 +368,19 @@ done:
 // reluAVX2 computes
 //
 //	for i := range dst {
-//		if x[i] > 0 {
-//			dst[i] = x[i]
+//		if x[i] < 0 {
+//			dst[i] = 0 // +0, also for -Inf
 //		} else {
-//			dst[i] = 0 // +0, also for -0 and NaN
+//			dst[i] = x[i] // NaN (bit for bit) and -0 pass through
 //		}
 //	}
 //
-// VMAXPS returns its second source operand (Intel's src2, the first operand
-// here) when the inputs compare equal or either is NaN. With x as src1 and +0
-// as src2 it computes exactly "if x > 0 { x } else { +0 }": -0 and NaN both
-// give +0, like reluGeneric.
+// VMAXPS (and VMAXSS) returns src1 if src1 > src2, else src2 (Intel's src2 is
+// the first operand here): it returns src2 unchanged when the inputs compare
+// equal or either is NaN. With +0 (Y8) as src1 and x as src2 it computes
+// exactly "if 0 > x { +0 } else { x }", the loop above: a negative x or -Inf
+// gives +0, while a NaN x (payload and sign kept, never quieted) and -0 give x
+// itself, bit for bit like reluGeneric.
 //
 // Requires: AVX
 TEXT ·reluAVX2(SB), NOSPLIT, $0-48
@@ -396,10 +398,10 @@ loop32:
 	VMOVUPS 32(SI)(AX*4), Y1
 	VMOVUPS 64(SI)(AX*4), Y2
 	VMOVUPS 96(SI)(AX*4), Y3
-	VMAXPS  Y8, Y0, Y0
-	VMAXPS  Y8, Y1, Y1
-	VMAXPS  Y8, Y2, Y2
-	VMAXPS  Y8, Y3, Y3
+	VMAXPS  Y0, Y8, Y0
+	VMAXPS  Y1, Y8, Y1
+	VMAXPS  Y2, Y8, Y2
+	VMAXPS  Y3, Y8, Y3
 	VMOVUPS Y0, (DI)(AX*4)
 	VMOVUPS Y1, 32(DI)(AX*4)
 	VMOVUPS Y2, 64(DI)(AX*4)
@@ -416,7 +418,7 @@ tail8:
 
 loop8:
 	VMOVUPS (SI)(AX*4), Y0
-	VMAXPS  Y8, Y0, Y0
+	VMAXPS  Y0, Y8, Y0
 	VMOVUPS Y0, (DI)(AX*4)
 	ADDQ    $0x08, AX
 	CMPQ    AX, BX
@@ -428,7 +430,7 @@ tail1:
 
 loop1:
 	VMOVSS (SI)(AX*4), X0
-	VMAXSS X8, X0, X0
+	VMAXSS X0, X8, X0
 	VMOVSS X0, (DI)(AX*4)
 	INCQ   AX
 	CMPQ   AX, CX
@@ -446,7 +448,7 @@ done:
 //		if x[i] > 0 {
 //			dx[i] = dy[i]
 //		} else {
-//			dx[i] = 0 // +0, also for a NaN x[i]
+//			dx[i] = 0 // +0, also for -0 and a NaN x[i]
 //		}
 //	}
 //

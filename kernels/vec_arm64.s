@@ -7,8 +7,8 @@
 // NEON vector kernels; neon_arm64.go declares them. Each runs a 16-float
 // main loop (four vectors), a 4-float loop and a scalar tail, and touches
 // only the first n elements. Go's assembler lacks the vector FADD, FMUL,
-// FMAX, FADDP, FMAXV and FCMGT mnemonics, so they are WORD-encoded; the
-// comment on each gives the instruction in GNU syntax.
+// FMAX, FADDP, FMAXV, FCMGT, FCMLT and BIC mnemonics, so they are
+// WORD-encoded; the comment on each gives the instruction in GNU syntax.
 
 // func axpyNEON(alpha float32, x, y []float32)
 //
@@ -269,14 +269,17 @@ done:
 // reluNEON computes
 //
 //	for i := range dst {
-//		if x[i] > 0 {
-//			dst[i] = x[i]
+//		if x[i] < 0 {
+//			dst[i] = 0 // +0, also for -Inf
 //		} else {
-//			dst[i] = 0 // +0, also for -0 and NaN
+//			dst[i] = x[i] // NaN (bit for bit) and -0 pass through
 //		}
 //	}
 //
-// dst = x AND (x > 0 ? all ones : 0): +0 wherever x <= 0 or x is NaN.
+// dst = x AND NOT (x < 0 ? all ones : 0), with FCMLT (zero) and BIC: +0
+// wherever x < 0 (-Inf too). The compare is false for -0 and for a NaN, so
+// those pass through bit for bit (a NaN keeps its payload and sign), like
+// reluGeneric.
 TEXT ·reluNEON(SB), NOSPLIT, $0-48
 	MOVD	dst_base+0(FP), R3
 	MOVD	dst_len+8(FP), R1
@@ -286,14 +289,14 @@ loop16:
 	CMP	$16, R1
 	BLT	loop4
 	VLD1.P	64(R0), [V0.S4, V1.S4, V2.S4, V3.S4]
-	WORD	$0x4ea0c804 // fcmgt v4.4s, v0.4s, #0.0
-	WORD	$0x4ea0c825 // fcmgt v5.4s, v1.4s, #0.0
-	WORD	$0x4ea0c846 // fcmgt v6.4s, v2.4s, #0.0
-	WORD	$0x4ea0c867 // fcmgt v7.4s, v3.4s, #0.0
-	VAND	V4.B16, V0.B16, V0.B16
-	VAND	V5.B16, V1.B16, V1.B16
-	VAND	V6.B16, V2.B16, V2.B16
-	VAND	V7.B16, V3.B16, V3.B16
+	WORD	$0x4ea0e804 // fcmlt v4.4s, v0.4s, #0.0
+	WORD	$0x4ea0e825 // fcmlt v5.4s, v1.4s, #0.0
+	WORD	$0x4ea0e846 // fcmlt v6.4s, v2.4s, #0.0
+	WORD	$0x4ea0e867 // fcmlt v7.4s, v3.4s, #0.0
+	WORD	$0x4e641c00 // bic v0.16b, v0.16b, v4.16b
+	WORD	$0x4e651c21 // bic v1.16b, v1.16b, v5.16b
+	WORD	$0x4e661c42 // bic v2.16b, v2.16b, v6.16b
+	WORD	$0x4e671c63 // bic v3.16b, v3.16b, v7.16b
 	VST1.P	[V0.S4, V1.S4, V2.S4, V3.S4], 64(R3)
 	SUB	$16, R1, R1
 	B	loop16
@@ -302,8 +305,8 @@ loop4:
 	CMP	$4, R1
 	BLT	loop1
 	VLD1.P	16(R0), [V0.S4]
-	WORD	$0x4ea0c804 // fcmgt v4.4s, v0.4s, #0.0
-	VAND	V4.B16, V0.B16, V0.B16
+	WORD	$0x4ea0e804 // fcmlt v4.4s, v0.4s, #0.0
+	WORD	$0x4e641c00 // bic v0.16b, v0.16b, v4.16b
 	VST1.P	[V0.S4], 16(R3)
 	SUB	$4, R1, R1
 	B	loop4
@@ -311,8 +314,8 @@ loop4:
 loop1:
 	CBZ	R1, done
 	FMOVS.P	4(R0), F0
-	WORD	$0x4ea0c804 // fcmgt v4.4s, v0.4s, #0.0
-	VAND	V4.B16, V0.B16, V0.B16
+	WORD	$0x4ea0e804 // fcmlt v4.4s, v0.4s, #0.0
+	WORD	$0x4e641c00 // bic v0.16b, v0.16b, v4.16b
 	FMOVS.P	F0, 4(R3)
 	SUB	$1, R1, R1
 	B	loop1
@@ -328,11 +331,11 @@ done:
 //		if x[i] > 0 {
 //			dx[i] = dy[i]
 //		} else {
-//			dx[i] = 0 // +0, also for a NaN x[i]
+//			dx[i] = 0 // +0, also for -0 and a NaN x[i]
 //		}
 //	}
 //
-// dx = dy AND (x > 0 ? all ones : 0).
+// dx = dy AND (x > 0 ? all ones : 0): +0 where x <= 0 or x is NaN.
 TEXT ·reluBackwardNEON(SB), NOSPLIT, $0-72
 	MOVD	dx_base+0(FP), R3
 	MOVD	dx_len+8(FP), R1

@@ -85,6 +85,80 @@ func testVecOnce(t *testing.T, rng *rand.Rand, n, off int) {
 	y.check(t, "inputs")
 }
 
+// reluBits is what Relu must store for v, as bits: +0 for v < 0 (-Inf
+// included), else v itself, so a NaN keeps its exact bits (payload, sign,
+// signalling or quiet) and -0 stays -0.
+func reluBits(v float32) uint32 {
+	if v < 0 {
+		return 0
+	}
+	return math.Float32bits(v)
+}
+
+// TestReluSpecialValues checks every implementation of Relu against its
+// definition, bit for bit, on NaNs, signed zeros, infinities and
+// subnormals placed in every position of the vector loops and of the
+// scalar tail (odd sizes, rotated patterns, unaligned starts), out of
+// place with guard bands and in place.
+func TestReluSpecialValues(t *testing.T) {
+	bits := math.Float32frombits
+	special := []float32{
+		bits(0x7fc00000), // the default quiet NaN
+		bits(0x7fc0beef), // a quiet NaN with a payload
+		bits(0xffc00001), // a negative quiet NaN
+		bits(0x7f800001), // a signalling NaN
+		bits(0xffa00005), // a negative signalling NaN
+		float32(math.Copysign(0, -1)), 0,
+		float32(math.Inf(1)), float32(math.Inf(-1)),
+		bits(1), bits(0x80000001), // ± the smallest subnormal
+		math.MaxFloat32, -math.MaxFloat32, 1, -1, 2.5, -0.5,
+	}
+	// Spot-check the definition itself.
+	for _, c := range []struct {
+		in   float32
+		want uint32
+	}{{special[1], 0x7fc0beef}, {special[2], 0xffc00001}, {special[5], 0x80000000},
+		{special[7], 0x7f800000}, {special[8], 0}, {-1, 0}, {2.5, 0x40200000}} {
+		if got := reluBits(c.in); got != c.want {
+			t.Fatalf("reluBits(%v) = %#08x, want %#08x", c.in, got, c.want)
+		}
+	}
+	forEachImpl(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(5, 6))
+		for _, n := range []int{1, 3, 5, 7, 9, 15, 17, 23, 31, 33, 39, 45, 63, 65, 75, 101} {
+			for _, off := range []int{0, 1, 3} {
+				for shift := range special {
+					x, dst := newGuardedAt(n, off, rng), newGuardedAt(n, off, rng)
+					for i := range x.inner {
+						x.inner[i] = special[(i+shift)%len(special)]
+					}
+					in := append([]float32(nil), x.inner...)
+					check := func(what string, got []float32) {
+						t.Helper()
+						for i, v := range got {
+							if math.Float32bits(v) != reluBits(in[i]) {
+								t.Fatalf("Relu %s n=%d off=%d shift=%d: [%d] = %v (%#08x) for x = %v (%#08x), want %#08x",
+									what, n, off, shift, i, v, math.Float32bits(v), in[i], math.Float32bits(in[i]), reluBits(in[i]))
+							}
+						}
+					}
+					Relu(dst.inner, x.inner)
+					check("out of place", dst.inner)
+					dst.check(t, "Relu")
+					for i, v := range x.inner {
+						if math.Float32bits(v) != math.Float32bits(in[i]) {
+							t.Fatalf("Relu n=%d: input [%d] changed", n, i)
+						}
+					}
+					Relu(x.inner, x.inner)
+					check("in place", x.inner)
+					x.check(t, "Relu in place")
+				}
+			}
+		}
+	})
+}
+
 func TestVectorAliasing(t *testing.T) {
 	forEachImpl(t, func(t *testing.T) {
 		x := []float32{-2, -1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, -16}

@@ -417,8 +417,9 @@ func Clamp(out, a *Tensor, lo, hi float32) *Tensor {
 	return unary("Clamp", out, a, clampU, lo, hi)
 }
 
-// Relu returns max(a, 0) elementwise; NaN and -0 become +0, as in
-// kernels.Relu.
+// Relu returns max(a, 0) elementwise: negatives become +0, while NaN
+// (and -0) pass through, as in PyTorch, so a NaN inside a network reaches
+// the loss (kernels.Relu).
 func Relu(out, a *Tensor) *Tensor { return unary("Relu", out, a, reluU, 0, 0) }
 
 // The slice kernels below compute dst[i] from x[i] (and y[i] or s) for

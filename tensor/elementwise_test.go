@@ -289,10 +289,10 @@ var unaryCases = []struct {
 		return x
 	}, 0},
 	{"Relu", Relu, func(x float64) float64 {
-		if x > 0 {
-			return x
+		if x < 0 {
+			return 0 // also for -Inf
 		}
-		return 0 // also for NaN
+		return x // NaN and -0 pass through (TestReluNaN checks the bits)
 	}, 0},
 	{"Clamp", func(out, a *Tensor) *Tensor { return Clamp(out, a, -0.5, 0.75) }, func(x float64) float64 {
 		if math.IsNaN(x) {
@@ -344,6 +344,49 @@ func testUnary(t *testing.T) {
 	m := MulScalar(nil, New(1).Fill(float32(math.Copysign(0, -1))), 2)
 	if !math.Signbit(float64(m.data[0])) {
 		t.Errorf("MulScalar(-0, 2) = +0, want -0")
+	}
+}
+
+// TestReluNaN checks that Relu propagates NaN, as PyTorch does, instead of
+// erasing it: a NaN comes out with its exact bits, -0 stays -0, +Inf stays
+// +Inf and negatives (-Inf too) become +0, on every kernel implementation,
+// serially and split across threads, into new, provided and aliased
+// outputs.
+func TestReluNaN(t *testing.T) {
+	bits := math.Float32frombits
+	special := []float32{bits(0x7fc00000), bits(0x7fc0beef), bits(0xffc00001), bits(0x7f800001),
+		float32(math.Copysign(0, -1)), 0, float32(math.Inf(1)), float32(math.Inf(-1)), -3, 3}
+	want := func(v float32) uint32 {
+		if v < 0 {
+			return 0
+		}
+		return math.Float32bits(v)
+	}
+	forEachImpl(t, func(t *testing.T) {
+		withThreads(4, func() {
+			for _, n := range []int{1, 7, 37, 100003} {
+				a := New(n)
+				for i := range a.data {
+					a.data[i] = special[i%len(special)]
+				}
+				in := slices.Clone(a.data)
+				check := func(what string, got *Tensor) {
+					t.Helper()
+					for i, v := range got.data {
+						if math.Float32bits(v) != want(in[i]) {
+							t.Fatalf("Relu %s n=%d: [%d] = %v (%#08x) for %v (%#08x), want %#08x",
+								what, n, i, v, math.Float32bits(v), in[i], math.Float32bits(in[i]), want(in[i]))
+						}
+					}
+				}
+				check("new", Relu(nil, a))
+				check("into out", Relu(New(n).Fill(42), a))
+				check("in place", Relu(a, a))
+			}
+		})
+	})
+	if y := Relu(nil, New(1).Fill(float32(math.NaN()))); !math.IsNaN(float64(y.data[0])) {
+		t.Errorf("Relu(NaN) = %v, want NaN", y.data[0])
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -144,5 +145,30 @@ func TestTrainEvalBadInput(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%v: error %v, want one line mentioning %q", tc.args, err, tc.want)
 		}
+	}
+}
+
+// TestTrainRefusesNaNData: an image file with one NaN pixel stops
+// training with one line naming the file and the sample, where it used
+// to train on silently.
+func TestTrainRefusesNaNData(t *testing.T) {
+	dir := t.TempDir()
+	x := tensor.Rand(tensor.NewRNG(3), 16, 1, 8, 8)
+	x.Data()[5*64+9] = float32(math.NaN())
+	y := make([]int64, 16)
+	xp, yp := filepath.Join(dir, "X.npy"), filepath.Join(dir, "Y.npy")
+	if err := data.WriteNpy(xp, []int{16, 1, 8, 8}, x.Data()); err != nil {
+		t.Fatal(err)
+	}
+	if err := data.WriteNpy(yp, []int{16}, y); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"train", "--data", "npy:" + xp + "," + yp, "--arch", "resnet8", "--width", "0.25", "--epochs", "1",
+		"--batch", "8", "--threads", "1", "--out", filepath.Join(dir, "run")}
+	var buf bytes.Buffer
+	err := run(args, &buf, &buf)
+	if err == nil || !strings.Contains(err.Error(), "X.npy") || !strings.Contains(err.Error(), "sample 5") ||
+		!strings.Contains(err.Error(), "NaN") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("training on a NaN pixel: error %v, want one line naming X.npy, sample 5 and NaN", err)
 	}
 }

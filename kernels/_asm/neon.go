@@ -3,11 +3,11 @@ package main
 import "fmt"
 
 // The NEON instructions the arm64 kernels need but Go's assembler lacks
-// (by-element FMLA and FMUL, the vector FADD, FMUL, FMAX, FADDP and FCMGT,
-// the pairwise and across-lanes reductions), all on single-precision
-// floats. The kernels emit them as WORD directives, each with the
-// instruction in GNU syntax as a comment; neon_test.go checks every
-// encoding against aarch64-linux-gnu-objdump.
+// (by-element FMLA and FMUL, the vector FADD, FMUL, FMAX, FADDP, FCMGT and
+// FCMLT, the pairwise and across-lanes reductions, all on single-precision
+// floats, and the bitwise BIC). The kernels emit them as WORD directives,
+// each with the instruction in GNU syntax as a comment; neon_test.go checks
+// every encoding against aarch64-linux-gnu-objdump.
 
 // neonForm is the operand shape of a NEON instruction, which fixes where
 // its register and lane fields go.
@@ -15,6 +15,7 @@ type neonForm int
 
 const (
 	vecVecVec    neonForm = iota // op Vd.4S, Vn.4S, Vm.4S
+	bytesVecVec                  // op Vd.16B, Vn.16B, Vm.16B (bitwise)
 	vecVecElem                   // op Vd.4S, Vn.4S, Vm.S[index]
 	vecVecZero                   // op Vd.4S, Vn.4S, #0.0
 	scalarPair                   // op Sd, Vn.2S
@@ -24,7 +25,7 @@ const (
 // neonOp is one NEON instruction form: its mnemonic and its encoding with
 // every register and lane field zero (from the Arm Architecture Reference
 // Manual, A64 "Advanced SIMD" encodings; sz = 0 selects single precision,
-// and Q = 1 four lanes where the form has a Q bit).
+// and Q = 1 four lanes, or sixteen bytes, where the form has a Q bit).
 type neonOp struct {
 	name string
 	form neonForm
@@ -44,10 +45,13 @@ var (
 	faddpPair = neonOp{"faddp", scalarPair, 0x7e30d800}   // FADDP (scalar): Sd = Vn[0] + Vn[1]
 	fmaxvAll  = neonOp{"fmaxv", scalarAcross, 0x6e30f800} // FMAXV: Sd = max over the four lanes
 	fcmgtZero = neonOp{"fcmgt", vecVecZero, 0x4ea0c800}   // FCMGT (zero): Vd = Vn > 0 ? all ones : 0
+	fcmltZero = neonOp{"fcmlt", vecVecZero, 0x4ea0e800}   // FCMLT (zero): Vd = Vn < 0 ? all ones : 0
+	bicVec    = neonOp{"bic", bytesVecVec, 0x4e601c00}    // BIC (vector, register): Vd = Vn AND NOT Vm
 )
 
 // neonOps lists the table, for the tests.
-var neonOps = []neonOp{fmlaElem, fmulElem, faddVec, fmulVec, fmaxVec, faddpVec, faddpPair, fmaxvAll, fcmgtZero}
+var neonOps = []neonOp{fmlaElem, fmulElem, faddVec, fmulVec, fmaxVec, faddpVec, faddpPair, fmaxvAll,
+	fcmgtZero, fcmltZero, bicVec}
 
 // neonInst is one instruction: op on vector registers d, n, m (m and
 // index only where the form has them).
@@ -66,7 +70,7 @@ func (in neonInst) encode() uint32 {
 	}
 	w := in.op.bits | reg(in.n)<<5 | reg(in.d)
 	switch in.op.form {
-	case vecVecVec:
+	case vecVecVec, bytesVecVec:
 		w |= reg(in.m) << 16
 	case vecVecElem:
 		if in.ix < 0 || in.ix > 3 {
@@ -82,6 +86,8 @@ func (in neonInst) String() string {
 	switch in.op.form {
 	case vecVecVec:
 		return fmt.Sprintf("%s v%d.4s, v%d.4s, v%d.4s", in.op.name, in.d, in.n, in.m)
+	case bytesVecVec:
+		return fmt.Sprintf("%s v%d.16b, v%d.16b, v%d.16b", in.op.name, in.d, in.n, in.m)
 	case vecVecElem:
 		return fmt.Sprintf("%s v%d.4s, v%d.4s, v%d.s[%d]", in.op.name, in.d, in.n, in.m, in.ix)
 	case vecVecZero:
@@ -99,7 +105,7 @@ func (in neonInst) String() string {
 // byElem is op Vd.4S, Vn.4S, Vm.S[ix].
 func byElem(op neonOp, d, n, m, ix int) neonInst { return neonInst{op: op, d: d, n: n, m: m, ix: ix} }
 
-// vec3 is op Vd.4S, Vn.4S, Vm.4S.
+// vec3 is op Vd.4S, Vn.4S, Vm.4S (or op Vd.16B, Vn.16B, Vm.16B).
 func vec3(op neonOp, d, n, m int) neonInst { return neonInst{op: op, d: d, n: n, m: m} }
 
 // vec2 is op Vd.4S, Vn.4S, #0.0 (or op Sd, Vn).

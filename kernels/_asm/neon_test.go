@@ -24,7 +24,7 @@ type encoded struct {
 }
 
 // sweep returns instructions of every op in the table over a spread of
-// registers and lanes.
+// registers and lanes, in every operand position its form has.
 func sweep() []encoded {
 	regs := []int{0, 1, 7, 15, 16, 30, 31}
 	var out []encoded
@@ -35,7 +35,7 @@ func sweep() []encoded {
 		for _, d := range regs {
 			for _, n := range regs {
 				switch op.form {
-				case vecVecVec:
+				case vecVecVec, bytesVecVec:
 					for _, m := range regs {
 						add(vec3(op, d, n, m))
 					}
@@ -45,8 +45,10 @@ func sweep() []encoded {
 							add(byElem(op, d, n, m, ix))
 						}
 					}
-				default:
+				case vecVecZero, scalarPair, scalarAcross:
 					add(vec2(op, d, n))
+				default:
+					panic(fmt.Sprintf("sweep: %s has a form it does not know (%d)", op.name, op.form))
 				}
 			}
 		}
@@ -145,6 +147,47 @@ func TestNEONEncodings(t *testing.T) {
 		t.Fatalf("%d of %d encodings wrong", bad, len(all))
 	}
 	t.Logf("%d encodings (%d from the generated files) match %s", len(all), len(all)-len(sweep()), objdump)
+}
+
+// operandBits is the mask of the register and lane fields of form, the
+// bits encode ORs into an op's fixed bits.
+func operandBits(form neonForm) uint32 {
+	const rd, rn, rm = 0x1f, 0x1f << 5, 0x1f << 16
+	switch form {
+	case vecVecVec, bytesVecVec:
+		return rd | rn | rm
+	case vecVecElem:
+		return rd | rn | rm | 1<<21 | 1<<11 // Rm with M, then L and H
+	case vecVecZero, scalarPair, scalarAcross:
+		return rd | rn
+	}
+	panic(fmt.Sprintf("operandBits: unknown form %d", form))
+}
+
+// TestNEONWordsFromTable checks that every WORD of the generated arm64
+// files is an instance of exactly one op in neonOps, so the table sweep of
+// TestNEONEncodings covers every op and form the kernels use, and that
+// relu's FCMLT (zero) and BIC (vector) are among them.
+func TestNEONWordsFromTable(t *testing.T) {
+	used := map[string]bool{}
+	for _, e := range generatedWords(t) {
+		var from []string
+		for _, op := range neonOps {
+			if e.word&^operandBits(op.form) == op.bits {
+				from = append(from, op.name)
+				used[fmt.Sprintf("%s/%d", op.name, op.form)] = true
+			}
+		}
+		if len(from) != 1 {
+			t.Errorf("%s: %08x (%s) matches %d ops of the table %v, want exactly 1",
+				e.from, e.word, e.text, len(from), from)
+		}
+	}
+	for _, op := range []neonOp{fcmltZero, bicVec} {
+		if !used[fmt.Sprintf("%s/%d", op.name, op.form)] {
+			t.Errorf("relu's %s is not in the generated files", op.name)
+		}
+	}
 }
 
 // TestOutputsDeterministic checks that generating twice gives the same

@@ -126,8 +126,8 @@ func vecNEONFile() ([]byte, error) {
 	f := newARM64(`NEON vector kernels; neon_arm64.go declares them. Each runs a 16-float
 main loop (four vectors), a 4-float loop and a scalar tail, and touches
 only the first n elements. Go's assembler lacks the vector FADD, FMUL,
-FMAX, FADDP, FMAXV and FCMGT mnemonics, so they are WORD-encoded; the
-comment on each gives the instruction in GNU syntax.`)
+FMAX, FADDP, FMAXV, FCMGT, FCMLT and BIC mnemonics, so they are
+WORD-encoded; the comment on each gives the instruction in GNU syntax.`)
 
 	kernels := []neonVec{
 		{
@@ -194,25 +194,28 @@ comment on each gives the instruction in GNU syntax.`)
 		neonBinary("add", faddVec, "FADDS"),
 		neonBinary("mul", fmulVec, "FMULS"),
 		{
-			name:  "relu",
-			notes: []string{"dst = x AND (x > 0 ? all ones : 0): +0 wherever x <= 0 or x is NaN."},
+			name: "relu",
+			notes: []string{"dst = x AND NOT (x < 0 ? all ones : 0), with FCMLT (zero) and BIC: " +
+				"+0 wherever x < 0 (-Inf too). The compare is false for -0 and for a NaN, " +
+				"so those pass through bit for bit (a NaN keeps its payload and sign), like " +
+				"reluGeneric."},
 			setup: func(f *arm64) { f.movArgs("dst.base", "R3", "dst.len", "R1", "x.base", "R0") },
 			body: func(f *arm64, u int) {
 				f.ins("VLD1.P", post(u, "R0"), vlist(0, u))
-				each(u, func(i int) { f.word(vec2(fcmgtZero, 4+i, i)) })
-				each(u, func(i int) { f.ins("VAND", v(4+i, "B16"), v(i, "B16"), v(i, "B16")) })
+				each(u, func(i int) { f.word(vec2(fcmltZero, 4+i, i)) })
+				each(u, func(i int) { f.word(vec3(bicVec, i, i, 4+i)) })
 				f.ins("VST1.P", vlist(0, u), post(u, "R3"))
 			},
 			scalar: func(f *arm64) {
 				f.ins("FMOVS.P", "4(R0)", "F0")
-				f.word(vec2(fcmgtZero, 4, 0))
-				f.ins("VAND", "V4.B16", "V0.B16", "V0.B16")
+				f.word(vec2(fcmltZero, 4, 0))
+				f.word(vec3(bicVec, 0, 0, 4))
 				f.ins("FMOVS.P", "F0", "4(R3)")
 			},
 		},
 		{
 			name:  "reluBackward",
-			notes: []string{"dx = dy AND (x > 0 ? all ones : 0)."},
+			notes: []string{"dx = dy AND (x > 0 ? all ones : 0): +0 where x <= 0 or x is NaN."},
 			setup: func(f *arm64) {
 				f.movArgs("dx.base", "R3", "dx.len", "R1", "dy.base", "R2", "x.base", "R0")
 			},

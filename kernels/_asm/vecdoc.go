@@ -29,10 +29,10 @@ var vecLoops = map[string]string{
 	}`,
 	"relu": `
 	for i := range dst {
-		if x[i] > 0 {
-			dst[i] = x[i]
+		if x[i] < 0 {
+			dst[i] = 0 // +0, also for -Inf
 		} else {
-			dst[i] = 0 // +0, also for -0 and NaN
+			dst[i] = x[i] // NaN (bit for bit) and -0 pass through
 		}
 	}`,
 	"reluBackward": `
@@ -40,7 +40,7 @@ var vecLoops = map[string]string{
 		if x[i] > 0 {
 			dx[i] = dy[i]
 		} else {
-			dx[i] = 0 // +0, also for a NaN x[i]
+			dx[i] = 0 // +0, also for -0 and a NaN x[i]
 		}
 	}`,
 	"sum": `

@@ -235,22 +235,25 @@ src1=Y1, src2=Y2.`)
 		binaryKernel("mul", a.VMULPS, a.VMULSS),
 		{
 			name: "relu",
-			notes: []string{"VMAXPS returns its second source operand (Intel's src2, the first " +
-				"operand here) when the inputs compare equal or either is NaN. With x as src1 " +
-				"and +0 as src2 it computes exactly \"if x > 0 { x } else { +0 }\": -0 and NaN " +
-				"both give +0, like reluGeneric."},
+			notes: []string{"VMAXPS (and VMAXSS) returns src1 if src1 > src2, else src2 (Intel's " +
+				"src2 is the first operand here): it returns src2 unchanged when the inputs " +
+				"compare equal or either is NaN. With +0 (Y8) as src1 and x as src2 it " +
+				"computes exactly \"if 0 > x { +0 } else { x }\", the loop above: a negative " +
+				"x or -Inf gives +0, while a NaN x (payload and sign kept, never quieted) and " +
+				"-0 give x itself, bit for bit like reluGeneric."},
 			setup: func(a *x86) {
 				a.loadArgs("dst.base", reg.RDI, "dst.len", reg.RCX, "x.base", reg.RSI)
 				a.VXORPS(ymm(8), ymm(8), ymm(8))
 			},
 			body: func(a *x86, u int) {
 				each(u, func(i int) { a.VMOVUPS(at(reg.RSI, i), ymm(i)) })
-				each(u, func(i int) { a.VMAXPS(ymm(8), ymm(i), ymm(i)) })
+				// Go order: src2 = x, src1 = +0, dst.
+				each(u, func(i int) { a.VMAXPS(ymm(i), ymm(8), ymm(i)) })
 				each(u, func(i int) { a.VMOVUPS(ymm(i), at(reg.RDI, i)) })
 			},
 			scalar: func(a *x86) {
 				a.VMOVSS(at(reg.RSI, 0), xmm(0))
-				a.VMAXSS(xmm(8), xmm(0), xmm(0))
+				a.VMAXSS(xmm(0), xmm(8), xmm(0))
 				a.VMOVSS(xmm(0), at(reg.RDI, 0))
 			},
 		},
