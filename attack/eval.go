@@ -48,12 +48,12 @@ type EvalBatch struct {
 // Result is the outcome of Evaluate: counts of correctly classified
 // samples, overall and per attack, and the wall time of each attack.
 type Result struct {
-	N      int      // samples evaluated
-	Clean  int      // correct on the clean inputs
+	N     int // samples evaluated
+	Clean int // correct on the clean inputs
 	// LossSum is the summed cross-entropy of the clean predictions.
 	LossSum float64
-	Names  []string // the attacks' names
-	Robust []int    // Robust[a]: correct under attack a
+	Names   []string // the attacks' names
+	Robust  []int    // Robust[a]: correct under attack a
 	// Worst is the number correct under every attack: the per-sample
 	// worst case.
 	Worst int

@@ -109,12 +109,12 @@ type Trainer struct {
 	train, test data.Dataset
 	owned       []data.Dataset // sets opened here, closed by Close
 
-	epoch    int           // epochs completed
-	start    int           // epochs completed before this session (resume)
-	steps    int           // optimizer steps taken
-	elapsed  time.Duration // wall time of earlier sessions of this run
-	threads  int           // kernel threads before New, restored by Close
-	metrics  []Metrics
+	epoch   int           // epochs completed
+	start   int           // epochs completed before this session (resume)
+	steps   int           // optimizer steps taken
+	elapsed time.Duration // wall time of earlier sessions of this run
+	threads int           // kernel threads before New, restored by Close
+	metrics []Metrics
 }
 
 // Metrics are one epoch's figures, as printed and as written to
