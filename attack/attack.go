@@ -42,6 +42,33 @@ func (n Norm) String() string {
 	return fmt.Sprintf("Norm(%d)", int(n))
 }
 
+// MarshalText encodes n as "linf" or "l2", as settings files spell it.
+func (n Norm) MarshalText() ([]byte, error) {
+	switch n {
+	case LInf:
+		return []byte("linf"), nil
+	case L2:
+		return []byte("l2"), nil
+	}
+	return nil, fmt.Errorf("unknown norm %d", int(n))
+}
+
+// UnmarshalText decodes ParseNorm's spellings; empty is LInf.
+func (n *Norm) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*n = LInf
+		return nil
+	}
+	v, err := ParseNorm(string(b))
+	if err == nil {
+		*n = v
+	}
+	return err
+}
+
+// Set parses a command-line value (flag.Value).
+func (n *Norm) Set(s string) error { return n.UnmarshalText([]byte(s)) }
+
 // ParseNorm parses "linf" (or "inf") and "l2", ignoring case.
 func ParseNorm(s string) (Norm, error) {
 	switch strings.ToLower(s) {
@@ -68,6 +95,43 @@ const (
 	// BNKeep leaves the model's mode as it is.
 	BNKeep
 )
+
+// bnNames are BNMode's spellings.
+var bnNames = [...]string{BNEval: "eval", BNTrain: "train", BNKeep: "keep"}
+
+// String returns "eval", "train" or "keep".
+func (m BNMode) String() string {
+	if m >= 0 && int(m) < len(bnNames) {
+		return bnNames[m]
+	}
+	return fmt.Sprintf("BNMode(%d)", int(m))
+}
+
+// MarshalText encodes m as String does.
+func (m BNMode) MarshalText() ([]byte, error) {
+	if m < 0 || int(m) >= len(bnNames) {
+		return nil, fmt.Errorf("unknown BN mode %d", int(m))
+	}
+	return []byte(bnNames[m]), nil
+}
+
+// UnmarshalText decodes "eval", "train" or "keep"; empty is BNEval.
+func (m *BNMode) UnmarshalText(b []byte) error {
+	if len(b) == 0 {
+		*m = BNEval
+		return nil
+	}
+	for v, name := range bnNames {
+		if string(b) == name {
+			*m = BNMode(v)
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown BN mode %q, want eval or train", b)
+}
+
+// Set parses a command-line value (flag.Value).
+func (m *BNMode) Set(s string) error { return m.UnmarshalText([]byte(s)) }
 
 // Init is how an attack picks its starting point.
 type Init int

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/bulwark-ml/bulwark/attack"
 	"github.com/bulwark-ml/bulwark/data"
 	"github.com/bulwark-ml/bulwark/prune"
 	"github.com/bulwark-ml/bulwark/tensor"
@@ -103,7 +104,7 @@ func (r *run) modelEmbedding(weights string) ([]float32, int, error) {
 func (r *run) cleanModel(ctx context.Context, st *stages, dir string, s uint64, seedIdx []int) (string, error) {
 	c := &r.c
 	cfg := c.Train
-	cfg.Adv, cfg.Eps, cfg.Steps, cfg.StepSize, cfg.AdvBN, cfg.EpsWarmup, cfg.Beta = "none", 0, 0, 0, "", 0, 0
+	cfg.Adv, cfg.Eps, cfg.Steps, cfg.StepSize, cfg.AdvBN, cfg.EpsWarmup, cfg.Beta = train.AdvNone, 0, 0, 0, attack.BNEval, 0, 0
 	cfg.Data, cfg.Seed, cfg.Epochs, cfg.Out = c.Base, s, c.CleanEpochs, filepath.Join(dir, cleanDir)
 	sets := TrainSets{Train: r.base, Test: r.val}
 	if r.base == nil {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bulwark-ml/bulwark/attack"
 	"github.com/bulwark-ml/bulwark/autograd"
 	"github.com/bulwark-ml/bulwark/internal/toyset"
 	"github.com/bulwark-ml/bulwark/prune"
@@ -26,7 +27,7 @@ func tinyConfig(out string) Config {
 	c.K, c.HoldOut, c.Prune, c.ClassBalanced, c.Seeds, c.Full = 3, 0.25, []float64{0.5, 0.25}, true, 2, true
 	c.EvalN, c.EvalSteps, c.APGDSteps = 16, 2, 4
 	c.Train = train.Config{Arch: "resnet8", Width: 0.25, Epochs: 2, BatchSize: 16, LR: 0.05, Schedule: "cosine",
-		Momentum: 0.9, Adv: "pgd", Eps: 0.1, Norm: "linf", Steps: 2, ValSize: 16, ValSteps: 2, Threads: 2}
+		Momentum: 0.9, Adv: "pgd", Eps: 0.1, Norm: attack.LInf, Steps: 2, ValSize: 16, ValSteps: 2, Threads: 2}
 	return c
 }
 

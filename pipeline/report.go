@@ -515,7 +515,7 @@ func (rep *Report) markdown(w io.Writer, plots []string) {
 		map[bool]string{true: " per class", false: ""}[c.ClassBalanced], rep.seedsDone())
 	fmt.Fprintf(w, "Training: %s, %s ε=%.4g (%s), %d steps, %d epochs on each kept set (the full pool: the same number of steps), "+
 		"batch %d, lr %g %s. Evaluation: %d test samples, PGD-%d",
-		t.Arch, t.Adv, t.Eps, normName(t.Norm), t.Steps, t.Epochs, t.BatchSize, t.LR, t.Schedule, rep.evalN(), c.EvalSteps)
+		t.Arch, t.Adv, t.Eps, t.Norm, t.Steps, t.Epochs, t.BatchSize, t.LR, t.Schedule, rep.evalN(), c.EvalSteps)
 	if c.APGDSteps > 0 {
 		fmt.Fprintf(w, ", APGD-CE and APGD-DLR (%d steps), worst case per sample", c.APGDSteps)
 	}
@@ -639,13 +639,6 @@ func (rep *Report) evalN() int {
 		}
 	}
 	return 0
-}
-
-func normName(n string) string {
-	if n == "" {
-		return "linf"
-	}
-	return n
 }
 
 // write writes report.json, the plots and report.md into dir.

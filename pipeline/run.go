@@ -167,7 +167,7 @@ func Run(ctx context.Context, c Config, o Options) (*Report, error) {
 	for i := range r.labels {
 		r.labels[i] = r.all.Label(i)
 	}
-	r.norm, _ = attack.ParseNorm(c.Train.Norm)
+	r.norm = c.Train.Norm
 	r.evalIdx = r.evalSlice()
 	if r.val, err = data.Subset(test, r.valIdx); err != nil {
 		return nil, err

@@ -65,9 +65,9 @@ func (c *Config) checkAdv(bad func(flag, format string, args ...any)) {
 	if c.Adv != "" && !slices.Contains(AdvModes, c.Adv) {
 		bad("Adv", "unknown mode %q; want one of %v", c.Adv, AdvModes)
 	}
-	norm, err := c.norm()
-	if err != nil {
-		bad("Norm", "%v", err)
+	norm := c.Norm
+	if norm != attack.LInf && norm != attack.L2 {
+		bad("Norm", "%v: want L∞ or L2", norm)
 	}
 	switch {
 	case !(c.Eps >= 0) || math.IsInf(c.Eps, 0):
@@ -92,13 +92,13 @@ func (c *Config) checkAdv(bad func(flag, format string, args ...any)) {
 		bad("Beta", "%g is not a non-negative number", c.Beta)
 	}
 	switch c.AdvBN {
-	case "", "eval":
-	case "train":
+	case attack.BNEval:
+	case attack.BNTrain:
 		if c.Adv == AdvTRADES {
 			bad("AdvBN", "TRADES runs its inner attack in eval mode; drop {AdvBN} train")
 		}
 	default:
-		bad("AdvBN", "unknown mode %q; want eval or train", c.AdvBN)
+		bad("AdvBN", "%v: want eval or train", c.AdvBN)
 	}
 	if !(c.SyntheticFrac >= 0 && c.SyntheticFrac < 1) {
 		bad("SyntheticFrac", "%g is not in (0, 1)", c.SyntheticFrac)
@@ -121,14 +121,6 @@ func (c *Config) checkAdv(bad func(flag, format string, args ...any)) {
 	if c.RecordAdv && c.RecordTrain {
 		bad("RecordTrain", "records from the training pass instead of an eval pass; drop {RecordAdv}")
 	}
-}
-
-// norm returns the parsed Norm ("" is L∞).
-func (c *Config) norm() (attack.Norm, error) {
-	if c.Norm == "" {
-		return attack.LInf, nil
-	}
-	return attack.ParseNorm(c.Norm)
 }
 
 // steps returns Steps with its default (1 for FGSM-RS).
@@ -218,11 +210,7 @@ func (t *Trainer) initAdv() error {
 		return nil
 	}
 	a := &adv{t: t, epoch: -1, best: -1, prevRobust: -1}
-	a.norm, _ = cfg.norm() // checked by Config.check
-	a.eps = float32(cfg.Eps)
-	if cfg.AdvBN == "train" {
-		a.bn = attack.BNTrain
-	}
+	a.norm, a.eps, a.bn = cfg.Norm, float32(cfg.Eps), cfg.AdvBN
 	if cfg.adversarial() {
 		if t.opts.Loss != nil {
 			return FieldErrorf("Adv", "%s: the run already has a custom loss ({Loss})", cfg.Adv)

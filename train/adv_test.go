@@ -105,7 +105,7 @@ func trainerFor(t *testing.T, cfg Config) (*Trainer, *Step) {
 }
 
 func TestTRADESInnerStaysInBall(t *testing.T) {
-	for _, norm := range []string{"linf", "l2"} {
+	for _, norm := range []attack.Norm{attack.LInf, attack.L2} {
 		cfg := advConfig(t.TempDir(), "trades")
 		cfg.Norm, cfg.Eps, cfg.Steps, cfg.StepSize = norm, 0.05, 5, 0.03
 		tr, s := trainerFor(t, cfg)
@@ -123,13 +123,13 @@ func TestTRADESInnerStaysInBall(t *testing.T) {
 			var sq float64
 			for k := i * chw; k < (i+1)*chw; k++ {
 				d := float64(xa[k]) - float64(x[k])
-				if xa[k] < 0 || xa[k] > 1 || norm == "linf" && math.Abs(d) > eps {
+				if xa[k] < 0 || xa[k] > 1 || norm == attack.LInf && math.Abs(d) > eps {
 					t.Fatalf("%s: x'[%d] = %v, x = %v: outside the ball or [0,1]", norm, k, xa[k], x[k])
 				}
 				sq += d * d
 				moved = moved || math.Abs(d) > 0.01
 			}
-			if norm == "l2" && math.Sqrt(sq) > eps*(1+1e-6) {
+			if norm == attack.L2 && math.Sqrt(sq) > eps*(1+1e-6) {
 				t.Fatalf("l2: sample %d moved %v > ε", i, math.Sqrt(sq))
 			}
 		}
@@ -409,12 +409,12 @@ func TestAdvConfigErrorsNameTheField(t *testing.T) {
 		{func(c *Config) { c.Adv = "mart" }, "Adv"},
 		{func(c *Config) { c.Eps = 0 }, "Eps"},
 		{func(c *Config) { c.Eps = 2 }, "Eps"},
-		{func(c *Config) { c.Norm = "l1" }, "Norm"},
+		{func(c *Config) { c.Norm = 7 }, "Norm"},
 		{func(c *Config) { c.Steps = -1 }, "Steps"},
 		{func(c *Config) { c.StepSize = math.NaN() }, "StepSize"},
 		{func(c *Config) { c.Beta = -1 }, "Beta"},
-		{func(c *Config) { c.AdvBN = "frozen" }, "AdvBN"},
-		{func(c *Config) { c.Adv, c.AdvBN = "trades", "train" }, "AdvBN"},
+		{func(c *Config) { c.AdvBN = attack.BNKeep }, "AdvBN"},
+		{func(c *Config) { c.Adv, c.AdvBN = "trades", attack.BNTrain }, "AdvBN"},
 		{func(c *Config) { c.SyntheticFrac = 1 }, "SyntheticFrac"},
 		{func(c *Config) { c.ValSize = -3 }, "ValSize"},
 		{func(c *Config) { c.EvalEvery = -1 }, "EvalEvery"},

@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/bulwark-ml/bulwark/attack"
 	"github.com/bulwark-ml/bulwark/nn"
 )
 
@@ -63,13 +64,13 @@ type Config struct {
 
 	// Adversarial training (adv.go); Adv "" or "none" is standard
 	// training.
-	Adv      AdvMode `json:"adv,omitempty"`       // one of AdvModes
-	Eps      float64 `json:"eps,omitempty"`       // radius of the threat model's ball
-	Norm     string  `json:"norm,omitempty"`      // "linf" (default) or "l2"
-	Steps    int     `json:"steps,omitempty"`     // inner attack steps; 0 means 10 (pgd, trades)
-	StepSize float64 `json:"step_size,omitempty"` // inner step; 0 means ε/4 (fgsm-rs: 1.25ε)
-	Beta     float64 `json:"beta,omitempty"`      // TRADES weight of the KL term; 0 means 6
-	AdvBN    string  `json:"adv_bn,omitempty"`    // BN mode of the inner attack: "eval" (default) or "train"
+	Adv      AdvMode       `json:"adv,omitempty"`       // one of AdvModes
+	Eps      float64       `json:"eps,omitempty"`       // radius of the threat model's ball
+	Norm     attack.Norm   `json:"norm"`                // the threat model's norm: L∞ (default) or L2
+	Steps    int           `json:"steps,omitempty"`     // inner attack steps; 0 means 10 (pgd, trades)
+	StepSize float64       `json:"step_size,omitempty"` // inner step; 0 means ε/4 (fgsm-rs: 1.25ε)
+	Beta     float64       `json:"beta,omitempty"`      // TRADES weight of the KL term; 0 means 6
+	AdvBN    attack.BNMode `json:"adv_bn"`              // BN mode of the inner attack: BNEval (default) or BNTrain
 	// EpsWarmup is the number of epochs (fractions allowed) over which
 	// the training attack's ε grows linearly from 0 to Eps, step by step
 	// (a curriculum against the early stall of large-ε PGD-AT); the

@@ -235,7 +235,7 @@ func (r *recorder) pass(e int) error {
 	defer b.Close()
 	var pgd *attack.PGD
 	if cfg.RecordAdv {
-		norm, _ := cfg.norm()
+		norm := cfg.Norm
 		pgd = &attack.PGD{Norm: norm, Eps: float32(cfg.Eps), Alpha: cfg.stepSize(), Steps: cfg.steps(),
 			Seed: epochSeed(cfg.Seed, 3, e)}
 	}

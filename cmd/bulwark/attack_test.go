@@ -16,7 +16,7 @@ func TestAttackEndToEnd(t *testing.T) {
 	spec := writeNpySet(t, dir, 24, 1, 8)
 	out := filepath.Join(dir, "run")
 	log := tinyTrain(t, spec, out, "--adv", "pgd", "--eps", "8/255", "--steps", "2", "--record-all", "--record-adv")
-	if !strings.Contains(log, "adversarial training pgd linf ε=0.03137") {
+	if !strings.Contains(log, "adversarial training pgd Linf ε=0.03137") {
 		t.Fatalf("train output:\n%s", log)
 	}
 	if _, shape, err := data.ReadNpy[float32](filepath.Join(out, "probs_adv.npy")); err != nil || !slices.Equal(shape, []int{1, 24}) {

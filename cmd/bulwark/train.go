@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/bulwark-ml/bulwark/attack"
 	"github.com/bulwark-ml/bulwark/data"
 	"github.com/bulwark-ml/bulwark/kernels"
 	"github.com/bulwark-ml/bulwark/nn"
@@ -48,12 +49,12 @@ func trainFlags(fs *flag.FlagSet, cfg *train.Config) {
 	fs.BoolVar(&cfg.Augment, "augment", cfg.Augment, "random crop (padding side/8) and horizontal flip")
 	fs.StringVar((*string)(&cfg.Adv), "adv", string(cfg.Adv), "adversarial training: "+join(train.AdvModes))
 	fs.Var((*fraction)(&cfg.Eps), "eps", "radius of the threat model's ε-ball, e.g. 0.3 or 8/255 (needed by --adv and --record-adv)")
-	fs.StringVar(&cfg.Norm, "norm", cfg.Norm, "threat model: linf or l2")
+	fs.Var(&cfg.Norm, "norm", "threat model: linf or l2")
 	fs.IntVar(&cfg.Steps, "steps", cfg.Steps, "steps of the inner attack (pgd, trades; fgsm-rs takes 1)")
 	fs.Var((*fraction)(&cfg.StepSize), "step-size", "step of the inner attack, e.g. 0.01 or 2/255 (0 = ε/4; fgsm-rs: 1.25ε)")
 	fs.Float64Var(&cfg.Beta, "beta", cfg.Beta, "TRADES weight β of the KL term")
 	fs.Float64Var(&cfg.EpsWarmup, "eps-warmup", cfg.EpsWarmup, "epochs (fractions allowed) over which the training ε grows linearly from 0")
-	fs.StringVar(&cfg.AdvBN, "adv-bn", cfg.AdvBN, "BatchNorm mode of the inner attack: eval or train (TRADES uses eval)")
+	fs.Var(&cfg.AdvBN, "adv-bn", "BatchNorm mode of the inner attack: eval or train (TRADES uses eval)")
 	fs.StringVar(&cfg.Synthetic, "synthetic", cfg.Synthetic, "synthetic pool mixed into every batch, as a dataset spec (e.g. npz:FILE); an epoch is one pass over --data")
 	fs.Float64Var(&cfg.SyntheticFrac, "synthetic-frac", cfg.SyntheticFrac, "share of every batch drawn from --synthetic")
 	fs.IntVar(&cfg.ValSize, "val-size", cfg.ValSize, "size of the held-out slice of the test set for the per-epoch robust validation")
@@ -73,7 +74,7 @@ func trainFlags(fs *flag.FlagSet, cfg *train.Config) {
 func defaultTrainConfig() train.Config {
 	return train.Config{Arch: "resnet20", Width: 1, Epochs: 10, BatchSize: 128, LR: 0.1, Schedule: "cosine",
 		Momentum: 0.9, WeightDecay: 5e-4,
-		Adv: "none", Norm: "linf", Steps: 10, Beta: 6, AdvBN: "eval", SyntheticFrac: 0.8, ValSize: 1000, ValSteps: 10}
+		Adv: train.AdvNone, Norm: attack.LInf, Steps: 10, Beta: 6, AdvBN: attack.BNEval, SyntheticFrac: 0.8, ValSize: 1000, ValSteps: 10}
 }
 
 // runTrain implements `bulwark train`.
