@@ -83,12 +83,7 @@ func trained(t testing.TB) *fixture {
 func train() error {
 	rng := tensor.NewRNG(1)
 	m := tinyNet(2)
-	params := m.Params()
-	ps := make([]optim.Param, len(params))
-	for i, p := range params {
-		ps[i] = optim.Param{Name: p.Name, Var: p.Var}
-	}
-	opt, err := optim.NewSGD(ps, optim.SGDConfig{LR: 0.05, Momentum: 0.9})
+	opt, err := optim.NewSGD(m.Params(), optim.SGDConfig{LR: 0.05, Momentum: 0.9})
 	if err != nil {
 		return err
 	}

@@ -27,18 +27,11 @@ type Module interface {
 	Training() bool
 }
 
-// Param is a named learnable parameter: a leaf Var that requires a
-// gradient.
-type Param struct {
-	Name string
-	Var  *autograd.Var
-}
+// Param is a named learnable parameter, the type optimizers take too.
+type Param = autograd.Param
 
 // NamedTensor is a named tensor: a buffer or a state-dict entry.
-type NamedTensor struct {
-	Name string
-	T    *tensor.Tensor
-}
+type NamedTensor = tensor.Named
 
 // entry is one state-dict entry while walking a module tree; v is set for
 // parameters and nil for buffers.

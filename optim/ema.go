@@ -10,10 +10,7 @@ import (
 
 // Buffer is a named non-learned tensor of a model, such as a BatchNorm
 // running mean ("bn1.running_mean"), that an EMA can follow too.
-type Buffer struct {
-	Name   string
-	Tensor *tensor.Tensor
-}
+type Buffer = tensor.Named
 
 // EMAConfig configures an EMA.
 type EMAConfig struct {
@@ -87,7 +84,7 @@ func (e *EMA) tensor(i int) (string, *tensor.Tensor) {
 		return p.Name, p.Var.Value
 	}
 	b := e.buffers[i-len(e.params)]
-	return b.Name, b.Tensor
+	return b.Name, b.T
 }
 
 // live returns tracked tensor i's current value, checking that its size

@@ -12,7 +12,7 @@ import (
 func TestEMA(t *testing.T) {
 	w := autograd.Leaf(mustTensor(t, []float32{1, 2}, 2), true)
 	mean := mustTensor(t, []float32{10}, 1)
-	e, err := NewEMA([]Param{{"w", w}}, []Buffer{{"bn.running_mean", mean}}, EMAConfig{Decay: 0.5})
+	e, err := NewEMA([]Param{{Name: "w", Var: w}}, []Buffer{{Name: "bn.running_mean", T: mean}}, EMAConfig{Decay: 0.5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func TestEMA(t *testing.T) {
 func TestEMAWarmupAndCopyBuffers(t *testing.T) {
 	w := autograd.Leaf(mustTensor(t, []float32{0}, 1), true)
 	v := mustTensor(t, []float32{0}, 1)
-	e, err := NewEMA([]Param{{"w", w}}, []Buffer{{"bn.running_var", v}}, EMAConfig{Decay: 0.999, Warmup: true, CopyBuffers: true})
+	e, err := NewEMA([]Param{{Name: "w", Var: w}}, []Buffer{{Name: "bn.running_var", T: v}}, EMAConfig{Decay: 0.999, Warmup: true, CopyBuffers: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestEMAWarmupAndCopyBuffers(t *testing.T) {
 
 func TestEMALoadState(t *testing.T) {
 	w := autograd.Leaf(mustTensor(t, []float32{1, 2}, 2), true)
-	e, err := NewEMA([]Param{{"w", w}}, nil, EMAConfig{Decay: 0.9})
+	e, err := NewEMA([]Param{{Name: "w", Var: w}}, nil, EMAConfig{Decay: 0.9})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestEMALoadState(t *testing.T) {
 	if e.State()["w"].Data()[0] != 7 {
 		t.Error("a failed LoadState changed the shadow")
 	}
-	if _, err := NewEMA([]Param{{"w", w}}, []Buffer{{"w", tensor.New(1)}}, EMAConfig{Decay: 0.9}); err == nil || !strings.Contains(err.Error(), `"w"`) {
+	if _, err := NewEMA([]Param{{Name: "w", Var: w}}, []Buffer{{Name: "w", T: tensor.New(1)}}, EMAConfig{Decay: 0.9}); err == nil || !strings.Contains(err.Error(), `"w"`) {
 		t.Errorf("duplicate name: err = %v", err)
 	}
 	if _, err := NewEMA(nil, nil, EMAConfig{Decay: 1.5}); err == nil {
@@ -108,7 +108,7 @@ func TestEMALoadState(t *testing.T) {
 
 func TestEMAMisuse(t *testing.T) {
 	w := autograd.Leaf(tensor.New(2), true)
-	e, err := NewEMA([]Param{{"w", w}}, nil, EMAConfig{Decay: 0.9})
+	e, err := NewEMA([]Param{{Name: "w", Var: w}}, nil, EMAConfig{Decay: 0.9})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ func newFixture(t testing.TB) *fixture {
 		w: autograd.Leaf(mustTensor(t, []float32{1, -2}, 1, 2), true),
 		b: autograd.Leaf(mustTensor(t, []float32{0.5}, 1), true),
 	}
-	f.params = []Param{{"fc.weight", f.w}, {"fc.bias", f.b}}
+	f.params = []Param{{Name: "fc.weight", Var: f.w}, {Name: "fc.bias", Var: f.b}}
 	return f
 }
 
@@ -147,11 +147,11 @@ func TestConfigErrors(t *testing.T) {
 	if _, err := NewAdam(f.params, AdamConfig{LR: 0.1, Beta1: 1, Beta2: 0.9}); err == nil {
 		t.Error("Adam accepted beta1 = 1")
 	}
-	dup := []Param{f.params[0], {"fc.weight", f.b}}
+	dup := []Param{f.params[0], {Name: "fc.weight", Var: f.b}}
 	if _, err := NewSGD(dup, SGDConfig{LR: 0.1}); err == nil || !strings.Contains(err.Error(), `"fc.weight"`) {
 		t.Errorf("duplicate names: err = %v", err)
 	}
-	if _, err := NewAdam([]Param{{"x", nil}}, AdamConfig{LR: 0.1}); err == nil || !strings.Contains(err.Error(), `"x"`) {
+	if _, err := NewAdam([]Param{{Name: "x", Var: nil}}, AdamConfig{LR: 0.1}); err == nil || !strings.Contains(err.Error(), `"x"`) {
 		t.Errorf("nil Var: err = %v", err)
 	}
 }
@@ -283,7 +283,7 @@ func bigModel(t testing.TB) []Param {
 		for j := range v.Grad.Data() {
 			v.Grad.Data()[j] = float32(j%7) - 3
 		}
-		ps = append(ps, Param{fmt.Sprintf("p%d", i), v})
+		ps = append(ps, Param{Name: fmt.Sprintf("p%d", i), Var: v})
 	}
 	return ps
 }

@@ -9,12 +9,9 @@ import (
 	"github.com/bulwark-ml/bulwark/tensor"
 )
 
-// Param is a trainable parameter with its state-dict name, such as
-// "layer1.0.conv1.weight". Names key optimizer state and must be unique.
-type Param struct {
-	Name string
-	Var  *autograd.Var
-}
+// Param is a trainable parameter with its state-dict name, the type
+// nn.Module.Params returns: pass a model's parameters as they are.
+type Param = autograd.Param
 
 // Named wraps vars as Params named by their index: "0", "1", ...
 func Named(vars ...*autograd.Var) []Param {

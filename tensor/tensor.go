@@ -101,6 +101,13 @@ func (t *Tensor) Reshape(shape ...int) *Tensor {
 	return &Tensor{shape: shape, data: t.data}
 }
 
+// Named is a tensor with a name: a model buffer or a state-dict entry
+// (nn.NamedTensor and optim.Buffer are this type).
+type Named struct {
+	Name string
+	T    *Tensor
+}
+
 // Clone returns a deep copy of t.
 func (t *Tensor) Clone() *Tensor {
 	return &Tensor{shape: slices.Clone(t.shape), data: slices.Clone(t.data)}

@@ -209,7 +209,7 @@ func (t *Trainer) init() (err error) {
 			return WrapField("Arch", err, "%s", cfg.Arch)
 		}
 	}
-	params := optimParams(t.model)
+	params := t.model.Params()
 	sgd := optim.SGDConfig{LR: float32(cfg.LR), Momentum: float32(cfg.Momentum), Nesterov: cfg.Nesterov, WeightDecay: float32(cfg.WeightDecay)}
 	if !cfg.DecayAll {
 		sgd.NoDecay = optim.BiasAndNorm
@@ -218,11 +218,7 @@ func (t *Trainer) init() (err error) {
 		return err
 	}
 	if cfg.EMA > 0 {
-		var bufs []optim.Buffer
-		for _, b := range t.model.Buffers() {
-			bufs = append(bufs, optim.Buffer{Name: b.Name, Tensor: b.T})
-		}
-		if t.ema, err = optim.NewEMA(params, bufs, optim.EMAConfig{Decay: float32(cfg.EMA), Warmup: true}); err != nil {
+		if t.ema, err = optim.NewEMA(params, t.model.Buffers(), optim.EMAConfig{Decay: float32(cfg.EMA), Warmup: true}); err != nil {
 			return WrapField("EMA", err, "")
 		}
 	}
@@ -296,14 +292,6 @@ func (t *Trainer) synthName() string {
 // 32×32 CIFAR, proportionally less for smaller images (3 for 28×28).
 func augmentPad(h int) int { return max(1, h/8) }
 
-// optimParams returns m's parameters as the optimizer wants them.
-func optimParams(m nn.Module) []optim.Param {
-	var ps []optim.Param
-	for _, p := range m.Params() {
-		ps = append(ps, optim.Param{Name: p.Name, Var: p.Var})
-	}
-	return ps
-}
 
 // Model returns the model being trained.
 func (t *Trainer) Model() nn.FeatureModel { return t.model }
