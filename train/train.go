@@ -292,7 +292,6 @@ func (t *Trainer) synthName() string {
 // 32×32 CIFAR, proportionally less for smaller images (3 for 28×28).
 func augmentPad(h int) int { return max(1, h/8) }
 
-
 // Model returns the model being trained.
 func (t *Trainer) Model() nn.FeatureModel { return t.model }
 
