@@ -204,7 +204,7 @@ func (c *Config) checkScoring(ps *problems) {
 	// The scoring run's training settings too, so that a bad flag stops
 	// the run before anything is recorded in its directory.
 	if len(*ps) == 0 {
-		tc := c.Recording(c.Train)
+		tc := c.Train
 		tc.Epochs, tc.Out = max(c.ScoreEpochs, 2*c.Window), c.Out
 		if err := tc.Check(); err != nil {
 			*ps = append(*ps, err)
@@ -244,12 +244,17 @@ func (c *Config) beta(p float64) float64 {
 	return c.Beta
 }
 
-// Recording returns the scoring run's settings: cfg recording every
-// (seed) sample's trajectory of kind c.Trajectory.
-func (c *Config) Recording(cfg train.Config) train.Config {
-	cfg.Record, cfg.RecordAll = "", true
-	cfg.RecordAdv, cfg.RecordTrain = c.Trajectory == "adv", c.Trajectory == "train"
-	return cfg
+// Recording returns what the scoring run records: every trained sample's
+// trajectory of kind c.Trajectory (TrainRun completes the rest).
+func (c *Config) Recording() *prune.RecorderOptions {
+	kind := prune.RecordClean
+	switch c.Trajectory {
+	case "adv":
+		kind = prune.RecordAdv
+	case "train":
+		kind = prune.RecordTrain
+	}
+	return &prune.RecorderOptions{Kind: kind}
 }
 
 // ProbsFile returns the name of the recorded trajectories the scores are
@@ -257,11 +262,11 @@ func (c *Config) Recording(cfg train.Config) train.Config {
 func (c *Config) ProbsFile() string {
 	switch c.Trajectory {
 	case "adv":
-		return train.ProbsAdvFile
+		return prune.ProbsAdvFile
 	case "train":
-		return train.ProbsTrainFile
+		return prune.ProbsTrainFile
 	}
-	return train.ProbsCleanFile
+	return prune.ProbsCleanFile
 }
 
 // Check validates every setting; its error joins a *train.FieldError per

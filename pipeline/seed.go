@@ -198,14 +198,14 @@ func (c *Config) scoreEpochs(nb, pool, seed int) int {
 // run's directory.
 func (r *run) scoreTrain(ctx context.Context, st *stages, dir string, s uint64, seedIdx []int) (string, error) {
 	c := &r.c
-	cfg := c.Recording(c.Train)
+	cfg := c.Train
 	cfg.Data, cfg.Seed, cfg.Out = c.Data, s, filepath.Join(dir, scoreDir)
 	cfg.Epochs = c.scoreEpochs(r.nb, r.pool.Len(), len(seedIdx))
 	sub, err := data.Subset(r.pool, seedIdx)
 	if err != nil {
 		return "", err
 	}
-	sets := TrainSets{Train: sub, Test: r.val}
+	sets := TrainSets{Train: sub, Test: r.val, Record: c.Recording()}
 	if r.base != nil {
 		cfg.Data = c.Base
 		sets.Train, sets.Synthetic = r.base, sub

@@ -46,9 +46,9 @@ const Confidence = "conf"
 func ScoreRun(c *Config, dir, method string, n int) ([]float32, error) {
 	file := c.ProbsFile()
 	if method == "el2n" {
-		file = train.EL2NCleanFile
+		file = prune.EL2NCleanFile
 		if c.Trajectory == "train" {
-			file = train.EL2NTrainFile
+			file = prune.EL2NTrainFile
 		}
 	}
 	path := filepath.Join(dir, file)
@@ -144,6 +144,10 @@ type TrainSets struct {
 	// train.Config.SyntheticFrac of it).
 	Synthetic data.Dataset
 	Test      data.Dataset // validation and evaluation; may be nil
+	// Record, if set, records the trained samples' trajectories into the
+	// run directory (a prune.Recorder over Train then Synthetic, with the
+	// training attack's settings for RecordAdv, resumed with the run).
+	Record *prune.RecorderOptions
 }
 
 // TrainRun trains cfg on sets in the run directory cfg.Out. A directory
@@ -155,6 +159,20 @@ func TrainRun(ctx context.Context, cfg train.Config, sets TrainSets, stdout, bar
 		return ms, nil
 	}
 	opts := train.Options{Train: sets.Train, Synthetic: sets.Synthetic, Test: sets.Test, Stdout: stdout, Progress: bars}
+	if sets.Record != nil {
+		ro := *sets.Record
+		var err error
+		if ro.Data, err = prune.RecordData(sets.Train, sets.Synthetic); err != nil {
+			return nil, err
+		}
+		ro.Dir, ro.BatchSize = cfg.Out, cfg.BatchSize
+		ro.Attack = func(e int) attack.Attack { return cfg.RecordAttack(e) }
+		rec, err := prune.NewRecorder(ro)
+		if err != nil {
+			return nil, err
+		}
+		rec.Attach(&opts)
+	}
 	if exists(filepath.Join(cfg.Out, train.CheckpointFile)) {
 		done, err := finishedEpochs(cfg.Out)
 		if err != nil {
@@ -294,7 +312,7 @@ func Predict(model nn.FeatureModel, ds data.Dataset) (ptrue []float32, correct [
 	ptrue, correct = make([]float32, ds.Len()), make([]bool, ds.Len())
 	for i := range ptrue {
 		z := logits[i*classes : (i+1)*classes]
-		ptrue[i], _ = train.TrueProbEL2N(z, ds.Label(i))
+		ptrue[i], _ = prune.TrueProbEL2N(z, ds.Label(i))
 		correct[i] = tensor.ArgmaxRow(z) == ds.Label(i)
 	}
 	return ptrue, correct, nil

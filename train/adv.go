@@ -39,8 +39,14 @@ var AdvModes = []AdvMode{AdvNone, AdvPGD, AdvTRADES, AdvFGSMRS}
 // adversarial reports whether c trains adversarially.
 func (c *Config) adversarial() bool { return c.Adv != "" && c.Adv != AdvNone }
 
-// recording reports whether c records per-sample probabilities.
-func (c *Config) recording() bool { return c.Record != "" || c.RecordAll }
+// RecordAttack returns PGD at the training attack's norm, ε, steps and
+// step size (PGD-10 at ε/4 without adversarial training), seeded for
+// epoch e apart from every attack of the run itself: the attack of the
+// seed paper's recording (prune.RecordAdv), reseeded per epoch so that a
+// resumed run repeats it.
+func (c *Config) RecordAttack(e int) *attack.PGD {
+	return &attack.PGD{Norm: c.Norm, Eps: float32(c.Eps), Alpha: c.stepSize(), Steps: c.steps(), Seed: epochSeed(c.Seed, 3, e)}
+}
 
 // Defaults of the adversarial settings.
 const (
@@ -66,8 +72,8 @@ func (c *Config) checkAdv(bad func(flag, format string, args ...any)) {
 		bad("Eps", "%g is not a non-negative number", c.Eps)
 	case c.Eps > 1 && norm == attack.LInf:
 		bad("Eps", "%g is more than 1, the whole [0,1] range, in L∞", c.Eps)
-	case c.Eps == 0 && (c.adversarial() || c.RecordAdv):
-		bad("Eps", "missing: adversarial training ({Adv} %s) and {RecordAdv} need the radius, e.g. 8/255", c.Adv)
+	case c.Eps == 0 && c.adversarial():
+		bad("Eps", "missing: adversarial training ({Adv} %s) needs the radius, e.g. 8/255", c.Adv)
 	}
 	if !(c.EpsWarmup >= 0) || c.EpsWarmup > float64(c.Epochs) {
 		bad("EpsWarmup", "%g epochs: want a number in [0, {Epochs}]", c.EpsWarmup)
@@ -103,15 +109,6 @@ func (c *Config) checkAdv(bad func(flag, format string, args ...any)) {
 	}
 	if c.ValSteps < 0 {
 		bad("ValSteps", "%d, want at least 1 (or 0 for the default %d)", c.ValSteps, defaultSteps)
-	}
-	if c.Record != "" && c.RecordAll {
-		bad("Record", "give {Record} IDX.npy or {RecordAll}, not both")
-	}
-	if (c.RecordAdv || c.RecordTrain) && !c.recording() {
-		bad("RecordAdv", "{RecordAdv} and {RecordTrain} need {Record} IDX.npy or {RecordAll}")
-	}
-	if c.RecordAdv && c.RecordTrain {
-		bad("RecordTrain", "records from the training pass instead of an eval pass; drop {RecordAdv}")
 	}
 }
 
@@ -160,39 +157,26 @@ type adv struct {
 	bestState   map[string]*tensor.Tensor // its weights, if found in this session
 	bestEpoch   int                       // its epoch, 1-based
 	prevRobust  float64                   // last epoch's; −1 before any
-	rec         *recorder
 	warnedNoVal bool
 }
 
-// initAdv sets up adversarial training, mixing and recording as t.cfg
-// asks; without any of them t.adv stays nil.
+// initAdv sets up adversarial training as t.cfg asks; without it t.adv
+// stays nil.
 func (t *Trainer) initAdv() error {
 	cfg := &t.cfg
-	if !cfg.adversarial() && !cfg.recording() {
+	if !cfg.adversarial() {
 		return nil
 	}
 	a := &adv{t: t, epoch: -1, best: -1, prevRobust: -1}
 	a.norm, a.eps, a.bn = cfg.Norm, float32(cfg.Eps), cfg.AdvBN
-	if cfg.adversarial() {
-		if t.opts.Loss != nil {
-			return FieldErrorf("Adv", "%s: the run already has a custom loss ({Loss})", cfg.Adv)
-		}
-		a.xadv = autograd.Leaf(nil, false)
-		a.tp = autograd.NewTape()
-		t.loss = a.loss
-		if t.test != nil {
-			a.valIdx = valSlice(t.test.Len(), cfg.ValSize, cfg.Seed)
-		}
+	if t.opts.Loss != nil {
+		return FieldErrorf("Adv", "%s: the run already has a custom loss ({Loss})", cfg.Adv)
 	}
-	if cfg.recording() {
-		r, err := newRecorder(t)
-		if err != nil {
-			return err
-		}
-		a.rec = r
-		if cfg.RecordTrain {
-			t.loss = r.wrap(t.loss)
-		}
+	a.xadv = autograd.Leaf(nil, false)
+	a.tp = autograd.NewTape()
+	t.loss = a.loss
+	if t.test != nil {
+		a.valIdx = valSlice(t.test.Len(), cfg.ValSize, cfg.Seed)
 	}
 	t.adv = a
 	return nil

@@ -34,7 +34,7 @@ type Config struct {
 	Width float64 `json:"width"` // channel multiplier; 0 means 1
 	Data  string  `json:"data"`  // dataset spec (data.Open), for the record
 	// Subset is a .npy of training-set indices (bulwark select's kept.npy):
-	// train on those samples only. Record indices then count within it.
+	// train on those samples only; Step.Indices then count within it.
 	Subset string `json:"subset,omitempty"`
 
 	Epochs    int `json:"epochs"`
@@ -93,12 +93,6 @@ type Config struct {
 	// On a small training set the per-epoch evaluation can cost a quarter
 	// of the run.
 	EvalEvery int `json:"eval_every,omitempty"`
-
-	// Per-epoch recording of true-class probabilities (record.go).
-	Record      string `json:"record,omitempty"`       // .npy of int64 training-set indices
-	RecordAll   bool   `json:"record_all,omitempty"`   // record every training sample
-	RecordAdv   bool   `json:"record_adv,omitempty"`   // also on the training attack's PGD inputs
-	RecordTrain bool   `json:"record_train,omitempty"` // from the training forward pass instead
 
 	Seed    uint64 `json:"seed"`
 	Threads int    `json:"threads"` // kernel threads; 0 leaves the current setting
@@ -166,9 +160,6 @@ func (c *Config) Check() error {
 		bad("Threads", "%d, want at least 1 (or 0 for the default)", c.Threads)
 	}
 	c.checkAdv(bad)
-	if c.Out == "" && c.recording() {
-		bad("Out", "missing: recording ({Record}, {RecordAll}) writes its trajectories to the run directory")
-	}
 	if len(errs) > 0 {
 		return errs[0] // one clear line: the first problem
 	}

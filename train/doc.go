@@ -18,15 +18,15 @@
 // default): an epoch is then a pass over the real set, so the pool's size
 // does not change the number of steps, as in Nieth et al. (2024).
 //
-// # Recording
+// # Hooks
 //
-// For pruning, a run can record after every epoch each training sample's
-// true-class probability, in eval mode and without augmentation: on clean
-// inputs, on PGD inputs at the training attack's own settings (the seed
-// paper's recording), or from the training forward pass itself at no extra
-// cost. The K×N arrays (record.go) are what package prune scores.
+// Options.OnBatch sees every step's logits and Options.OnEpochEnd the
+// model after every epoch: package prune's Recorder plugs in there to
+// record each sample's true-class probability for pruning scores
+// (Config.RecordAttack is the seed paper's recording attack).
 //
 // Config holds every setting (stored in each checkpoint), Options what is
-// not a setting (data overrides, hooks, output); New, Trainer.Run and
-// Close run one training, Run does all three.
+// not a setting (the model and data when the caller has them, hooks,
+// output); Run trains and returns a Result, and New, Trainer.Run and
+// Close split it for callers that need the Trainer in between.
 package train

@@ -63,7 +63,7 @@ func valSlice(n, size int, seed uint64) []int {
 }
 
 // advEpochEnd runs after epoch e's evaluation: robust validation (with
-// the best checkpoint and the overfitting check) and recording. It leaves
+// the best checkpoint and the overfitting check). It leaves
 // the model in training mode.
 func (t *Trainer) advEpochEnd(e int, m *Metrics) error {
 	a := t.adv
@@ -71,13 +71,8 @@ func (t *Trainer) advEpochEnd(e int, m *Metrics) error {
 		return nil
 	}
 	defer t.model.SetTrain(true)
-	if t.cfg.adversarial() && t.evalEpoch(e) {
-		if err := a.validate(e, m); err != nil {
-			return err
-		}
-	}
-	if a.rec != nil {
-		return a.rec.epochEnd(e)
+	if t.evalEpoch(e) {
+		return a.validate(e, m)
 	}
 	return nil
 }

@@ -62,8 +62,6 @@ func runPrunePipeline(args []string, stdout io.Writer) (err error) {
 	switch {
 	case tc.Synthetic != "":
 		return errors.New("prune-pipeline: --synthetic: not supported; give the pool as --data")
-	case tc.Record != "" || tc.RecordAll || tc.RecordAdv || tc.RecordTrain:
-		return errors.New("prune-pipeline: --record flags: the pipeline records the seed subset itself (see --trajectory)")
 	}
 	pc.Data, pc.Out, pc.Train = tc.Data, tc.Out, tc
 	if tc.Threads > 0 {

@@ -67,7 +67,6 @@ func runScore(args []string, stdout io.Writer) (err error) {
 	if err := pipeline.WriteIndices(seedPath, seed); err != nil {
 		return fmt.Errorf("score: %w", err)
 	}
-	tc = pc.Recording(tc)
 	if tc.Threads > 0 {
 		defer kernels.SetThreads(kernels.SetThreads(tc.Threads))
 	}
@@ -79,7 +78,7 @@ func runScore(args []string, stdout io.Writer) (err error) {
 	if err != nil {
 		return fmt.Errorf("score: %w", err)
 	}
-	sets, scored := pipeline.TrainSets{Train: sub, Test: test}, len(seed)
+	sets, scored := pipeline.TrainSets{Train: sub, Test: test, Record: pc.Recording()}, len(seed)
 	if pc.Base != "" {
 		base, btest, closeBase, err := openData("base", pc.Base)
 		if err != nil {
