@@ -90,7 +90,7 @@ func (r *run) embeddings(ctx context.Context, st *stages, dir string, s uint64, 
 
 // modelEmbedding embeds every sample with the model in a weights file.
 func (r *run) modelEmbedding(weights string) ([]float32, int, error) {
-	model, err := LoadModel(weights, r.all)
+	model, err := r.loadModel(weights)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -120,7 +120,7 @@ func (r *run) cleanModel(ctx context.Context, st *stages, dir string, s uint64, 
 	weights := filepath.Join(cfg.Out, train.ModelFile)
 	path := filepath.Join(dir, PoolCleanFile)
 	err := st.do("pool_clean", path, func() error {
-		model, err := LoadModel(weights, r.pool)
+		model, err := r.loadModel(weights)
 		if err != nil {
 			return err
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/bulwark-ml/bulwark/attack"
 	"github.com/bulwark-ml/bulwark/data"
 	"github.com/bulwark-ml/bulwark/internal/configdiff"
+	"github.com/bulwark-ml/bulwark/nn"
 	"github.com/bulwark-ml/bulwark/prune"
 	"github.com/bulwark-ml/bulwark/train"
 )
@@ -67,7 +68,26 @@ type run struct {
 	valIdx  []int        // test samples of the trainings' validation, apart from evalIdx
 	val     data.Dataset // those samples: the trainings' test set
 	norm    attack.Norm
-	truth   map[string][]float32 // Config.TrueScores' scores of the pool samples
+	truth   map[string][]float32       // Config.TrueScores' scores of the pool samples
+	models  map[string]nn.FeatureModel // loaded weights files (loadModel)
+}
+
+// loadModel returns the model in a weights file for the experiment's
+// images, read once per run: the scoring model embeds the samples and
+// scores the pool from one load.
+func (r *run) loadModel(path string) (nn.FeatureModel, error) {
+	if m, ok := r.models[path]; ok {
+		return m, nil
+	}
+	m, err := LoadModel(path, r.all)
+	if err != nil {
+		return nil, err
+	}
+	if r.models == nil {
+		r.models = map[string]nn.FeatureModel{}
+	}
+	r.models[path] = m
+	return m, nil
 }
 
 // Run executes the experiment c: for every seed, the seed draw, the

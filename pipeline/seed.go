@@ -249,7 +249,7 @@ func (r *run) seedScores(st *stages, dir, scoreRun string, n int) (map[string][]
 func (r *run) poolPTrue(st *stages, dir, scoreRun string) ([]float32, error) {
 	path := filepath.Join(dir, PTrueFile)
 	err := st.do("ptrue", path, func() error {
-		model, err := LoadModel(filepath.Join(scoreRun, train.ModelFile), r.pool)
+		model, err := r.loadModel(filepath.Join(scoreRun, train.ModelFile))
 		if err != nil {
 			return err
 		}
