@@ -29,6 +29,9 @@
 #   POOL-pilot  repetition 0 (the pilot seed): the full pool and the base set alone, then at 50/75/90%
 #               pruning random, top-DU, stratified-DU and drop-tail; the better of the last two on its
 #               worst-case robust accuracy (mean over the ratios) becomes RULE for the other seeds
+#   POOL-baseref the base-only reference of repetition 0 alone (run with RUNS=elsewhere beside a pilot
+#               that leaves it out, BASEONLY=; stop it when eval_base.json is written and copy seed0/train_base
+#               and seed0/eval_base.json into the pilot's directory: the same run)
 #   POOL-seeds  repetitions 1 and 2 (ONLY=1 or ONLY=2): full, base, and random, top-DU and RULE at 50/75/90%
 #   POOL-50     the 50%-only arms on repetitions 0-2: top-FP and random-replace
 #   POOL-extra  repetitions 3 and 4 (ONLY=3 or 4): full, and random, top-DU and RULE at 50% only
@@ -103,6 +106,7 @@ for stage in "$@"; do
 	esac
 	case $stage in
 	*-pilot) ONLY="--only-seeds 0" run $name "$pool" --score du --select top,stratified,drop-tail --prune 0.5,0.75,0.9 --full $BASEONLY ;;
+	*-baseref) ONLY="--only-seeds 0" run $name "$pool" --score du --select top --prune 0.5 --base-only ;;
 	*-seeds) run $name "$pool" --score du --select top,${RULE:?set RULE} --prune 0.5,0.75,0.9 --full --base-only ;;
 	*-50) run $name "$pool" --score du,fp --select top,random-replace --prune 0.5 ;;
 	*-extra) SEEDS=5 run $name "$pool" --score du --select top,${RULE:?set RULE} --prune 0.5 --full ;;
