@@ -37,11 +37,19 @@ type APGD struct {
 	Rho    float32
 	Loss   Loss     // CE (APGD-CE) or DLR (APGD-DLR); CW works too
 	Target Targeter // if set, a targeted attack (see PGD.Target)
-	BN     BNMode   // the model's mode during the attack; BNEval by default
-	Seed   uint64   // seeds the random starts
+	// EOT is the number of forward/backward passes whose gradients are
+	// averaged at each iteration (expectation over transformation, for
+	// randomized models, as AutoAttack's "rand" version uses with 20);
+	// the loss and prediction are those of the last pass. 0 means 1.
+	EOT  int
+	BN   BNMode // the model's mode during the attack; BNEval by default
+	Seed uint64 // seeds the random starts
+
+	who     string // the name in errors, if not "attack: APGD"
+	anyMiss bool   // targeted, but any misclassification is success
 
 	e                               engine
-	best, gbest, out                []float32
+	best, gbest, out, gsum          []float32
 	fbest, fbestLast, fprev, fbestR []float64
 	inc                             []int
 	reduced, broken                 []bool
@@ -92,6 +100,9 @@ func (a *APGD) Name() string {
 	if a.Restarts > 1 {
 		s += fmt.Sprintf(" ×%d restarts", a.Restarts)
 	}
+	if a.EOT > 1 {
+		s += fmt.Sprintf(" EOT %d", a.EOT)
+	}
 	return s
 }
 
@@ -117,10 +128,14 @@ func checkpoints(n int) []int {
 // Perturb runs the attack; see Attack.
 func (a *APGD) Perturb(m nn.Module, x *tensor.Tensor, y []int) (*tensor.Tensor, error) {
 	e := &a.e
-	e.who = "attack: APGD"
-	e.s = settings{norm: a.Norm, eps: a.Eps, init: InitUniform, loss: a.Loss, target: a.Target, bn: a.BN, seed: a.Seed}
-	if a.Steps < 0 || a.Restarts < 0 || !(a.Rho >= 0 && a.Rho <= 1) {
-		return nil, fmt.Errorf("%s: steps %d, restarts %d, rho %v: want steps and restarts ≥ 0 and rho in [0,1]", e.who, a.Steps, a.Restarts, a.Rho)
+	e.who = a.who
+	if e.who == "" {
+		e.who = "attack: APGD"
+	}
+	e.s = settings{norm: a.Norm, eps: a.Eps, init: InitUniform, loss: a.Loss, target: a.Target,
+		anyMiss: a.anyMiss, bn: a.BN, seed: a.Seed}
+	if a.Steps < 0 || a.Restarts < 0 || a.EOT < 0 || !(a.Rho >= 0 && a.Rho <= 1) {
+		return nil, fmt.Errorf("%s: steps %d, restarts %d, EOT %d, rho %v: want steps, restarts and EOT ≥ 0 and rho in [0,1]", e.who, a.Steps, a.Restarts, a.EOT, a.Rho)
 	}
 	if err := e.begin(m, x, y); err != nil {
 		return nil, err
@@ -148,6 +163,9 @@ func (a *APGD) alloc() {
 	for _, b := range []*[]float64{&a.fbest, &a.fbestLast, &a.fprev, &a.fbestR} {
 		*b = grow(*b, e.n)
 	}
+	if a.EOT > 1 {
+		a.gsum = grow(a.gsum, size)
+	}
 	a.inc = grow(a.inc, e.n)
 	a.reduced = grow(a.reduced, e.n)
 	a.broken = grow(a.broken, e.n)
@@ -160,7 +178,7 @@ func (a *APGD) run(m nn.Module, first bool) error {
 	e := &a.e
 	e.start()
 	copy(e.prev, e.cur)
-	if err := e.eval(m, true); err != nil {
+	if err := a.evalGrad(m); err != nil {
 		return err
 	}
 	if first {
@@ -182,7 +200,7 @@ func (a *APGD) run(m nn.Module, first bool) error {
 			e.alpha = 1
 		}
 		e.run(opAPGD)
-		if err := e.eval(m, true); err != nil {
+		if err := a.evalGrad(m); err != nil {
 			return err
 		}
 		a.track()
@@ -197,6 +215,28 @@ func (a *APGD) run(m nn.Module, first bool) error {
 			copy(e.row(a.out, i), e.row(a.best, i))
 			a.fbestR[i] = a.fbest[i]
 		}
+	}
+	return nil
+}
+
+// evalGrad evaluates cur with its gradient, averaged over EOT passes.
+func (a *APGD) evalGrad(m nn.Module) error {
+	e := &a.e
+	if a.EOT <= 1 {
+		return e.eval(m, true)
+	}
+	clear(a.gsum)
+	for range a.EOT {
+		if err := e.eval(m, true); err != nil {
+			return err
+		}
+		for j, g := range e.grad {
+			a.gsum[j] += g
+		}
+	}
+	inv := 1 / float32(a.EOT)
+	for j, g := range a.gsum {
+		e.grad[j] = g * inv
 	}
 	return nil
 }

@@ -195,8 +195,11 @@ type settings struct {
 	loss   Loss
 	custom Objective
 	target Targeter
-	bn     BNMode
-	seed   uint64
+	// anyMiss makes a targeted attack count any misclassification as
+	// success, not only the target class (AutoAttack's APGD-T and FAB-T).
+	anyMiss bool
+	bn      BNMode
+	seed    uint64
 }
 
 // check validates the settings that come from the user.
@@ -313,21 +316,8 @@ func (e *engine) begin(m nn.Module, x *tensor.Tensor, y []int) error {
 	if err := e.s.check(e.who); err != nil {
 		return err
 	}
-	if x == nil || x.Rank() != 4 {
-		return fmt.Errorf("%s: input %v, want a [N, C, H, W] batch", e.who, shapeOf(x))
-	}
-	if x.Dim(0) != len(y) {
-		return fmt.Errorf("%s: %d labels for %d images", e.who, len(y), x.Dim(0))
-	}
-	for i, v := range x.Data() {
-		if !(v >= 0 && v <= 1) {
-			return fmt.Errorf("%s: input value %v (element %d) outside [0,1]; attacks work in [0,1] input space", e.who, v, i)
-		}
-	}
-	for i, c := range y {
-		if c < 0 {
-			return fmt.Errorf("%s: label %d of sample %d is negative", e.who, c, i)
-		}
+	if err := checkInput(e.who, x, y); err != nil {
+		return err
 	}
 	e.resize(x)
 	copy(e.x0, x.Data())
@@ -344,6 +334,28 @@ func (e *engine) begin(m nn.Module, x *tensor.Tensor, y []int) error {
 		m.SetTrain(true)
 	}
 	e.freeze(m)
+	return nil
+}
+
+// checkInput checks that x is a [N, C, H, W] batch of values in [0,1]
+// with N labels, none negative.
+func checkInput(who string, x *tensor.Tensor, y []int) error {
+	if x == nil || x.Rank() != 4 {
+		return fmt.Errorf("%s: input %v, want a [N, C, H, W] batch", who, shapeOf(x))
+	}
+	if x.Dim(0) != len(y) {
+		return fmt.Errorf("%s: %d labels for %d images", who, len(y), x.Dim(0))
+	}
+	for i, v := range x.Data() {
+		if !(v >= 0 && v <= 1) {
+			return fmt.Errorf("%s: input value %v (element %d) outside [0,1]; attacks work in [0,1] input space", who, v, i)
+		}
+	}
+	for i, c := range y {
+		if c < 0 {
+			return fmt.Errorf("%s: label %d of sample %d is negative", who, c, i)
+		}
+	}
 	return nil
 }
 
@@ -515,7 +527,7 @@ func (e *engine) eval(m nn.Module, grad bool) error {
 		}
 		p := tensor.ArgmaxRow(row)
 		e.fooled[i] = p != y
-		if t >= 0 {
+		if t >= 0 && !e.s.anyMiss {
 			e.fooled[i] = p == t
 		}
 	}

@@ -49,34 +49,29 @@ func (r *run) embeddings(ctx context.Context, st *stages, dir string, s uint64, 
 				return nil, err
 			}
 		}
-		err := st.do("embed_"+kind, path, func() error {
-			var x []float32
-			var dim int
+		e, err := produce(st, "embed_"+kind, path, func() (embedding, error) {
+			e := embedding{kind: kind}
 			var err error
 			switch kind {
 			case "seed", "clean":
-				x, dim, err = r.modelEmbedding(weights)
+				e.x, e.dim, err = r.modelEmbedding(weights)
 			case "pixels":
-				x, dim, err = r.pixelEmbedding(s)
+				e.x, e.dim, err = r.pixelEmbedding(s)
 			default:
 				err = train.FieldErrorf("Embed", "unknown embedding %q", kind)
 			}
-			if err != nil {
-				return err
+			return e, err
+		}, func(e embedding) error { return data.WriteNpy(path, []int{n, e.dim}, e.x) }, func() (embedding, error) {
+			x, rows, dim, err := ReadMatrix(path)
+			if err == nil && rows != n {
+				err = fmt.Errorf("%s: %d rows, but base and pool have %d samples", path, rows, n)
 			}
-			return data.WriteNpy(path, []int{n, dim}, x)
+			return embedding{kind: kind, x: x, dim: dim}, err
 		})
 		if err != nil {
 			return nil, err
 		}
-		x, rows, dim, err := ReadMatrix(path)
-		if err != nil {
-			return nil, err
-		}
-		if rows != n {
-			return nil, fmt.Errorf("%s: %d rows, but base and pool have %d samples", path, rows, n)
-		}
-		out = append(out, embedding{kind: kind, x: x, dim: dim})
+		out = append(out, e)
 	}
 	if slices.Contains(r.c.Embed, "clean") {
 		q, err := r.poolQuality(dir)

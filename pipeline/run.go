@@ -334,6 +334,34 @@ func (st *stages) do(name, output string, f func() error) error {
 	return WriteJSON(st.path, st)
 }
 
+// produce runs stage name unless it finished in an earlier call (do) and
+// returns its result: what compute returned, persisted by save (results
+// are computed in memory and persisted after, never read back by the
+// process that made them), or for a stage done before, what load reads.
+func produce[T any](st *stages, name, path string, compute func() (T, error), save func(T) error, load func() (T, error)) (T, error) {
+	var out T
+	made := false
+	err := st.do(name, path, func() error {
+		v, err := compute()
+		if err != nil {
+			return err
+		}
+		out, made = v, true
+		return save(v)
+	})
+	if err != nil || made {
+		return out, err
+	}
+	return load()
+}
+
+// produceVector is produce for a float32 vector kept as a .npy file.
+func produceVector(st *stages, name, path string, compute func() ([]float32, error)) ([]float32, error) {
+	return produce(st, name, path, compute,
+		func(v []float32) error { return WriteVector(path, v) },
+		func() ([]float32, error) { return ReadVector(path) })
+}
+
 // set records a stage's time measured elsewhere (a training run's, across
 // resumes), and the peak memory since the last stage ended.
 func (st *stages) set(name string, sec float64) error {

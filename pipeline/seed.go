@@ -224,17 +224,9 @@ func (r *run) seedScores(st *stages, dir, scoreRun string, n int) (map[string][]
 	out := map[string][]float32{}
 	for _, m := range append(slices.Clone(r.c.Scores), Confidence) {
 		path := filepath.Join(dir, "scores_seed_"+m+".npy")
-		err := st.do("score_"+m, path, func() error {
-			v, err := ScoreRun(&r.c, scoreRun, m, n)
-			if err != nil {
-				return err
-			}
-			return WriteVector(path, v)
-		})
+		var err error
+		out[m], err = produceVector(st, "score_"+m, path, func() ([]float32, error) { return ScoreRun(&r.c, scoreRun, m, n) })
 		if err != nil {
-			return nil, err
-		}
-		if out[m], err = ReadVector(path); err != nil {
 			return nil, err
 		}
 		if len(out[m]) != n {
@@ -248,21 +240,14 @@ func (r *run) seedScores(st *stages, dir, scoreRun string, n int) (map[string][]
 // every pool sample: what the kept sets are made of, for the report.
 func (r *run) poolPTrue(st *stages, dir, scoreRun string) ([]float32, error) {
 	path := filepath.Join(dir, PTrueFile)
-	err := st.do("ptrue", path, func() error {
+	p, err := produceVector(st, "ptrue", path, func() ([]float32, error) {
 		model, err := r.loadModel(filepath.Join(scoreRun, train.ModelFile))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		p, _, err := Predict(model, r.pool)
-		if err != nil {
-			return err
-		}
-		return WriteVector(path, p)
+		return p, err
 	})
-	if err != nil {
-		return nil, err
-	}
-	p, err := ReadVector(path)
 	if err != nil {
 		return nil, err
 	}
@@ -312,17 +297,15 @@ func (r *run) extrapolate(st *stages, dir string, s uint64, embs []embedding, sc
 	pool := map[string][]float32{}
 	for _, m := range append(slices.Clone(c.Scores), Confidence) {
 		path := filepath.Join(dir, "scores_"+m+".npy")
-		err := st.do("extrapolate_"+m, path, func() error {
+		var err error
+		pool[m], err = produceVector(st, "extrapolate_"+m, path, func() ([]float32, error) {
 			ex, err := prune.Extrapolate(use.x, use.dim, scored, seedScores[m], kopt)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			return WriteVector(path, ex.Scores[r.nb:])
+			return ex.Scores[r.nb:], nil
 		})
 		if err != nil {
-			return nil, err
-		}
-		if pool[m], err = ReadVector(path); err != nil {
 			return nil, err
 		}
 		if len(pool[m]) != r.pool.Len() {
@@ -348,18 +331,12 @@ func (r *run) quality(st *stages, dir string, s uint64, e embedding, m string, s
 // dir/name.json, unless it finished before, and returns its report.
 func qualityStage(st *stages, dir, name string, measure func() (QualityReport, error)) (QualityReport, error) {
 	path := filepath.Join(dir, name+".json")
-	err := st.do(name, path, func() error {
-		q, err := measure()
-		if err != nil {
-			return err
-		}
-		return WriteJSON(path, q)
-	})
-	var q QualityReport
-	if err == nil {
-		_, err = readJSON(path, &q)
-	}
-	return q, err
+	return produce(st, name, path, measure, func(q QualityReport) error { return WriteJSON(path, q) },
+		func() (QualityReport, error) {
+			var q QualityReport
+			_, err := readJSON(path, &q)
+			return q, err
+		})
 }
 
 // trueQuality measures the extrapolation of score m in embedding e
@@ -422,7 +399,8 @@ func (r *run) selectAll(st *stages, dir string, s uint64, poolScores map[string]
 		for _, a := range c.arms() {
 			name := runName(a.name, p)
 			path := filepath.Join(dir, "kept_"+name+".npy")
-			err := st.do("select_"+name, path, func() error {
+			var err error
+			kept[name], err = produce(st, "select_"+name, path, func() ([]int, error) {
 				scores := poolScores[a.score]
 				if m, ok := cutTrue(a.score); ok {
 					scores = r.truth[m]
@@ -431,14 +409,11 @@ func (r *run) selectAll(st *stages, dir string, s uint64, poolScores map[string]
 					Confidence: poolScores[Confidence], Beta: c.beta(p), Tail: c.Tail, Strata: c.Strata,
 					Labels: labels, ClassBalanced: c.ClassBalanced, Seed: s})
 				if err != nil {
-					return train.WrapField("Select", err, "%s at {Prune} %g", a.rule, p)
+					return nil, train.WrapField("Select", err, "%s at {Prune} %g", a.rule, p)
 				}
-				return WriteIndices(path, sel.Kept)
-			})
+				return sel.Kept, nil
+			}, func(k []int) error { return WriteIndices(path, k) }, func() ([]int, error) { return ReadKept(path, n) })
 			if err != nil {
-				return nil, err
-			}
-			if kept[name], err = ReadKept(path, n); err != nil {
 				return nil, err
 			}
 		}
