@@ -19,6 +19,12 @@ type EvalOptions struct {
 	// on its clean input counts as broken by every attack without being
 	// attacked, which changes no accuracy and saves the work.
 	AttackAll bool
+	// Cascade runs each attack only on the samples that every earlier
+	// attack failed to break, as AutoAttack does. Robust[a] is then the
+	// accuracy under attacks 0..a together (the robust accuracy after
+	// attack a), and Worst equals the last of them; a sample broken
+	// earlier gets its clean input in later attacks' Adv.
+	Cascade bool
 	// OnBatch, if set, is called after each batch with its per-sample
 	// results and adversarial inputs (to save them, say). An error stops
 	// the evaluation.
@@ -39,6 +45,9 @@ type EvalBatch struct {
 	// under attack a; Worst[i] whether it is under every attack.
 	Robust [][]bool
 	Worst  []bool
+	// Logits holds the clean logits, row-major: sample i's are
+	// Logits[i·classes : (i+1)·classes].
+	Logits []float32
 	// Adv[a] holds attack a's inputs for the whole batch, [B, C, H, W]:
 	// the adversarial input of every attacked sample and the clean input
 	// of the others.
@@ -173,6 +182,7 @@ type evaluator struct {
 	sub     subBatch
 	eb      EvalBatch
 	sel     []bool
+	alive   []bool // not broken by an earlier attack (Cascade)
 	adv     [][]float32
 }
 
@@ -188,6 +198,9 @@ func (ev *evaluator) batch(m nn.Module, bt *data.Batch, res *Result) error {
 		for i, y := range bt.Labels {
 			row := z[i*c : (i+1)*c]
 			res.LossSum += tensor.LogSumExpRow(row) - float64(row[y])
+		}
+		if ev.o.OnBatch != nil {
+			eb.Logits = append(eb.Logits[:0], z[:n*c]...)
 		}
 		switch {
 		case ev.o.Logits == nil:
@@ -210,11 +223,15 @@ func (ev *evaluator) batch(m nn.Module, bt *data.Batch, res *Result) error {
 		ev.adv = make([][]float32, len(ev.attacks))
 	}
 	shape := [4]int{n, bt.X.Dim(1), bt.X.Dim(2), bt.X.Dim(3)}
+	ev.alive = grow(ev.alive, n)
+	for i := range ev.alive {
+		ev.alive[i] = true
+	}
 	for a, at := range ev.attacks {
 		rob := grow(eb.Robust[a], n)
 		eb.Robust[a] = rob
 		for i := range n {
-			ev.sel[i] = ev.o.AttackAll || eb.Clean[i]
+			ev.sel[i] = (ev.o.AttackAll || eb.Clean[i]) && ev.alive[i]
 			rob[i] = ev.sel[i]
 		}
 		if ev.o.OnBatch != nil {
@@ -237,6 +254,9 @@ func (ev *evaluator) batch(m nn.Module, bt *data.Batch, res *Result) error {
 			ev.sub.scatter(ev.adv[a], adv, rob)
 		}
 		for i, r := range rob {
+			if ev.o.Cascade {
+				ev.alive[i] = r
+			}
 			// Robust means correct on the clean input and under the
 			// attack, whether or not the sample was attacked.
 			r = r && eb.Clean[i]

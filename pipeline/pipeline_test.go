@@ -383,6 +383,19 @@ func nan() float64 {
 func checkTrueClassProbs(t *testing.T, dir string, rep *Report) {
 	t.Helper()
 	sdir := filepath.Join(dir, "seed0")
+	// The seed scores were computed from the recorder's arrays in memory;
+	// from the files the recorder wrote they are the same.
+	c := tinyConfig(dir)
+	for _, m := range append(slices.Clone(c.Scores), Confidence) {
+		mem, err := ReadVector(filepath.Join(sdir, "scores_seed_"+m+".npy"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files, err := ScoreRun(&c, filepath.Join(sdir, scoreDir), m, len(mem))
+		if err != nil || !slices.Equal(mem, files) {
+			t.Fatalf("%s: scores from memory and from the recorded files differ (%v)", m, err)
+		}
+	}
 	p, err := ReadVector(filepath.Join(sdir, PTrueFile))
 	if err != nil || len(p) != 128 {
 		t.Fatalf("%s: %v (%d entries)", PTrueFile, err, len(p))

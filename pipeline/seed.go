@@ -68,11 +68,11 @@ func (r *run) seed(ctx context.Context, s uint64) (*SeedReport, error) {
 	}
 
 	sr.ScoreEpochs = c.scoreEpochs(r.nb, r.pool.Len(), len(seedIdx))
-	scoreRun, err := r.scoreTrain(ctx, st, dir, s, seedIdx)
+	scoreRun, rec, err := r.scoreTrain(ctx, st, dir, s, seedIdx)
 	if err != nil {
 		return nil, err
 	}
-	seedScores, err := r.seedScores(st, dir, scoreRun, len(scored))
+	seedScores, err := r.seedScores(st, dir, scoreRun, rec, len(scored))
 	if err != nil {
 		return nil, err
 	}
@@ -195,37 +195,38 @@ func (c *Config) scoreEpochs(nb, pool, seed int) int {
 // scoreTrain runs (or finishes) the scoring run: adversarial training on
 // the seed subset (with the base set, in the seed paper's setting),
 // recording the trajectories of every trained sample. It returns the
-// run's directory.
-func (r *run) scoreTrain(ctx context.Context, st *stages, dir string, s uint64, seedIdx []int) (string, error) {
+// run's directory and, if it trained now, its recorder.
+func (r *run) scoreTrain(ctx context.Context, st *stages, dir string, s uint64, seedIdx []int) (string, *prune.Recorder, error) {
 	c := &r.c
 	cfg := c.Train
 	cfg.Data, cfg.Seed, cfg.Out = c.Data, s, filepath.Join(dir, scoreDir)
 	cfg.Epochs = c.scoreEpochs(r.nb, r.pool.Len(), len(seedIdx))
 	sub, err := data.Subset(r.pool, seedIdx)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	sets := TrainSets{Train: sub, Test: r.val, Record: c.Recording()}
 	if r.base != nil {
 		cfg.Data = c.Base
 		sets.Train, sets.Synthetic = r.base, sub
 	}
-	ms, err := r.train(ctx, st, "score_train", cfg, sets)
+	ms, rec, err := r.trainRecorded(ctx, st, "score_train", cfg, sets)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	r.logf("seed %d: scoring run done: %d epochs, %.0f s", s, cfg.Epochs, trainSeconds(ms))
-	return cfg.Out, nil
+	return cfg.Out, rec, nil
 }
 
 // seedScores computes every score, and the confidence, of the n scored
-// samples from the scoring run's trajectories.
-func (r *run) seedScores(st *stages, dir, scoreRun string, n int) (map[string][]float32, error) {
+// samples from the scoring run's trajectories (in rec, if the run trained
+// in this call, else in its files).
+func (r *run) seedScores(st *stages, dir, scoreRun string, rec *prune.Recorder, n int) (map[string][]float32, error) {
 	out := map[string][]float32{}
 	for _, m := range append(slices.Clone(r.c.Scores), Confidence) {
 		path := filepath.Join(dir, "scores_seed_"+m+".npy")
 		var err error
-		out[m], err = produceVector(st, "score_"+m, path, func() ([]float32, error) { return ScoreRun(&r.c, scoreRun, m, n) })
+		out[m], err = produceVector(st, "score_"+m, path, func() ([]float32, error) { return scoreTrajectories(&r.c, scoreRun, m, n, rec) })
 		if err != nil {
 			return nil, err
 		}
@@ -587,11 +588,17 @@ func (r *run) trainAndEval(ctx context.Context, st *stages, dir, name string, ke
 // train runs (or finishes) the training run of stage name and records
 // its wall time.
 func (r *run) train(ctx context.Context, st *stages, name string, cfg train.Config, sets TrainSets) ([]train.Metrics, error) {
-	ms, err := TrainRun(ctx, cfg, sets, nil, r.o.Progress)
+	ms, _, err := r.trainRecorded(ctx, st, name, cfg, sets)
+	return ms, err
+}
+
+// trainRecorded is train returning the run's recorder too (TrainRun).
+func (r *run) trainRecorded(ctx context.Context, st *stages, name string, cfg train.Config, sets TrainSets) ([]train.Metrics, *prune.Recorder, error) {
+	ms, rec, err := TrainRun(ctx, cfg, sets, nil, r.o.Progress)
 	if err != nil {
-		return nil, errStage(name, err)
+		return nil, nil, errStage(name, err)
 	}
-	return ms, st.set(name, trainSeconds(ms))
+	return ms, rec, st.set(name, trainSeconds(ms))
 }
 
 // evalWeights reads the weights of a finished training run that

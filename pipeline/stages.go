@@ -44,21 +44,41 @@ const Confidence = "conf"
 // c.TruncateBest, only the epochs up to the run's best validation-robust
 // epoch count (at least Window+1). Errors name the file.
 func ScoreRun(c *Config, dir, method string, n int) ([]float32, error) {
-	file := c.ProbsFile()
-	if method == "el2n" {
-		file = prune.EL2NCleanFile
-		if c.Trajectory == "train" {
-			file = prune.EL2NTrainFile
-		}
+	return scoreTrajectories(c, dir, method, n, nil)
+}
+
+// scoreFile names the recorded array a score is computed from.
+func (c *Config) scoreFile(method string) string {
+	if method != "el2n" {
+		return c.ProbsFile()
 	}
-	path := filepath.Join(dir, file)
-	tr, err := ReadTrajectories(path)
-	if err != nil {
-		return nil, err
+	if c.Trajectory == "train" {
+		return prune.EL2NTrainFile
+	}
+	return prune.EL2NCleanFile
+}
+
+// scoreTrajectories is ScoreRun taking the trajectories from rec, the run's
+// recorder, when it holds them (the run trained in this process), else
+// from the files.
+func scoreTrajectories(c *Config, dir, method string, n int, rec *prune.Recorder) ([]float32, error) {
+	path := filepath.Join(dir, c.scoreFile(method))
+	var tr prune.Trajectories
+	ok := false
+	if rec != nil {
+		tr, ok = rec.Array(c.scoreFile(method))
+		ok = ok && tr.K > 0
+	}
+	if !ok {
+		var err error
+		if tr, err = ReadTrajectories(path); err != nil {
+			return nil, err
+		}
 	}
 	if tr.N != n {
 		return nil, fmt.Errorf("%s: %d samples, but the seed subset has %d", path, tr.N, n)
 	}
+	var err error
 	if c.TruncateBest {
 		k, err := BestEpoch(dir)
 		if err != nil {
@@ -153,48 +173,47 @@ type TrainSets struct {
 // TrainRun trains cfg on sets in the run directory cfg.Out. A directory
 // holding a finished run (FinishedRun with its final model) is left as it
 // is; one holding an unfinished run is resumed. It returns the run's
-// metrics.
-func TrainRun(ctx context.Context, cfg train.Config, sets TrainSets, stdout, bars io.Writer) ([]train.Metrics, error) {
+// metrics and, if it trained with sets.Record, the recorder, which holds
+// every epoch's trajectories in memory.
+func TrainRun(ctx context.Context, cfg train.Config, sets TrainSets, stdout, bars io.Writer) ([]train.Metrics, *prune.Recorder, error) {
 	if ms := FinishedRun(cfg.Out, cfg.Epochs); ms != nil && exists(filepath.Join(cfg.Out, train.ModelFile)) {
-		return ms, nil
+		return ms, nil, nil
 	}
 	opts := train.Options{Train: sets.Train, Synthetic: sets.Synthetic, Test: sets.Test, Stdout: stdout, Progress: bars}
+	if exists(filepath.Join(cfg.Out, train.CheckpointFile)) {
+		done, err := finishedEpochs(cfg.Out)
+		if err != nil {
+			return nil, nil, err
+		}
+		if done >= cfg.Epochs {
+			ms, err := readMetrics(cfg.Out)
+			return ms, nil, err
+		}
+		opts.Resume = true
+	}
+	var rec *prune.Recorder
 	if sets.Record != nil {
 		ro := *sets.Record
 		var err error
 		if ro.Data, err = prune.RecordData(sets.Train, sets.Synthetic); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		ro.Dir, ro.BatchSize = cfg.Out, cfg.BatchSize
 		ro.Attack = func(e int) attack.Attack { return cfg.RecordAttack(e) }
-		rec, err := prune.NewRecorder(ro)
-		if err != nil {
-			return nil, err
+		if rec, err = prune.NewRecorder(ro); err != nil {
+			return nil, nil, err
 		}
 		rec.Attach(&opts)
 	}
-	if exists(filepath.Join(cfg.Out, train.CheckpointFile)) {
-		done, err := finishedEpochs(cfg.Out)
-		if err != nil {
-			return nil, err
-		}
-		if done >= cfg.Epochs {
-			return readMetrics(cfg.Out)
-		}
-		opts.Resume = true
-	}
-	t, err := train.New(cfg, opts)
+	res, err := train.Run(ctx, cfg, opts)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer t.Close()
-	if err := t.Run(ctx); err != nil {
-		return nil, err
+	if opts.Resume {
+		ms, err := readMetrics(cfg.Out) // with the epochs of earlier sessions
+		return ms, rec, err
 	}
-	if err := t.Close(); err != nil {
-		return nil, err
-	}
-	return readMetrics(cfg.Out)
+	return res.Metrics, rec, nil
 }
 
 // FinishedRun returns the metrics of the run in dir if its metrics.jsonl
