@@ -114,7 +114,7 @@ func (b *base) Params() []Param {
 	var ps []Param
 	for _, e := range b.walk("", nil) {
 		if e.v != nil {
-			ps = append(ps, Param{e.name, e.v})
+			ps = append(ps, Param{Name: e.name, Var: e.v})
 		}
 	}
 	return ps
@@ -125,7 +125,7 @@ func (b *base) Buffers() []NamedTensor {
 	var bs []NamedTensor
 	for _, e := range b.walk("", nil) {
 		if e.v == nil {
-			bs = append(bs, NamedTensor{e.name, e.t})
+			bs = append(bs, NamedTensor{Name: e.name, T: e.t})
 		}
 	}
 	return bs
@@ -149,7 +149,7 @@ func StateDict(m Module) []NamedTensor {
 	es := walkModule(m, "", nil)
 	sd := make([]NamedTensor, len(es))
 	for i, e := range es {
-		sd[i] = NamedTensor{e.name, e.t}
+		sd[i] = NamedTensor{Name: e.name, T: e.t}
 	}
 	return sd
 }
