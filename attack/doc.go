@@ -5,6 +5,9 @@
 // Evaluate, which reports clean, per-attack and worst-case robust accuracy
 // over a dataset.
 //
+// Start with PGD (or APGD) and Evaluate, which reports clean, per-attack and
+// worst-case robust accuracy.
+//
 // Everything happens in input space: images are float32 NCHW in [0,1]
 // (normalization, if any, lives inside the model), and every adversarial
 // input x' satisfies x' ∈ [0,1] and ‖x' − x‖ ≤ ε exactly, in float64

@@ -2,6 +2,8 @@
 // tape that records operations on Vars and, on Backward, computes gradients
 // for parameters and for inputs (adversarial attacks need ∂loss/∂x).
 //
+// Start with NewTape: record ops on Vars, then call Tape.Backward.
+//
 // A training step looks like
 //
 //	tp := autograd.NewTape()          // once; reused every step

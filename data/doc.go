@@ -1,6 +1,8 @@
 // Package data reads image-classification datasets and turns them into
 // training batches.
 //
+// Start with Open(spec) for a dataset and NewBatcher to turn it into batches.
+//
 // # Datasets
 //
 // A Dataset is a random-access collection of labelled images. Samples are

@@ -2,6 +2,9 @@
 // blocked, packed and multithreaded Sgemm, vector kernels (axpy, dot, scale,
 // add, mul, ReLU, sum, max, scale-shift) and Im2col/Col2im for convolutions.
 //
+// Start with Sgemm, the matrix product everything above rests on;
+// Implementations and Use pick the code path.
+//
 // Each kernel has one exported Go entry point. Behind it sit several
 // implementations: AVX2+FMA assembly on amd64, NEON assembly on arm64 and a
 // portable Go fallback. The fastest one the CPU supports is chosen once at

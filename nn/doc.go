@@ -1,6 +1,9 @@
 // Package nn holds bulwark's neural-network modules, the models built from
 // them, and their state dicts.
 //
+// Start with New(arch, Config) to build a model, or Load to read one from a
+// weights file (bulwark's or PyTorch's); Save writes one.
+//
 // # Modules
 //
 // A Module maps a batch to a batch on an autograd.Tape:

@@ -2,6 +2,9 @@
 // Adam and AdamW), learning-rate schedules and an exponential moving
 // average of the weights.
 //
+// Start with NewSGD over a model's Params(), and NewEMA for the weight
+// average.
+//
 // Optimizers work on named parameters, []Param, which the nn package
 // provides with PyTorch state-dict names; Named makes index-named ones from
 // bare Vars. Each Step updates every parameter's Value in place from its

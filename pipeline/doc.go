@@ -3,6 +3,9 @@
 // Importance Extrapolation") as resumable stages over plain files, and
 // reports it against random pruning, the full pool and the base set alone.
 //
+// Start with Run(ctx, Config, Options), the whole experiment; the stages are
+// exported for the CLI's single-stage commands.
+//
 // For every repetition (seed):
 //
 //  1. Draw the seed subset of the pool.

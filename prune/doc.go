@@ -3,6 +3,10 @@
 // of a small scored seed subset to a whole dataset by nearest neighbours
 // in embedding space, and prunes the lowest-scoring samples.
 //
+// Start with Recorder (trajectories from a training run), then
+// DynamicUncertainty or FrequencyScore, Extrapolate and SelectBy; Example
+// shows the chain.
+//
 // # Pipeline
 //
 //  1. Train on a seed subset for K epochs, recording after each epoch the

@@ -2,6 +2,8 @@
 // file format of the Hugging Face ecosystem and of bulwark's model
 // checkpoints, without cgo or outside libraries.
 //
+// Start with Read and Write.
+//
 // A file is
 //
 //	8 bytes   N, the header length, a little-endian uint64

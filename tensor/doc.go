@@ -1,6 +1,8 @@
 // Package tensor holds bulwark's dense float32 tensors and the ops on them
 // that the layers above (autograd, nn, attacks) are built from.
 //
+// Start with New and the ops on *Tensor (MatMul, Conv2d, Softmax, ...).
+//
 // # Tensors
 //
 // A Tensor is a shape plus a contiguous float32 slice in row-major order.

@@ -4,6 +4,9 @@
 // checkpoints with exact resume, and a stop with a message naming the
 // epoch and batch when the loss turns NaN.
 //
+// Start with Run: it takes a Config (and optionally your model and data in
+// Options) and returns a Result with the trained model.
+//
 // # Adversarial training
 //
 //   - PGD-AT (Madry et al. 2018): minimise the cross-entropy on PGD inputs
