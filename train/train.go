@@ -292,6 +292,17 @@ func (t *Trainer) synthName() string {
 // 32×32 CIFAR, proportionally less for smaller images (3 for 28×28).
 func augmentPad(h int) int { return max(1, h/8) }
 
+// Samples returns the dataset that Step.Indices index: the training set
+// (after Config.Subset), or with a synthetic pool the real set followed by
+// the pool (data.Concat): the index space of a per-sample recording
+// (package prune's Recorder).
+func (t *Trainer) Samples() (data.Dataset, error) {
+	if mb, ok := t.batcher.(*mixBatcher); ok {
+		return data.Concat(t.train, mb.pool)
+	}
+	return t.train, nil
+}
+
 // Model returns the model being trained.
 func (t *Trainer) Model() nn.FeatureModel { return t.model }
 

@@ -15,9 +15,12 @@ func TestAttackEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	spec := writeNpySet(t, dir, 24, 1, 8)
 	out := filepath.Join(dir, "run")
-	log := tinyTrain(t, spec, out, "--adv", "pgd", "--eps", "8/255", "--steps", "2")
+	log := tinyTrain(t, spec, out, "--adv", "pgd", "--eps", "8/255", "--steps", "2", "--record-all", "--record-adv")
 	if !strings.Contains(log, "adversarial training pgd Linf ε=0.03137") {
 		t.Fatalf("train output:\n%s", log)
+	}
+	if _, shape, err := data.ReadNpy[float32](filepath.Join(out, "probs_adv.npy")); err != nil || !slices.Equal(shape, []int{1, 24}) {
+		t.Fatalf("probs_adv.npy: %v %v", shape, err)
 	}
 	adv := filepath.Join(dir, "adv.npy")
 	var buf bytes.Buffer
@@ -75,7 +78,7 @@ func TestAttackFlagErrors(t *testing.T) {
 		{[]string{"train", "--data", "mnist", "--out", dir, "--adv", "mart"}, "--adv"},
 		{[]string{"train", "--data", "mnist", "--out", dir, "--adv", "pgd"}, "--eps"},
 		{[]string{"train", "--data", "mnist", "--out", dir, "--adv", "pgd", "--eps", "8/"}, "--eps"},
-		{[]string{"train", "--data", "mnist", "--out", dir, "--record-adv"}, "--record-adv"}, // bulwark score records
+		{[]string{"train", "--data", "mnist", "--out", dir, "--record-adv"}, "--record-adv"},
 		{[]string{"train", "--data", "mnist", "--out", dir, "--synthetic", "npz:x.npz", "--synthetic-frac", "0"}, "--synthetic-frac"},
 		{[]string{"train", "--data", "mnist", "--out", dir, "--adv", "trades", "--eps", "0.1", "--beta", "0"}, "--beta"},
 	} {

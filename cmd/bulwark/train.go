@@ -48,7 +48,7 @@ func trainFlags(fs *flag.FlagSet, cfg *train.Config) {
 	fs.Float64Var(&cfg.EMA, "ema", cfg.EMA, "decay of the exponential moving average of the weights (0 = off), e.g. 0.999")
 	fs.BoolVar(&cfg.Augment, "augment", cfg.Augment, "random crop (padding side/8) and horizontal flip")
 	fs.StringVar((*string)(&cfg.Adv), "adv", string(cfg.Adv), "adversarial training: "+join(train.AdvModes))
-	fs.Var((*fraction)(&cfg.Eps), "eps", "radius of the threat model's ε-ball, e.g. 0.3 or 8/255 (needed by --adv)")
+	fs.Var((*fraction)(&cfg.Eps), "eps", "radius of the threat model's ε-ball, e.g. 0.3 or 8/255 (needed by --adv and --record-adv)")
 	fs.Var(&cfg.Norm, "norm", "threat model: linf or l2")
 	fs.IntVar(&cfg.Steps, "steps", cfg.Steps, "steps of the inner attack (pgd, trades; fgsm-rs takes 1)")
 	fs.Var((*fraction)(&cfg.StepSize), "step-size", "step of the inner attack, e.g. 0.01 or 2/255 (0 = ε/4; fgsm-rs: 1.25ε)")
@@ -78,9 +78,11 @@ func runTrain(args []string, stdout io.Writer) error {
 	cfg := defaultTrainConfig()
 	var resume, quiet bool
 	var workers int
+	var rf recordFlags
 	newFlags := func() *flag.FlagSet {
 		fs := flag.NewFlagSet("train", flag.ContinueOnError)
 		trainFlags(fs, &cfg)
+		rf.bind(fs)
 		fs.BoolVar(&resume, "resume", false, "continue the run in --out from its checkpoint; settings come from the checkpoint")
 		fs.BoolVar(&quiet, "quiet", false, "no progress bar (it is also off when stderr is not a terminal)")
 		fs.IntVar(&workers, "workers", 0, "goroutines decoding batches (0 = default)")
@@ -124,15 +126,25 @@ func runTrain(args []string, stdout io.Writer) error {
 	if workers < 0 {
 		return fmt.Errorf("train: --workers: %d, want at least 0", workers)
 	}
+	if resume {
+		rf.resumed(cfg.Out)
+	}
+	if err := rf.check(cfg); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
 	opts := train.Options{Stdout: stdout, Resume: resume, Workers: workers}
 	if !quiet && stderrIsTerminal() {
 		opts.Progress = progressOut
 	}
+	rec := rf.hooks(&opts)
 	t, err := train.New(cfg, opts)
 	if err != nil {
 		return fmt.Errorf("train: %w", renderFieldErrors(err, names))
 	}
 	defer t.Close()
+	if err := rf.start(rec, t, cfg, workers); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
 	fmt.Fprintf(stdout, "bulwark train: %s (%d parameters) on %s, %d threads, run directory %s",
 		cfg.Arch, nn.NumParams(t.Model()), cfg.Data, kernels.Threads(), cfg.Out)
 	if cfg.Adv != "" && cfg.Adv != "none" {
