@@ -227,7 +227,8 @@ func TestModelRestored(t *testing.T) {
 	before := snapshot()
 	for _, train := range []bool{true, false} {
 		m.SetTrain(train)
-		for _, a := range []Attack{&PGD{Eps: 0.1, Steps: 3}, &APGD{Eps: 0.1, Steps: 5}, NewAPGDWorstCase(L2, 0.5)} {
+		for _, a := range []Attack{&PGD{Eps: 0.1, Steps: 3}, &APGD{Eps: 0.1, Steps: 5}, NewAPGDWorstCase(L2, 0.5),
+			&APGDT{Eps: 0.1, Steps: 3}, &FAB{Norm: L2, Eps: 0.5, Steps: 3}, &Square{Eps: 0.1, Queries: 5}} {
 			if _, err := a.Perturb(m, x, y); err != nil {
 				t.Fatal(err)
 			}
@@ -327,6 +328,12 @@ func TestNames(t *testing.T) {
 		{NewAPGDDLR(LInf, 0.25), "APGD-DLR Linf ε=0.25"},
 		{&APGD{Eps: 0.25, Target: NextClass, Loss: DLR}, "APGD-DLR-T Linf ε=0.25"},
 		{NewAPGDWorstCase(LInf, 0.25), "APGD-CE+DLR"},
+		{&APGD{Eps: 0.25, EOT: 20}, "APGD-CE Linf ε=0.25 EOT 20"},
+		{&APGDT{Eps: 0.25}, "APGD-T Linf ε=0.25"},
+		{&APGDT{Norm: L2, Eps: 0.5, Steps: 50, Targets: 3, Restarts: 2}, "APGD-T L2 ε=0.5 50 steps 3 targets ×2 restarts"},
+		{&FAB{Eps: 0.25}, "FAB-T Linf ε=0.25"},
+		{&FAB{Eps: 0.25, Steps: 20, Targets: 1}, "FAB-T Linf ε=0.25 20 steps 1 targets"},
+		{&Square{Norm: L2, Eps: 0.5, Queries: 1000}, "Square L2 ε=0.5 1000 queries"},
 	} {
 		if got := c.a.Name(); got != c.want {
 			t.Errorf("Name() = %q, want %q", got, c.want)

@@ -9,7 +9,8 @@ import (
 	"github.com/bulwark-ml/bulwark/tensor"
 )
 
-// TestAllocsPerStep: once warmed up, a PGD or APGD step allocates nothing.
+// TestAllocsPerStep: once warmed up, a step of PGD, APGD (with EOT),
+// APGD-T, FAB-T or Square (a query) allocates nothing.
 // The allocations of a Perturb call with k steps are a + b·k; b, the
 // per-step figure, is measured from two step counts.
 func TestAllocsPerStep(t *testing.T) {
@@ -22,6 +23,15 @@ func TestAllocsPerStep(t *testing.T) {
 		{"PGD Linf", func(k int) Attack { return &PGD{Eps: 0.1, Steps: k} }},
 		{"PGD L2 restarts early-stop", func(k int) Attack { return &PGD{Norm: L2, Eps: 0.5, Steps: k, Restarts: 2, EarlyStop: true} }},
 		{"APGD-DLR", func(k int) Attack { return &APGD{Eps: 0.1, Steps: k, Loss: DLR} }},
+		{"APGD-CE EOT", func(k int) Attack { return &APGD{Norm: L2, Eps: 0.5, Steps: k, EOT: 3} }},
+		{"APGD-T", func(k int) Attack { return &APGDT{Eps: 0.1, Steps: k} }},
+		{"FAB-T Linf", func(k int) Attack { return &FAB{Eps: 0.1, Steps: k} }},
+		{"FAB-T L2 restarts", func(k int) Attack { return &FAB{Norm: L2, Eps: 0.5, Steps: k, Restarts: 2} }},
+		// Square's steps are queries; at this radius no sample is broken,
+		// so the candidate batch keeps its size (it is rebuilt, with one
+		// allocation, only when half of it is broken).
+		{"Square Linf", func(k int) Attack { return &Square{Eps: 0.01, Queries: k} }},
+		{"Square L2", func(k int) Attack { return &Square{Norm: L2, Eps: 0.05, Queries: k} }},
 	} {
 		per := func(k int) float64 {
 			a := c.mk(k)

@@ -105,7 +105,7 @@ for stage in "$@"; do
 	*) echo "unknown stage $stage" >&2; exit 2 ;;
 	esac
 	case $stage in
-	*-pilot) ONLY="--only-seeds 0" run $name "$pool" --score du --select top,stratified,drop-tail --prune 0.5,0.75,0.9 --full $BASEONLY ;;
+	*-pilot) ONLY="${ONLY:---only-seeds 0}" run $name "$pool" --score du --select top,stratified,drop-tail --prune 0.5,0.75,0.9 --full $BASEONLY ;;
 	*-baseref) ONLY="--only-seeds 0" run $name "$pool" --score du --select top --prune 0.5 --base-only ;;
 	*-seeds) run $name "$pool" --score du --select top,${RULE:?set RULE} --prune 0.5,0.75,0.9 --full --base-only ;;
 	*-50) run $name "$pool" --score du,fp --select top,random-replace --prune 0.5 ;;
