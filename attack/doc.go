@@ -1,9 +1,13 @@
 // Package attack makes adversarial inputs and measures robust accuracy:
 // FGSM, PGD in L∞ and L2 (random start, restarts, per-sample early stop,
 // CE, CW-margin and DLR losses, targeted mode), APGD-CE and APGD-DLR
-// (Croce & Hein 2020), the per-sample worst case over several attacks, and
+// (Croce & Hein 2020; with EOT for randomized models), the components of
+// AutoAttack (Croce & Hein 2020) — APGD-T, FAB-T (Croce & Hein 2020) and
+// the gradient-free Square Attack (Andriushchenko et al. 2020) — and
+// AutoAttack itself, the per-sample worst case over several attacks, and
 // Evaluate, which reports clean, per-attack and worst-case robust accuracy
-// over a dataset.
+// over a dataset (optionally as AutoAttack's cascade, each attack running
+// on the samples the earlier ones left).
 //
 // Start with PGD (or APGD) and Evaluate, which reports clean, per-attack and
 // worst-case robust accuracy.
@@ -22,6 +26,12 @@
 //	apgd := attack.NewAPGDWorstCase(attack.LInf, 8.0/255)
 //	res, err := attack.Evaluate(model, testSet, attack.EvalOptions{BatchSize: 256}, pgd, apgd)
 //	fmt.Print(res)
+//
+// AutoAttack, standard version, with its sanity warnings:
+//
+//	aa := &attack.AutoAttack{Norm: attack.LInf, Eps: 8.0 / 255}
+//	res, err := aa.Evaluate(model, testSet, attack.EvalOptions{BatchSize: 256})
+//	fmt.Print(res) // robust accuracy after each attack, then any warnings
 //
 // and inside an adversarial-training step:
 //

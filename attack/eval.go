@@ -119,14 +119,14 @@ func (r Result) String() string {
 
 // Evaluate measures m on the samples of ds (or those listed in
 // o.Indices), in batches: its clean accuracy and loss, its accuracy
-// under each attack, and under the per-sample worst case over the
-// attacks; with no attacks it is a plain evaluation. It is bulwark's one
-// evaluation loop: training, the pipeline and the CLI all call it. The
-// clean predictions run the model in evaluation mode; the attacks run it
-// in their own BN mode; the model's mode is restored at the end. A model
-// that cannot take the data (checked up front on one sample, see
-// checkFit), or a label outside its classes, is an error; a panic past
-// that check is a bug and propagates.
+// under each attack (with o.Cascade, after each attack), and under the
+// per-sample worst case over the attacks; with no attacks it is a plain
+// evaluation. It is bulwark's one evaluation loop: training, the
+// pipeline and the CLI all call it. The clean predictions run the model
+// in evaluation mode; the attacks run it in their own BN mode; the
+// model's mode is restored at the end. A model that cannot take the data
+// (checked up front on one sample, see checkFit), or a label outside its
+// classes, is an error; a panic past that check is a bug and propagates.
 func Evaluate(m nn.Module, ds data.Dataset, o EvalOptions, attacks ...Attack) (Result, error) {
 	var res Result
 	bs := o.BatchSize

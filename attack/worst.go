@@ -90,10 +90,11 @@ func (p *predictor) correct(m nn.Module, x *tensor.Tensor, y []int, ok []bool, l
 	}
 	tp := tapes.Get()
 	defer putTape(tp)
-	restore := tp.NoGrad()
+	// Deferred, so that a tape whose forward pass panicked goes back to
+	// the pool recording again.
+	defer tp.NoGrad()()
 	p.x.Value = x
 	z := m.Forward(tp, p.x).Value
-	restore()
 	if z.Rank() != 2 || z.Dim(0) != len(y) {
 		return fmt.Errorf("model returned logits %v for %d inputs, want [%d, classes]", z.Shape(), len(y), len(y))
 	}
