@@ -25,7 +25,9 @@ func runAttack(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("attack", flag.ContinueOnError)
 	var ml modelFlags
 	ml.bind(fs, "test")
-	which := fs.String("attack", "pgd", "comma-separated attacks: "+strings.Join(attackNames, ", ")+", or all")
+	which := fs.String("attack", "pgd", "comma-separated attacks: "+strings.Join(attackNames, ", ")+", or all; or autoattack")
+	version := fs.String("version", "", "with --attack autoattack: standard (default), rand (randomised defences: APGD-CE and APGD-DLR with EOT 20) or custom")
+	aaList := fs.String("attacks", "", "with --version custom: comma-separated apgd-ce, apgd-dlr, apgd-t, fab-t, square")
 	normName := fs.String("norm", "linf", "threat model: linf or l2")
 	var eps, alpha fraction
 	fs.Var(&eps, "eps", "radius of the ε-ball, e.g. 8/255 or 0.3 (required)")
@@ -59,9 +61,26 @@ func runAttack(args []string, stdout io.Writer) error {
 	case *threads < 0:
 		return fmt.Errorf("attack: --threads: %d, want at least 0", *threads)
 	}
-	attacks, err := buildAttacks(*which, norm, float32(eps), float32(alpha), *steps, *restarts, *seed)
-	if err != nil {
-		return fmt.Errorf("attack: --attack: %w", err)
+	var aa *attack.AutoAttack
+	var attacks []attack.Attack
+	switch {
+	case strings.EqualFold(strings.TrimSpace(*which), "autoattack"):
+		aa = &attack.AutoAttack{Norm: norm, Eps: float32(eps), Version: *version, Seed: *seed}
+		if aa.Version == "" {
+			aa.Version = "standard"
+		}
+		if *aaList != "" {
+			aa.Attacks = strings.Split(*aaList, ",")
+		}
+		if _, err := aa.Components(); err != nil {
+			return fmt.Errorf("attack: --attack autoattack (--version, --attacks): %w", err)
+		}
+	case *version != "" || *aaList != "":
+		return errors.New("attack: --version and --attacks go with --attack autoattack")
+	default:
+		if attacks, err = buildAttacks(*which, norm, float32(eps), float32(alpha), *steps, *restarts, *seed); err != nil {
+			return fmt.Errorf("attack: --attack: %w", err)
+		}
 	}
 	model, ds, closeData, err := ml.load("attack")
 	if err != nil {
@@ -89,11 +108,19 @@ func runAttack(args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "bulwark attack: %s on %s (%d samples), %v ε=%.4g, %d threads\n",
 		ml.weights, ml.spec, total, norm, float64(eps), kernels.Threads())
 	start := time.Now()
-	res, err := attack.Evaluate(model, ds, o, attacks...)
-	if err != nil {
-		return fmt.Errorf("attack: --data %s: %w", ml.spec, err)
+	if aa != nil {
+		res, err := aa.Evaluate(model, ds, o)
+		if err != nil {
+			return fmt.Errorf("attack: --data %s: %w", ml.spec, err)
+		}
+		fmt.Fprint(stdout, res) // with the sanity warnings
+	} else {
+		res, err := attack.Evaluate(model, ds, o, attacks...)
+		if err != nil {
+			return fmt.Errorf("attack: --data %s: %w", ml.spec, err)
+		}
+		fmt.Fprint(stdout, res)
 	}
-	fmt.Fprint(stdout, res)
 	fmt.Fprintf(stdout, "wall time %.1fs\n", time.Since(start).Seconds())
 	if *saveAdv != "" {
 		if err := data.WriteNpy(*saveAdv, adv.shape, adv.x); err != nil {

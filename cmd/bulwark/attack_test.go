@@ -35,6 +35,18 @@ func TestAttackEndToEnd(t *testing.T) {
 		}
 	}
 	t.Log(buf.String())
+	// AutoAttack, a custom list (APGD-T needs 4 classes; this model has 3).
+	var aa bytes.Buffer
+	aaArgs := []string{"attack", "--weights", filepath.Join(out, "model.safetensors"), "--data", spec, "--attack", "autoattack",
+		"--version", "custom", "--attacks", "apgd-ce,fab-t,square", "--eps", "8/255", "--n", "6", "--threads", "1"}
+	if err := run(aaArgs, &aa, &aa); err != nil {
+		t.Fatalf("%v\n%s", err, aa.String())
+	}
+	for _, want := range []string{"6 samples", "APGD-CE", "FAB", "Square", "worst case"} {
+		if !strings.Contains(aa.String(), want) {
+			t.Fatalf("autoattack output lacks %q:\n%s", want, aa.String())
+		}
+	}
 	x, shape, err := data.ReadNpy[float32](adv)
 	if err != nil || !slices.Equal(shape, []int{10, 1, 8, 8}) {
 		t.Fatalf("adv.npy: %v %v", shape, err)
@@ -75,6 +87,10 @@ func TestAttackFlagErrors(t *testing.T) {
 		{append(base, "--eps", "0.3", "--batch", "0"), "--batch"},
 		{append(base, "--eps", "0.3", "--split", "val"), "--split"},
 		{append(base, "--eps", "0.3"), "--weights"}, // the file does not exist
+		{append(base, "--eps", "0.3", "--attack", "autoattack", "--version", "plus"), "--version"},
+		{append(base, "--eps", "0.3", "--attack", "autoattack", "--version", "custom", "--attacks", "apgd-ce,cw"), "--attacks"},
+		{append(base, "--eps", "0.3", "--attack", "autoattack", "--attacks", "apgd-ce"), "--attacks"},
+		{append(base, "--eps", "0.3", "--attack", "pgd", "--version", "rand"), "--version"},
 		{[]string{"train", "--data", "mnist", "--out", dir, "--adv", "mart"}, "--adv"},
 		{[]string{"train", "--data", "mnist", "--out", dir, "--adv", "pgd"}, "--eps"},
 		{[]string{"train", "--data", "mnist", "--out", dir, "--adv", "pgd", "--eps", "8/"}, "--eps"},
