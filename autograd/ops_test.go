@@ -5,6 +5,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/bulwark-ml/bulwark/internal/testutil"
 	"github.com/bulwark-ml/bulwark/kernels"
 	"github.com/bulwark-ml/bulwark/tensor"
 )
@@ -149,20 +150,22 @@ func TestGradConv2d(t *testing.T) {
 		{[]int{2, 2, 6, 5}, []int{3, 2, 2, 3}, tensor.ConvParams{StrideH: 2, PadW: 1}, true},
 	}
 	for _, c := range cases {
-		in := []*tensor.Tensor{randT(rng, -1, 1, c.x...), randT(rng, -1, 1, c.w...)}
-		if c.bias {
-			in = append(in, randT(rng, -1, 1, c.w[0]))
-		}
-		f := func(tp *Tape, xs []*Var) *Var {
-			var b *Var
+		t.Run(fmt.Sprintf("x%v_w%v", c.x, c.w), func(t *testing.T) {
+			in := []*tensor.Tensor{randT(rng, -1, 1, c.x...), randT(rng, -1, 1, c.w...)}
 			if c.bias {
-				b = xs[2]
+				in = append(in, randT(rng, -1, 1, c.w[0]))
 			}
-			return tp.Conv2d(xs[0], xs[1], b, c.p)
-		}
-		for _, wrt := range wrtVariants(len(in)) {
-			gradCheck(t, fmt.Sprintf("Conv2d x%v w%v %+v wrt %v", c.x, c.w, c.p, wrt), f, in, GradCheckOptions{Wrt: wrt})
-		}
+			f := func(tp *Tape, xs []*Var) *Var {
+				var b *Var
+				if c.bias {
+					b = xs[2]
+				}
+				return tp.Conv2d(xs[0], xs[1], b, c.p)
+			}
+			for _, wrt := range wrtVariants(len(in)) {
+				gradCheck(t, fmt.Sprintf("Conv2d x%v w%v %+v wrt %v", c.x, c.w, c.p, wrt), f, in, GradCheckOptions{Wrt: wrt})
+			}
+		})
 	}
 }
 
@@ -215,16 +218,7 @@ func TestGradActivations(t *testing.T) {
 // where x > 0, +0 elsewhere, a NaN x included. It runs on every kernel
 // implementation.
 func TestReluNaN(t *testing.T) {
-	for _, impl := range kernels.Implementations() {
-		t.Run(impl, func(t *testing.T) {
-			restore, err := kernels.Use(impl)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer restore()
-			testReluNaN(t)
-		})
-	}
+	testutil.ForEachImpl(t, kernels.Implementations(), kernels.Use, testReluNaN)
 }
 
 func testReluNaN(t *testing.T) {
@@ -269,12 +263,14 @@ func TestGradPooling(t *testing.T) {
 		{[]int{2, 1, 5, 4}, tensor.PoolParams{KernelH: 3, KernelW: 2, StrideH: 1, StrideW: 1}},
 	}
 	for _, c := range params {
-		gradCheck(t, fmt.Sprintf("MaxPool2d %v %+v", c.x, c.p), func(tp *Tape, xs []*Var) *Var {
-			return tp.MaxPool2d(xs[0], c.p)
-		}, []*tensor.Tensor{distinct(rng, c.x...)}, GradCheckOptions{Eps: 1e-3})
-		gradCheck(t, fmt.Sprintf("AvgPool2d %v %+v", c.x, c.p), func(tp *Tape, xs []*Var) *Var {
-			return tp.AvgPool2d(xs[0], c.p)
-		}, []*tensor.Tensor{randT(rng, -1, 1, c.x...)}, GradCheckOptions{})
+		t.Run(fmt.Sprint(c.x), func(t *testing.T) {
+			gradCheck(t, fmt.Sprintf("MaxPool2d %v %+v", c.x, c.p), func(tp *Tape, xs []*Var) *Var {
+				return tp.MaxPool2d(xs[0], c.p)
+			}, []*tensor.Tensor{distinct(rng, c.x...)}, GradCheckOptions{Eps: 1e-3})
+			gradCheck(t, fmt.Sprintf("AvgPool2d %v %+v", c.x, c.p), func(tp *Tape, xs []*Var) *Var {
+				return tp.AvgPool2d(xs[0], c.p)
+			}, []*tensor.Tensor{randT(rng, -1, 1, c.x...)}, GradCheckOptions{})
+		})
 	}
 	gradCheck(t, "GlobalAvgPool2d", func(tp *Tape, xs []*Var) *Var {
 		return tp.GlobalAvgPool2d(xs[0])
@@ -364,7 +360,7 @@ func TestCrossEntropyValues(t *testing.T) {
 		tp := NewTape()
 		x := Leaf(z, false)
 		check := func(what string, got, want float64) {
-			if math.Abs(got-want) > 1e-5*max(1, math.Abs(want)) {
+			if !testutil.Near(got, want, 1e-5) {
 				t.Errorf("ls=%v %s: got %v, want %v", ls, what, got, want)
 			}
 		}

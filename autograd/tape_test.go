@@ -1,50 +1,28 @@
 package autograd
 
 import (
-	"fmt"
 	"math"
-	"strings"
 	"testing"
 
+	"github.com/bulwark-ml/bulwark/internal/testutil"
 	"github.com/bulwark-ml/bulwark/tensor"
 )
-
-// mustPanic fails the test unless fn panics with a message containing
-// every one of parts.
-func mustPanic(t *testing.T, fn func(), parts ...string) {
-	t.Helper()
-	defer func() {
-		t.Helper()
-		r := recover()
-		msg := fmt.Sprint(r)
-		if r == nil {
-			t.Errorf("no panic, want one mentioning %q", parts)
-			return
-		}
-		for _, p := range parts {
-			if !strings.Contains(msg, p) {
-				t.Errorf("panic %q does not mention %q", msg, p)
-			}
-		}
-	}()
-	fn()
-}
 
 func TestShapePanics(t *testing.T) {
 	tp := NewTape()
 	v := func(shape ...int) *Var { return Leaf(tensor.New(shape...), true) }
-	mustPanic(t, func() { tp.Add(v(2, 3), v(4, 3)) }, "autograd.Add", "[2 3]", "[4 3]", "do not broadcast")
-	mustPanic(t, func() { tp.Mul(v(2, 3), v(2)) }, "autograd.Mul", "[2 3]", "[2]")
-	mustPanic(t, func() { tp.MatMul(v(2, 3), v(2, 3), false, false) }, "autograd.MatMul", "[2 3]")
-	mustPanic(t, func() { tp.Linear(v(2, 3), v(4, 5), nil) }, "autograd.Linear", "[2 3]", "[4 5]")
-	mustPanic(t, func() { tp.Linear(v(2, 3), v(4, 3), v(3)) }, "autograd.Linear", "bias [3]")
-	mustPanic(t, func() { tp.Conv2d(v(2, 3, 4), v(4, 3, 3, 3), nil, tensor.ConvParams{}) }, "autograd.Conv2d", "[2 3 4]")
-	mustPanic(t, func() { tp.BatchNorm2d(v(2, 3, 2, 2), v(4), nil, nil, true) }, "autograd.BatchNorm2d", "gamma [4]")
-	mustPanic(t, func() { tp.CrossEntropy(v(2, 3), []int{0, 3}, CEOptions{}) }, "autograd.CrossEntropy", "label 3", "out of range")
-	mustPanic(t, func() { tp.CrossEntropy(v(2, 3), []int{0}, CEOptions{}) }, "autograd.CrossEntropy", "1 labels")
-	mustPanic(t, func() { tp.KLDiv(v(2, 3), v(2, 4), ReduceMean) }, "autograd.KLDiv", "[2 3]", "[2 4]")
-	mustPanic(t, func() { tp.Softmax(v(2, 3), 2) }, "autograd.Softmax", "axis 2")
-	mustPanic(t, func() { tp.Backward(tp.Mul(v(2, 3), v(2, 3))) }, "autograd.Backward", "[2 3]")
+	testutil.CheckPanic(t, func() { tp.Add(v(2, 3), v(4, 3)) }, "autograd.Add", "[2 3]", "[4 3]", "do not broadcast")
+	testutil.CheckPanic(t, func() { tp.Mul(v(2, 3), v(2)) }, "autograd.Mul", "[2 3]", "[2]")
+	testutil.CheckPanic(t, func() { tp.MatMul(v(2, 3), v(2, 3), false, false) }, "autograd.MatMul", "[2 3]")
+	testutil.CheckPanic(t, func() { tp.Linear(v(2, 3), v(4, 5), nil) }, "autograd.Linear", "[2 3]", "[4 5]")
+	testutil.CheckPanic(t, func() { tp.Linear(v(2, 3), v(4, 3), v(3)) }, "autograd.Linear", "bias [3]")
+	testutil.CheckPanic(t, func() { tp.Conv2d(v(2, 3, 4), v(4, 3, 3, 3), nil, tensor.ConvParams{}) }, "autograd.Conv2d", "[2 3 4]")
+	testutil.CheckPanic(t, func() { tp.BatchNorm2d(v(2, 3, 2, 2), v(4), nil, nil, true) }, "autograd.BatchNorm2d", "gamma [4]")
+	testutil.CheckPanic(t, func() { tp.CrossEntropy(v(2, 3), []int{0, 3}, CEOptions{}) }, "autograd.CrossEntropy", "label 3", "out of range")
+	testutil.CheckPanic(t, func() { tp.CrossEntropy(v(2, 3), []int{0}, CEOptions{}) }, "autograd.CrossEntropy", "1 labels")
+	testutil.CheckPanic(t, func() { tp.KLDiv(v(2, 3), v(2, 4), ReduceMean) }, "autograd.KLDiv", "[2 3]", "[2 4]")
+	testutil.CheckPanic(t, func() { tp.Softmax(v(2, 3), 2) }, "autograd.Softmax", "axis 2")
+	testutil.CheckPanic(t, func() { tp.Backward(tp.Mul(v(2, 3), v(2, 3))) }, "autograd.Backward", "[2 3]")
 }
 
 // TestBatchNormRunningStats checks the running statistics against values

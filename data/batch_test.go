@@ -107,25 +107,27 @@ func TestBatcherOrderAndDropLast(t *testing.T) {
 		drop  bool
 		sizes []int
 	}{{false, []int{2, 2, 1}}, {true, []int{2, 2}}} {
-		b, err := NewBatcher(ds, sub, Config{BatchSize: 2, DropLast: c.drop, Workers: 2})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var sizes, idx []int
-		for b.Next() {
-			bt := b.Batch()
-			sizes = append(sizes, bt.X.Dim(0))
-			idx = append(idx, bt.Indices...)
-			for k, i := range bt.Indices {
-				if !slices.Equal(bt.X.Data()[k*90:(k+1)*90], image(t, ds, i)) {
-					t.Fatalf("image of index %d differs", i)
+		t.Run(fmt.Sprintf("drop=%v", c.drop), func(t *testing.T) {
+			b, err := NewBatcher(ds, sub, Config{BatchSize: 2, DropLast: c.drop, Workers: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sizes, idx []int
+			for b.Next() {
+				bt := b.Batch()
+				sizes = append(sizes, bt.X.Dim(0))
+				idx = append(idx, bt.Indices...)
+				for k, i := range bt.Indices {
+					if !slices.Equal(bt.X.Data()[k*90:(k+1)*90], image(t, ds, i)) {
+						t.Fatalf("image of index %d differs", i)
+					}
 				}
 			}
-		}
-		if !slices.Equal(sizes, c.sizes) || !slices.Equal(idx, sub[:len(idx)]) || b.Len() != len(c.sizes) {
-			t.Errorf("drop %v: sizes %v indices %v Len %d", c.drop, sizes, idx, b.Len())
-		}
-		b.Close()
+			if !slices.Equal(sizes, c.sizes) || !slices.Equal(idx, sub[:len(idx)]) || b.Len() != len(c.sizes) {
+				t.Errorf("drop %v: sizes %v indices %v Len %d", c.drop, sizes, idx, b.Len())
+			}
+			b.Close()
+		})
 	}
 	if _, err := NewBatcher(ds, []int{1, 10}, Config{BatchSize: 2}); err == nil {
 		t.Error("index 10 of 10: no error")
@@ -300,55 +302,57 @@ func TestBatcherNoSingleton(t *testing.T) {
 		{3, 2, []int{3}},
 		{4, 1, []int{1, 1, 1, 1}},
 	} {
-		ds := testSet(t, tc.n)
-		for _, cfg := range []Config{
-			{},
-			{Shuffle: true, Seed: 3, Workers: 3, Prefetch: true},
-			{Shuffle: true, Seed: 3, Workers: 1, Prefetch: true, CropPad: 1, Flip: true},
-			{Shuffle: true, Seed: 3, Workers: 4},
-		} {
-			cfg.BatchSize, cfg.NoSingleton = tc.bs, true
-			b, err := NewBatcher(ds, nil, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if b.Len() != len(tc.sizes) || b.Samples() != tc.n {
-				t.Errorf("n %d batch %d: Len %d Samples %d, want %d, %d", tc.n, tc.bs, b.Len(), b.Samples(), len(tc.sizes), tc.n)
-			}
-			for epoch := range 3 {
-				b.Reset(epoch)
-				var sizes []int
-				seen := make([]int, tc.n)
-				for b.Next() {
-					bt := b.Batch()
-					if bt.X.Dim(0) != len(bt.Labels) || len(bt.Labels) != len(bt.Indices) {
-						t.Fatalf("batch sizes disagree: X %v, %d labels, %d indices", bt.X.Shape(), len(bt.Labels), len(bt.Indices))
-					}
-					sizes = append(sizes, len(bt.Indices))
-					for k, i := range bt.Indices {
-						seen[i]++
-						if bt.Labels[k] != i%7 {
-							t.Fatalf("label of index %d = %d", i, bt.Labels[k])
-						}
-						if cfg.CropPad == 0 && !slices.Equal(bt.X.Data()[k*90:(k+1)*90], image(t, ds, i)) {
-							t.Fatalf("image of index %d differs", i)
-						}
-					}
-				}
-				if err := b.Err(); err != nil {
+		t.Run(fmt.Sprintf("n%d_bs%d", tc.n, tc.bs), func(t *testing.T) {
+			ds := testSet(t, tc.n)
+			for _, cfg := range []Config{
+				{},
+				{Shuffle: true, Seed: 3, Workers: 3, Prefetch: true},
+				{Shuffle: true, Seed: 3, Workers: 1, Prefetch: true, CropPad: 1, Flip: true},
+				{Shuffle: true, Seed: 3, Workers: 4},
+			} {
+				cfg.BatchSize, cfg.NoSingleton = tc.bs, true
+				b, err := NewBatcher(ds, nil, cfg)
+				if err != nil {
 					t.Fatal(err)
 				}
-				if !slices.Equal(sizes, tc.sizes) {
-					t.Errorf("n %d batch %d %+v epoch %d: sizes %v, want %v", tc.n, tc.bs, cfg, epoch, sizes, tc.sizes)
+				if b.Len() != len(tc.sizes) || b.Samples() != tc.n {
+					t.Errorf("n %d batch %d: Len %d Samples %d, want %d, %d", tc.n, tc.bs, b.Len(), b.Samples(), len(tc.sizes), tc.n)
 				}
-				for i, c := range seen {
-					if c != 1 {
-						t.Fatalf("n %d batch %d epoch %d: sample %d visited %d times", tc.n, tc.bs, epoch, i, c)
+				for epoch := range 3 {
+					b.Reset(epoch)
+					var sizes []int
+					seen := make([]int, tc.n)
+					for b.Next() {
+						bt := b.Batch()
+						if bt.X.Dim(0) != len(bt.Labels) || len(bt.Labels) != len(bt.Indices) {
+							t.Fatalf("batch sizes disagree: X %v, %d labels, %d indices", bt.X.Shape(), len(bt.Labels), len(bt.Indices))
+						}
+						sizes = append(sizes, len(bt.Indices))
+						for k, i := range bt.Indices {
+							seen[i]++
+							if bt.Labels[k] != i%7 {
+								t.Fatalf("label of index %d = %d", i, bt.Labels[k])
+							}
+							if cfg.CropPad == 0 && !slices.Equal(bt.X.Data()[k*90:(k+1)*90], image(t, ds, i)) {
+								t.Fatalf("image of index %d differs", i)
+							}
+						}
+					}
+					if err := b.Err(); err != nil {
+						t.Fatal(err)
+					}
+					if !slices.Equal(sizes, tc.sizes) {
+						t.Errorf("n %d batch %d %+v epoch %d: sizes %v, want %v", tc.n, tc.bs, cfg, epoch, sizes, tc.sizes)
+					}
+					for i, c := range seen {
+						if c != 1 {
+							t.Fatalf("n %d batch %d epoch %d: sample %d visited %d times", tc.n, tc.bs, epoch, i, c)
+						}
 					}
 				}
+				b.Close()
 			}
-			b.Close()
-		}
+		})
 	}
 	// The same order as without NoSingleton: only the cut moves.
 	ds := testSet(t, 257)

@@ -1,6 +1,7 @@
 package data
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -112,28 +113,30 @@ func TestRealMNIST(t *testing.T) {
 				ds Dataset
 				n  int
 			}{{train, 60000}, {test, 10000}} {
-				if c.ds.Len() != c.n {
-					t.Fatalf("%s: %d samples, want %d", dir, c.ds.Len(), c.n)
-				}
-				if ch, h, w := c.ds.Shape(); ch != 1 || h != 28 || w != 28 {
-					t.Fatalf("%s: shape %d×%d×%d", dir, ch, h, w)
-				}
-				hist := make([]int, 10)
-				for i := range c.ds.Len() {
-					hist[c.ds.Label(i)]++
-				}
-				for k, v := range hist {
-					if v < c.n/10*8/10 || v > c.n/10*12/10 {
-						t.Errorf("%s: class %d has %d of %d samples", dir, k, v, c.n)
+				t.Run(fmt.Sprintf("n=%d", c.n), func(t *testing.T) {
+					if c.ds.Len() != c.n {
+						t.Fatalf("%s: %d samples, want %d", dir, c.ds.Len(), c.n)
 					}
-				}
-				mean := 0.0
-				for _, v := range image(t, c.ds, 0) {
-					mean += float64(v)
-				}
-				if mean /= 784; mean < 0.05 || mean > 0.6 {
-					t.Errorf("%s: first image has mean %v", dir, mean)
-				}
+					if ch, h, w := c.ds.Shape(); ch != 1 || h != 28 || w != 28 {
+						t.Fatalf("%s: shape %d×%d×%d", dir, ch, h, w)
+					}
+					hist := make([]int, 10)
+					for i := range c.ds.Len() {
+						hist[c.ds.Label(i)]++
+					}
+					for k, v := range hist {
+						if v < c.n/10*8/10 || v > c.n/10*12/10 {
+							t.Errorf("%s: class %d has %d of %d samples", dir, k, v, c.n)
+						}
+					}
+					mean := 0.0
+					for _, v := range image(t, c.ds, 0) {
+						mean += float64(v)
+					}
+					if mean /= 784; mean < 0.05 || mean > 0.6 {
+						t.Errorf("%s: first image has mean %v", dir, mean)
+					}
+				})
 			}
 		})
 	}

@@ -32,9 +32,11 @@ func TestReadIndices(t *testing.T) {
 		{write("mat.npy", []int{2, 2}, []int64{0, 1, 2, 3}), 5, "shape [2 2], want a vector"},
 		{filepath.Join(dir, "missing.npy"), 5, "missing.npy"},
 	} {
-		_, err := ReadIndices(tc.path, tc.n)
-		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), filepath.Base(tc.path)) {
-			t.Errorf("%s (n=%d): error %v, want one naming the file and %q", filepath.Base(tc.path), tc.n, err, tc.want)
-		}
+		t.Run(filepath.Base(tc.path), func(t *testing.T) {
+			_, err := ReadIndices(tc.path, tc.n)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), filepath.Base(tc.path)) {
+				t.Errorf("%s (n=%d): error %v, want one naming the file and %q", filepath.Base(tc.path), tc.n, err, tc.want)
+			}
+		})
 	}
 }

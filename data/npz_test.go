@@ -2,6 +2,7 @@ package data
 
 import (
 	"archive/zip"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -91,15 +92,17 @@ func TestOpenNpy(t *testing.T) {
 		{[]int{3, 3, 4, 5}, pix},
 		{[]int{3, 12, 5}, pix},
 	} {
-		if err := WriteNpy(xp, c.shape, pix); err != nil {
-			t.Fatal(err)
-		}
-		ds, err := OpenNpy(xp, y)
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkU8(t, ds, c.chw, []int{2, 0, 1})
-		Close(ds)
+		t.Run(fmt.Sprint(c.shape), func(t *testing.T) {
+			if err := WriteNpy(xp, c.shape, pix); err != nil {
+				t.Fatal(err)
+			}
+			ds, err := OpenNpy(xp, y)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkU8(t, ds, c.chw, []int{2, 0, 1})
+			Close(ds)
+		})
 	}
 }
 

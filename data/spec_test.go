@@ -143,18 +143,20 @@ func TestOpenSubsetSlice(t *testing.T) {
 		{"mnist[2:12][3:5]", span(5, 7)}, // suffixes nest
 		{"mnist[balanced:10][2:4]", span(2, 4)},
 	} {
-		train, test, err := Open(tc.spec)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.spec, err)
-		}
-		checkPicks(t, tc.spec, train, full, tc.idx)
-		// The test split passes through unchanged.
-		if test == nil || test.Len() != fullTest.Len() || !sameBits(image(t, test, 1), image(t, fullTest, 1)) {
-			t.Errorf("%s: the test split changed", tc.spec)
-		}
-		if err := Close(train); err != nil {
-			t.Error(err)
-		}
+		t.Run(tc.spec, func(t *testing.T) {
+			train, test, err := Open(tc.spec)
+			if err != nil {
+				t.Fatalf("%s: %v", tc.spec, err)
+			}
+			checkPicks(t, tc.spec, train, full, tc.idx)
+			// The test split passes through unchanged.
+			if test == nil || test.Len() != fullTest.Len() || !sameBits(image(t, test, 1), image(t, fullTest, 1)) {
+				t.Errorf("%s: the test split changed", tc.spec)
+			}
+			if err := Close(train); err != nil {
+				t.Error(err)
+			}
+		})
 	}
 	for _, tc := range []struct{ spec, want string }{
 		{"mnist[0:21]", "has 20 samples"},
@@ -172,8 +174,10 @@ func TestOpenSubsetSlice(t *testing.T) {
 		{"imagenet[0:3]", "imagenet"},
 		{"[0:3]", "unknown dataset spec"},
 	} {
-		_, _, err := Open(tc.spec)
-		wantErr(t, err, `"`+tc.spec+`"`, tc.want)
+		t.Run(tc.spec, func(t *testing.T) {
+			_, _, err := Open(tc.spec)
+			wantErr(t, err, `"`+tc.spec+`"`, tc.want)
+		})
 	}
 }
 
@@ -189,32 +193,34 @@ func TestOpenSubsetBalanced(t *testing.T) {
 		{8, []int{0, 1, 2, 3, 4, 5, 6, 10}},        // 3, 3, 2
 		{10, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 10}}, // 4, 3, 3
 	} {
-		spec := fmt.Sprintf("npz:%s[balanced:%d]", np, tc.n)
-		train, test, err := Open(spec)
-		if err != nil {
-			t.Fatalf("%s: %v", spec, err)
-		}
-		if test != nil {
-			t.Errorf("%s: a test split from an npz", spec)
-		}
-		checkPicks(t, spec, train, full, tc.idx)
-		count := make([]int, 3)
-		for j := range train.Len() {
-			count[train.Label(j)]++
-		}
-		for k, c := range count {
-			if want := tc.n/3 + min(1, max(0, tc.n%3-k)); c != want {
-				t.Errorf("%s: class %d has %d samples, want %d", spec, k, c, want)
+		t.Run(fmt.Sprintf("balanced:%d", tc.n), func(t *testing.T) {
+			spec := fmt.Sprintf("npz:%s[balanced:%d]", np, tc.n)
+			train, test, err := Open(spec)
+			if err != nil {
+				t.Fatalf("%s: %v", spec, err)
 			}
-		}
-		// Closing the subset closes the npz it reads lazily.
-		if err := Close(train); err != nil {
-			t.Fatal(err)
-		}
-		dst := make([]float32, 12)
-		if err := train.Image(0, dst); err == nil {
-			t.Errorf("%s: reading after Close succeeded: the npz stayed open", spec)
-		}
+			if test != nil {
+				t.Errorf("%s: a test split from an npz", spec)
+			}
+			checkPicks(t, spec, train, full, tc.idx)
+			count := make([]int, 3)
+			for j := range train.Len() {
+				count[train.Label(j)]++
+			}
+			for k, c := range count {
+				if want := tc.n/3 + min(1, max(0, tc.n%3-k)); c != want {
+					t.Errorf("%s: class %d has %d samples, want %d", spec, k, c, want)
+				}
+			}
+			// Closing the subset closes the npz it reads lazily.
+			if err := Close(train); err != nil {
+				t.Fatal(err)
+			}
+			dst := make([]float32, 12)
+			if err := train.Image(0, dst); err == nil {
+				t.Errorf("%s: reading after Close succeeded: the npz stayed open", spec)
+			}
+		})
 	}
 	for _, tc := range []struct{ spec, want string }{
 		{"[balanced:11]", "class 1 has 3 training samples, fewer than the 4"},
@@ -224,9 +230,11 @@ func TestOpenSubsetBalanced(t *testing.T) {
 		{"[balanced:x]", `N "x"`},
 		{"[balanced:]", `N ""`},
 	} {
-		spec := "npz:" + np + tc.spec
-		_, _, err := Open(spec)
-		wantErr(t, err, `"`+spec+`"`, tc.want)
+		t.Run(tc.spec, func(t *testing.T) {
+			spec := "npz:" + np + tc.spec
+			_, _, err := Open(spec)
+			wantErr(t, err, `"`+spec+`"`, tc.want)
+		})
 	}
 	if !strings.Contains(Specs, "[a:b]") || !strings.Contains(Specs, "[balanced:N]") {
 		t.Errorf("Specs %q does not list the subset suffixes", Specs)
@@ -247,31 +255,33 @@ func TestOpenSubsetSynth(t *testing.T) {
 		{"synth:npz:" + np + "[:2]:30:tail=3", 0, 3, span(0, 2)},
 		{"synth:npz:" + np + "[balanced:3]:30:9:tail=0.5", 9, 0.5, []int{0, 1, 3}},
 	} {
-		train, _, err := Open(tc.spec)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.spec, err)
-		}
-		s, ok := train.(*Synthetic)
-		if !ok {
-			t.Fatalf("%s: a %T, want a *Synthetic", tc.spec, train)
-		}
-		// The pool is drawn from the subset only.
-		checkPicks(t, tc.spec, s.base, full, tc.idx)
-		sub, _ := Subset(full, tc.idx)
-		opts := DefaultSynthOptions()
-		opts.Tail = tc.tail
-		ref := newSynth(t, sub, s.Len(), tc.seed, opts)
-		for i := range s.Len() {
-			if s.BaseIndex(i) != ref.BaseIndex(i) || !sameBits(image(t, s, i), image(t, ref, i)) {
-				t.Fatalf("%s: sample %d differs from the pool over the subset", tc.spec, i)
+		t.Run(strings.ReplaceAll(tc.spec, np, "NPZ"), func(t *testing.T) {
+			train, _, err := Open(tc.spec)
+			if err != nil {
+				t.Fatalf("%s: %v", tc.spec, err)
 			}
-		}
-		if err := Close(train); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.base.Image(0, make([]float32, 12)); err == nil {
-			t.Errorf("%s: closing the pool left the npz open", tc.spec)
-		}
+			s, ok := train.(*Synthetic)
+			if !ok {
+				t.Fatalf("%s: a %T, want a *Synthetic", tc.spec, train)
+			}
+			// The pool is drawn from the subset only.
+			checkPicks(t, tc.spec, s.base, full, tc.idx)
+			sub, _ := Subset(full, tc.idx)
+			opts := DefaultSynthOptions()
+			opts.Tail = tc.tail
+			ref := newSynth(t, sub, s.Len(), tc.seed, opts)
+			for i := range s.Len() {
+				if s.BaseIndex(i) != ref.BaseIndex(i) || !sameBits(image(t, s, i), image(t, ref, i)) {
+					t.Fatalf("%s: sample %d differs from the pool over the subset", tc.spec, i)
+				}
+			}
+			if err := Close(train); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.base.Image(0, make([]float32, 12)); err == nil {
+				t.Errorf("%s: closing the pool left the npz open", tc.spec)
+			}
+		})
 	}
 	// A subset of the pool itself, and errors inside BASE.
 	train, _, err := Open("synth:npz:" + np + ":50:2[10:20]")
@@ -283,8 +293,10 @@ func TestOpenSubsetSynth(t *testing.T) {
 		{"synth:npz:" + np + "[0:13]:30", "has 12 samples"},
 		{"synth:npz:" + np + "[balanced:11]:30", "class 1"},
 	} {
-		_, _, err := Open(tc.spec)
-		wantErr(t, err, `"`+tc.spec+`"`, tc.want)
+		t.Run(strings.ReplaceAll(tc.spec, np, "NPZ"), func(t *testing.T) {
+			_, _, err := Open(tc.spec)
+			wantErr(t, err, `"`+tc.spec+`"`, tc.want)
+		})
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/bulwark-ml/bulwark/internal/testutil"
 	"github.com/bulwark-ml/bulwark/tensor"
 )
 
@@ -304,26 +305,28 @@ func TestSyntheticMagnitude(t *testing.T) {
 		{"translate", SynthOptions{Translate: 2}, 2*math.Sqrt2 + 0.1, 0.02, 0.25},
 		{"elastic", SynthOptions{Alpha: 34, Sigma: 4}, 4, 0.01, 0.2},
 	} {
-		s := newSynth(t, base, n, 1, tc.opts)
-		var mad, meanShift float64
-		for i := range n {
-			img, ref := image(t, s, i), image(t, base, s.BaseIndex(i))
-			for k := range img {
-				mad += math.Abs(float64(img[k] - ref[k]))
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSynth(t, base, n, 1, tc.opts)
+			var mad, meanShift float64
+			for i := range n {
+				img, ref := image(t, s, i), image(t, base, s.BaseIndex(i))
+				for k := range img {
+					mad += math.Abs(float64(img[k] - ref[k]))
+				}
+				x1, y1 := centroid(img, h, w)
+				x0, y0 := centroid(ref, h, w)
+				d := math.Hypot(x1-x0, y1-y0)
+				if d > tc.maxShift {
+					t.Errorf("%s: sample %d: centroid moved %.2f px, want ≤ %.2f", tc.name, i, d, tc.maxShift)
+				}
+				meanShift += d / n
 			}
-			x1, y1 := centroid(img, h, w)
-			x0, y0 := centroid(ref, h, w)
-			d := math.Hypot(x1-x0, y1-y0)
-			if d > tc.maxShift {
-				t.Errorf("%s: sample %d: centroid moved %.2f px, want ≤ %.2f", tc.name, i, d, tc.maxShift)
+			mad /= n * h * w
+			if mad < tc.minMAD || mad > tc.maxMAD {
+				t.Errorf("%s: mean |synthetic - base| = %.4f, want in [%g, %g]", tc.name, mad, tc.minMAD, tc.maxMAD)
 			}
-			meanShift += d / n
-		}
-		mad /= n * h * w
-		if mad < tc.minMAD || mad > tc.maxMAD {
-			t.Errorf("%s: mean |synthetic - base| = %.4f, want in [%g, %g]", tc.name, mad, tc.minMAD, tc.maxMAD)
-		}
-		t.Logf("%s: mean |Δ| %.4f, mean centroid shift %.2f px", tc.name, mad, meanShift)
+			t.Logf("%s: mean |Δ| %.4f, mean centroid shift %.2f px", tc.name, mad, meanShift)
+		})
 	}
 }
 
@@ -421,8 +424,10 @@ func TestNewSyntheticErrors(t *testing.T) {
 		{base, 1, with(func(o *SynthOptions) { o.Shear = -0.1 }), "Shear = -0.1"},
 		{base, 1, with(func(o *SynthOptions) { o.Shear = 2 }), "Shear = 2"},
 	} {
-		_, err := NewSynthetic(tc.base, tc.n, 0, tc.opts)
-		wantErr(t, err, "data.NewSynthetic", tc.want)
+		t.Run(tc.want, func(t *testing.T) {
+			_, err := NewSynthetic(tc.base, tc.n, 0, tc.opts)
+			wantErr(t, err, "data.NewSynthetic", tc.want)
+		})
 	}
 }
 
@@ -434,12 +439,7 @@ func TestSyntheticBaseError(t *testing.T) {
 	if !errors.Is(err, errFail) {
 		t.Errorf("error %v does not wrap the base error", err)
 	}
-	defer func() {
-		if recover() == nil {
-			t.Error("Image(5) of a 5-sample pool did not panic")
-		}
-	}()
-	s.Image(5, make([]float32, 16))
+	testutil.CheckPanic(t, func() { s.Image(5, make([]float32, 16)) }, "data.Synthetic.Image", "index 5 out of range [0, 5)")
 }
 
 func TestSyntheticNoAllocs(t *testing.T) {
@@ -515,8 +515,10 @@ func TestOpenSynth(t *testing.T) {
 		{"synth:imagenet:10", `"imagenet"`},
 		{"synth:npz:" + filepath.Join(xdir, "none.npz") + ":10", "none.npz"},
 	} {
-		_, _, err := Open(tc.spec)
-		wantErr(t, err, `"`+tc.spec+`"`, tc.want)
+		t.Run(strings.ReplaceAll(tc.spec, filepath.Join(xdir, "none.npz"), "none.npz"), func(t *testing.T) {
+			_, _, err := Open(tc.spec)
+			wantErr(t, err, `"`+tc.spec+`"`, tc.want)
+		})
 	}
 	for _, spec := range []string{"synth:mnist:10", "synth:mnist:10:20"} {
 		t.Setenv("BULWARK_DATA", t.TempDir())
@@ -680,7 +682,7 @@ func TestStrengthen(t *testing.T) {
 
 func TestPortableLogExp(t *testing.T) {
 	for _, x := range []float64{1, 0x1p-53, 1e-300, 0.1, 0.5, 0.70710678, 0.7071068, 0.999999, 1 - 0x1p-53, 2, 1e10} {
-		if got, want := portableLog(x), math.Log(x); math.Abs(got-want) > 4e-16*math.Max(1, math.Abs(want)) {
+		if got, want := portableLog(x), math.Log(x); !testutil.Near(got, want, 4e-16) {
 			t.Errorf("portableLog(%g) = %.17g, math.Log %.17g", x, got, want)
 		}
 	}
@@ -755,15 +757,17 @@ func TestOpenSynthOptions(t *testing.T) {
 		{"synth:npz:" + np + ":40:deform=1", 0, def},
 		{"synth:npz:" + np + ":40:deform=0", 0, SynthOptions{Sigma: def.Sigma}},
 	} {
-		train, _, err := Open(tc.spec)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.spec, err)
-		}
-		s := train.(*Synthetic)
-		if s.opts != tc.opts || s.seed != tc.seed || s.Len() != 40 {
-			t.Errorf("%s: opts %+v seed %d n %d; want %+v, %d, 40", tc.spec, s.opts, s.seed, s.Len(), tc.opts, tc.seed)
-		}
-		Close(train)
+		t.Run(strings.ReplaceAll(tc.spec, np, "NPZ"), func(t *testing.T) {
+			train, _, err := Open(tc.spec)
+			if err != nil {
+				t.Fatalf("%s: %v", tc.spec, err)
+			}
+			s := train.(*Synthetic)
+			if s.opts != tc.opts || s.seed != tc.seed || s.Len() != 40 {
+				t.Errorf("%s: opts %+v seed %d n %d; want %+v, %d, 40", tc.spec, s.opts, s.seed, s.Len(), tc.opts, tc.seed)
+			}
+			Close(train)
+		})
 	}
 	// deform=0 leaves every sample its base image.
 	train, _, err := Open("synth:npz:" + np + ":6:deform=0")
@@ -807,8 +811,10 @@ func TestOpenSynthOptions(t *testing.T) {
 		{"synth:mnist:tail=3", "no sample count"},
 		{"synth:tail=3", "no sample count"},
 	} {
-		_, _, err := Open(tc.spec)
-		wantErr(t, err, `"`+tc.spec+`"`, tc.want)
+		t.Run(strings.ReplaceAll(tc.spec, np, "NPZ"), func(t *testing.T) {
+			_, _, err := Open(tc.spec)
+			wantErr(t, err, `"`+tc.spec+`"`, tc.want)
+		})
 	}
 }
 

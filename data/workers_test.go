@@ -1,6 +1,7 @@
 package data
 
 import (
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -41,19 +42,21 @@ func TestBatcherWorkersFollowThreads(t *testing.T) {
 		{1, 4, 16, 4},
 		{12, 2, 16, 2},
 	} {
-		kernels.SetThreads(c.threads)
-		ds := &concurrencySet{Dataset: testSet(t, 40)}
-		b, err := NewBatcher(ds, nil, Config{BatchSize: c.batch, Workers: c.workers})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if b.workers != c.want {
-			t.Errorf("threads %d, Workers %d, batch %d: %d decoders, want %d", c.threads, c.workers, c.batch, b.workers, c.want)
-		}
-		epochData(t, b, 0)
-		b.Close()
-		if p := int(ds.peak.Load()); p > c.want {
-			t.Errorf("threads %d, Workers %d: %d samples decoded at once, want at most %d", c.threads, c.workers, p, c.want)
-		}
+		t.Run(fmt.Sprintf("threads%d_workers%d_batch%d", c.threads, c.workers, c.batch), func(t *testing.T) {
+			kernels.SetThreads(c.threads)
+			ds := &concurrencySet{Dataset: testSet(t, 40)}
+			b, err := NewBatcher(ds, nil, Config{BatchSize: c.batch, Workers: c.workers})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.workers != c.want {
+				t.Errorf("threads %d, Workers %d, batch %d: %d decoders, want %d", c.threads, c.workers, c.batch, b.workers, c.want)
+			}
+			epochData(t, b, 0)
+			b.Close()
+			if p := int(ds.peak.Load()); p > c.want {
+				t.Errorf("threads %d, Workers %d: %d samples decoded at once, want at most %d", c.threads, c.workers, p, c.want)
+			}
+		})
 	}
 }

@@ -8,6 +8,8 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
+
+	"github.com/bulwark-ml/bulwark/internal/testutil"
 )
 
 // GemmShape is one benchmarked product: C (M×N) = A (M×K) · B (K×N).
@@ -43,31 +45,31 @@ func BenchmarkSgemm(b *testing.B) {
 		report := func(b *testing.B) {
 			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		}
-		for _, name := range Implementations() {
+		b.Run(s.name, func(b *testing.B) {
+			testutil.ForEachImpl(b, Implementations(), Use, func(b *testing.B) {
+				for _, threads := range []int{1, 2} {
+					b.Run(fmt.Sprintf("threads-%d", threads), func(b *testing.B) {
+						defer SetThreads(SetThreads(threads))
+						Sgemm(false, false, s.m, s.n, s.k, 1, a, s.k, bm, s.n, 0, c, s.n) // warm the buffers
+						b.ReportAllocs()
+						for b.Loop() {
+							Sgemm(false, false, s.m, s.n, s.k, 1, a, s.k, bm, s.n, 0, c, s.n)
+						}
+						report(b)
+					})
+				}
+			})
 			for _, threads := range []int{1, 2} {
-				b.Run(fmt.Sprintf("%s/%s/threads-%d", s.name, name, threads), func(b *testing.B) {
-					restore, _ := Use(name)
-					defer restore()
-					defer SetThreads(SetThreads(threads))
-					Sgemm(false, false, s.m, s.n, s.k, 1, a, s.k, bm, s.n, 0, c, s.n) // warm the buffers
+				b.Run(fmt.Sprintf("gonum/threads-%d", threads), func(b *testing.B) {
+					defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(threads))
+					var impl gonum.Implementation
 					b.ReportAllocs()
 					for b.Loop() {
-						Sgemm(false, false, s.m, s.n, s.k, 1, a, s.k, bm, s.n, 0, c, s.n)
+						impl.Sgemm(blas.NoTrans, blas.NoTrans, s.m, s.n, s.k, 1, a, s.k, bm, s.n, 0, c, s.n)
 					}
 					report(b)
 				})
 			}
-		}
-		for _, threads := range []int{1, 2} {
-			b.Run(fmt.Sprintf("%s/gonum/threads-%d", s.name, threads), func(b *testing.B) {
-				defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(threads))
-				var impl gonum.Implementation
-				b.ReportAllocs()
-				for b.Loop() {
-					impl.Sgemm(blas.NoTrans, blas.NoTrans, s.m, s.n, s.k, 1, a, s.k, bm, s.n, 0, c, s.n)
-				}
-				report(b)
-			})
-		}
+		})
 	}
 }

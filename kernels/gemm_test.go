@@ -8,6 +8,8 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
+
+	"github.com/bulwark-ml/bulwark/internal/testutil"
 )
 
 // gemmCase is one Sgemm call to check against the float64 oracle.
@@ -94,7 +96,7 @@ func runGemmCase(t *testing.T, rng *rand.Rand, g gemmCase) {
 	for i := range g.m {
 		for j := range g.n {
 			got, want := c[i*ldc+j], ref.Data[i*ref.Stride+j]
-			if !closeTo(got, want, bound[i*g.n+j], tol) {
+			if !testutil.Close(float64(got), want, bound[i*g.n+j], tol) {
 				t.Fatalf("%v: C[%d,%d] = %v, want %v", g, i, j, got, want)
 			}
 		}
@@ -130,7 +132,7 @@ var gemmScalars = [][2]float32{{1, 0}, {1, 1}, {0, 0.5}, {-1.5, 0}, {0.75, -2}, 
 
 func TestSgemmSmallShapes(t *testing.T) {
 	sizes := []int{1, 2, 3, 5, 7, 15, 17, 33}
-	forEachImpl(t, func(t *testing.T) {
+	testutil.ForEachImpl(t, Implementations(), Use, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(7, 8))
 		for _, m := range sizes {
 			for _, n := range sizes {
@@ -151,7 +153,7 @@ func TestSgemmSmallShapes(t *testing.T) {
 
 func TestSgemmLargerShapes(t *testing.T) {
 	shapes := [][3]int{{255, 255, 255}, {6, 16, 1000}, {97, 301, 129}, {300, 17, 513}, {16, 1100, 144}, {64, 257, 576}, {513, 40, 33}, {0, 5, 5}, {5, 0, 5}, {5, 5, 0}}
-	forEachImpl(t, func(t *testing.T) {
+	testutil.ForEachImpl(t, Implementations(), Use, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(9, 10))
 		for _, sh := range shapes {
 			for tr := range 4 {
@@ -175,15 +177,17 @@ func TestSgemmBlockingAndThreads(t *testing.T) {
 	for _, threads := range []int{1, 2, 3, 8} {
 		prev := SetThreads(threads)
 		for _, blk := range []Blocking{{MC: 1, KC: 1, NC: 1}, {MC: 24, KC: 7, NC: 48}, {MC: 30, KC: 64, NC: 100}} {
-			SetBlocking(&blk)
-			forEachImpl(t, func(t *testing.T) {
-				rng := rand.New(rand.NewPCG(11, uint64(threads)))
-				for _, sh := range [][3]int{{70, 90, 50}, {131, 67, 29}, {200, 200, 200}} {
-					for tr := range 4 {
-						runGemmCase(t, rng, gemmCase{transA: tr&1 != 0, transB: tr&2 != 0,
-							m: sh[0], n: sh[1], k: sh[2], padA: 1, padB: 2, padC: 3, alpha: 0.5, beta: 1.25})
+			t.Run(fmt.Sprintf("threads%d/MC%d_KC%d_NC%d", threads, blk.MC, blk.KC, blk.NC), func(t *testing.T) {
+				SetBlocking(&blk)
+				testutil.ForEachImpl(t, Implementations(), Use, func(t *testing.T) {
+					rng := rand.New(rand.NewPCG(11, uint64(threads)))
+					for _, sh := range [][3]int{{70, 90, 50}, {131, 67, 29}, {200, 200, 200}} {
+						for tr := range 4 {
+							runGemmCase(t, rng, gemmCase{transA: tr&1 != 0, transB: tr&2 != 0,
+								m: sh[0], n: sh[1], k: sh[2], padA: 1, padB: 2, padC: 3, alpha: 0.5, beta: 1.25})
+						}
 					}
-				}
+				})
 			})
 		}
 		SetBlocking(nil)
@@ -212,12 +216,12 @@ func TestSgemmDeterministic(t *testing.T) {
 
 func TestSgemmMisuse(t *testing.T) {
 	a := make([]float32, 12)
-	mustPanic(t, "kernels.Sgemm: negative size", func() { Sgemm(false, false, -1, 2, 2, 1, a, 2, a, 2, 0, a, 2) })
-	mustPanic(t, "lda = 1, need at least 3", func() { Sgemm(false, false, 2, 2, 3, 1, a, 1, a, 2, 0, a, 2) })
-	mustPanic(t, "ldb = 2, need at least 4", func() { Sgemm(false, false, 2, 4, 2, 1, a, 2, a, 2, 0, a, 4) })
-	mustPanic(t, "len(a) = 12", func() { Sgemm(false, false, 4, 2, 4, 1, a, 4, a, 2, 0, a, 2) })
-	mustPanic(t, "len(c) = 12", func() { Sgemm(false, false, 4, 4, 1, 1, a, 1, a, 4, 0, a, 4) })
-	mustPanic(t, "ldc = 3, need at least 4", func() { Sgemm(false, false, 1, 4, 1, 1, a, 1, a, 4, 0, a, 3) })
+	testutil.CheckPanic(t, func() { Sgemm(false, false, -1, 2, 2, 1, a, 2, a, 2, 0, a, 2) }, "kernels.Sgemm: negative size")
+	testutil.CheckPanic(t, func() { Sgemm(false, false, 2, 2, 3, 1, a, 1, a, 2, 0, a, 2) }, "lda = 1, need at least 3")
+	testutil.CheckPanic(t, func() { Sgemm(false, false, 2, 4, 2, 1, a, 2, a, 2, 0, a, 4) }, "ldb = 2, need at least 4")
+	testutil.CheckPanic(t, func() { Sgemm(false, false, 4, 2, 4, 1, a, 4, a, 2, 0, a, 2) }, "len(a) = 12")
+	testutil.CheckPanic(t, func() { Sgemm(false, false, 4, 4, 1, 1, a, 1, a, 4, 0, a, 4) }, "len(c) = 12")
+	testutil.CheckPanic(t, func() { Sgemm(false, false, 1, 4, 1, 1, a, 1, a, 4, 0, a, 3) }, "ldc = 3, need at least 4")
 }
 
 func TestSgemmNoAllocs(t *testing.T) {
@@ -242,7 +246,7 @@ func FuzzSgemm(f *testing.F) {
 	f.Fuzz(func(t *testing.T, m, n, k, trans, padA, padB, padC uint8, seed uint64) {
 		rng := rand.New(rand.NewPCG(seed, 99))
 		s := gemmScalars[seed%uint64(len(gemmScalars))]
-		forEachImpl(t, func(t *testing.T) {
+		testutil.ForEachImpl(t, Implementations(), Use, func(t *testing.T) {
 			runGemmCase(t, rng, gemmCase{transA: trans&1 != 0, transB: trans&2 != 0,
 				m: int(m), n: int(n), k: int(k), padA: int(padA % 9), padB: int(padB % 9), padC: int(padC % 9),
 				alpha: s[0], beta: s[1]})
@@ -253,7 +257,7 @@ func FuzzSgemm(f *testing.F) {
 // TestSgemmRows checks SgemmRows against Sgemm on the matrices its row
 // tables describe, with overlapping rows as convolutions make them.
 func TestSgemmRows(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	testutil.ForEachImpl(t, Implementations(), Use, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(21, 22))
 		for _, sh := range [][3]int{{1, 1, 1}, {5, 7, 3}, {16, 200, 27}, {16, 1088, 144}, {40, 50, 33}, {100, 17, 300}, {7, 33, 600}} {
 			m, n, k := sh[0], sh[1], sh[2]
@@ -298,20 +302,20 @@ func TestSgemmRows(t *testing.T) {
 				Sgemm(false, false, m, n, k, 1.5, am, k, bm, n, 0.5, want, n)
 				SgemmRows(transB, m, n, k, 1.5, a, ar, lda, b, br, ldb, 0.5, got, n)
 				for i := range got {
-					if !closeTo(got[i], float64(want[i]), math.Abs(float64(want[i]))+float64(k), float64(k+4)*4*eps32) {
+					if !testutil.Close(float64(got[i]), float64(want[i]), math.Abs(float64(want[i]))+float64(k), float64(k+4)*4*eps32) {
 						t.Fatalf("m=%d n=%d k=%d mode=%d: [%d] = %v, want %v", m, n, k, mode, i, got[i], want[i])
 					}
 				}
 			}
 		}
 	})
-	mustPanic(t, "bRows[0] = 5", func() {
+	testutil.CheckPanic(t, func() {
 		SgemmRows(false, 1, 4, 1, 1, make([]float32, 4), nil, 4, make([]float32, 8), []int{5}, 0, 0, make([]float32, 4), 4)
-	})
-	mustPanic(t, "len(aRows) = 1, need 2", func() {
+	}, "bRows[0] = 5")
+	testutil.CheckPanic(t, func() {
 		SgemmRows(false, 2, 1, 1, 1, make([]float32, 4), []int{0}, 0, make([]float32, 1), nil, 1, 0, make([]float32, 2), 1)
-	})
-	mustPanic(t, "non-transposed B", func() {
+	}, "len(aRows) = 1, need 2")
+	testutil.CheckPanic(t, func() {
 		SgemmRows(true, 1, 1, 1, 1, make([]float32, 1), nil, 1, make([]float32, 1), []int{0}, 0, 0, make([]float32, 1), 1)
-	})
+	}, "non-transposed B")
 }

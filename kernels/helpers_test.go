@@ -3,24 +3,8 @@ package kernels
 import (
 	"math"
 	"math/rand/v2"
-	"strings"
 	"testing"
 )
-
-// forEachImpl runs f once per implementation this CPU supports.
-func forEachImpl(t *testing.T, f func(t *testing.T)) {
-	t.Helper()
-	for _, name := range Implementations() {
-		t.Run(name, func(t *testing.T) {
-			restore, err := Use(name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer restore()
-			f(t)
-		})
-	}
-}
 
 // guarded is a slice with sentinel bands before and after it, to catch
 // out-of-bounds writes by kernels given the inner slice.
@@ -59,36 +43,6 @@ func (g guarded) check(t *testing.T, what string) {
 			t.Fatalf("%s: write outside the output at offset %d (guard band touched)", what, i-g.start)
 		}
 	}
-}
-
-// mustPanic checks that f panics with a message containing want.
-func mustPanic(t *testing.T, want string, f func()) {
-	t.Helper()
-	defer func() {
-		t.Helper()
-		r := recover()
-		if r == nil {
-			t.Fatalf("no panic; want one mentioning %q", want)
-		}
-		msg, _ := r.(string)
-		if err, ok := r.(error); ok {
-			msg = err.Error()
-		}
-		if !strings.Contains(msg, want) {
-			t.Fatalf("panic %q does not mention %q", msg, want)
-		}
-	}()
-	f()
-}
-
-// closeTo reports whether got is within tol·scale of want, with NaN equal
-// to NaN.
-func closeTo(got float32, want, scale, tol float64) bool {
-	g := float64(got)
-	if math.IsNaN(want) {
-		return math.IsNaN(g)
-	}
-	return math.Abs(g-want) <= tol*math.Max(scale, 1e-30)
 }
 
 // eps32 is float32's unit roundoff.

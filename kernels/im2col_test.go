@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/bulwark-ml/bulwark/internal/testutil"
 )
 
 // im2colGeoms enumerates the geometries the Im2col tests cover: odd and
@@ -54,9 +56,11 @@ func TestConvOutSize(t *testing.T) {
 		{32, 3, 1, 1, 1, 32}, {32, 3, 2, 1, 1, 16}, {32, 1, 2, 0, 1, 16}, {7, 3, 1, 0, 2, 3},
 		{1, 3, 1, 0, 1, 0}, {1, 3, 1, 1, 1, 1}, {5, 5, 2, 2, 2, 1}, {9, 3, 2, 2, 2, 5}, {0, 1, 1, 0, 1, 0},
 	} {
-		if got := ConvOutSize(tc.in, tc.k, tc.s, tc.p, tc.d); got != tc.want {
-			t.Errorf("ConvOutSize(%d, %d, %d, %d, %d) = %d, want %d", tc.in, tc.k, tc.s, tc.p, tc.d, got, tc.want)
-		}
+		t.Run(fmt.Sprintf("in%d_k%d_s%d_p%d_d%d", tc.in, tc.k, tc.s, tc.p, tc.d), func(t *testing.T) {
+			if got := ConvOutSize(tc.in, tc.k, tc.s, tc.p, tc.d); got != tc.want {
+				t.Errorf("ConvOutSize(%d, %d, %d, %d, %d) = %d, want %d", tc.in, tc.k, tc.s, tc.p, tc.d, got, tc.want)
+			}
+		})
 	}
 }
 
@@ -105,7 +109,7 @@ func TestIm2col(t *testing.T) {
 // TestCol2imAdjoint checks <Im2col(x), y> == <x, Col2im(y)> and that
 // Col2im accumulates into x rather than overwriting it.
 func TestCol2imAdjoint(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	testutil.ForEachImpl(t, Implementations(), Use, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(3, 4))
 		im2colGeoms(func(c, h, w, k, s, p, d int) {
 			name := fmt.Sprintf("c%d h%d w%d k%d s%d p%d d%d", c, h, w, k, s, p, d)
@@ -171,16 +175,16 @@ func TestCol2imLd(t *testing.T) {
 
 func TestIm2colMisuse(t *testing.T) {
 	x, col := make([]float32, 3*8*8), make([]float32, 27*64)
-	mustPanic(t, "kernels.Im2col: kh = 0", func() { Im2col(col, x, 3, 8, 8, 0, 3, 1, 1, 1, 1, 1, 1) })
-	mustPanic(t, "kernels.Im2col: strideW = 0", func() { Im2col(col, x, 3, 8, 8, 3, 3, 1, 0, 1, 1, 1, 1) })
-	mustPanic(t, "kernels.Im2col: dilH = -1", func() { Im2col(col, x, 3, 8, 8, 3, 3, 1, 1, 1, 1, -1, 1) })
-	mustPanic(t, "kernels.Im2col: padW = -1", func() { Im2col(col, x, 3, 8, 8, 3, 3, 1, 1, 1, -1, 1, 1) })
-	mustPanic(t, "kernels.Im2col: len(col)", func() { Im2col(col[:100], x, 3, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1) })
-	mustPanic(t, "kernels.Im2col: len(x)", func() { Im2col(col, x[:10], 3, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1) })
-	mustPanic(t, "kernels.Im2col: ldcol", func() { Im2colLd(col, 10, x, 3, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1) })
-	mustPanic(t, "kernels.Col2im: len(col)", func() { Col2im(x, col[:5], 3, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1) })
-	mustPanic(t, "kernels.Col2im: c = -1", func() { Col2im(x, col, -1, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1) })
-	mustPanic(t, "kernels.ConvOutSize", func() { ConvOutSize(8, 3, 0, 1, 1) })
+	testutil.CheckPanic(t, func() { Im2col(col, x, 3, 8, 8, 0, 3, 1, 1, 1, 1, 1, 1) }, "kernels.Im2col: kh = 0")
+	testutil.CheckPanic(t, func() { Im2col(col, x, 3, 8, 8, 3, 3, 1, 0, 1, 1, 1, 1) }, "kernels.Im2col: strideW = 0")
+	testutil.CheckPanic(t, func() { Im2col(col, x, 3, 8, 8, 3, 3, 1, 1, 1, 1, -1, 1) }, "kernels.Im2col: dilH = -1")
+	testutil.CheckPanic(t, func() { Im2col(col, x, 3, 8, 8, 3, 3, 1, 1, 1, -1, 1, 1) }, "kernels.Im2col: padW = -1")
+	testutil.CheckPanic(t, func() { Im2col(col[:100], x, 3, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1) }, "kernels.Im2col: len(col)")
+	testutil.CheckPanic(t, func() { Im2col(col, x[:10], 3, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1) }, "kernels.Im2col: len(x)")
+	testutil.CheckPanic(t, func() { Im2colLd(col, 10, x, 3, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1) }, "kernels.Im2col: ldcol")
+	testutil.CheckPanic(t, func() { Col2im(x, col[:5], 3, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1) }, "kernels.Col2im: len(col)")
+	testutil.CheckPanic(t, func() { Col2im(x, col, -1, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1) }, "kernels.Col2im: c = -1")
+	testutil.CheckPanic(t, func() { ConvOutSize(8, 3, 0, 1, 1) }, "kernels.ConvOutSize")
 }
 
 func TestIm2colNoAlloc(t *testing.T) {

@@ -4,13 +4,15 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/bulwark-ml/bulwark/internal/testutil"
 )
 
 // TestInterleave checks Deinterleave and Interleave against the plain
 // loops on every implementation, for lengths around the 8-pair blocks,
 // with guard bands that must stay untouched and NaN/Inf carried bitwise.
 func TestInterleave(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	testutil.ForEachImpl(t, Implementations(), Use, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(9, 10))
 		for _, c := range [][2]int{{0, 0}, {1, 0}, {1, 1}, {8, 8}, {9, 8}, {8, 7}, {16, 16}, {17, 17}, {37, 36}, {64, 64}, {15, 14}} {
 			ne, no := c[0], c[1]
@@ -49,6 +51,6 @@ func TestInterleave(t *testing.T) {
 			dst.check(t, "Interleave")
 		}
 	})
-	mustPanic(t, "kernels.Deinterleave: len(src)", func() { Deinterleave(make([]float32, 4), make([]float32, 4), make([]float32, 7)) })
-	mustPanic(t, "kernels.Interleave: len(dst)", func() { Interleave(make([]float32, 6), make([]float32, 4), make([]float32, 3)) })
+	testutil.CheckPanic(t, func() { Deinterleave(make([]float32, 4), make([]float32, 4), make([]float32, 7)) }, "kernels.Deinterleave: len(src)")
+	testutil.CheckPanic(t, func() { Interleave(make([]float32, 6), make([]float32, 4), make([]float32, 3)) }, "kernels.Interleave: len(dst)")
 }

@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/bulwark-ml/bulwark/internal/testutil"
 )
 
 // Benchmarks of the vector kernels on every implementation this CPU
@@ -18,31 +20,24 @@ var vecBenchSizes = []int{4096, 1 << 20}
 // benchVec runs f for every implementation and size. streams is the number
 // of n-float arrays read or written per call, for b.SetBytes.
 func benchVec(b *testing.B, streams int, f func(x, y, z []float32)) {
-	for _, name := range Implementations() {
-		b.Run(name, func(b *testing.B) {
-			restore, err := Use(name)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer restore()
-			for _, n := range vecBenchSizes {
-				b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
-					rng := rand.New(rand.NewPCG(5, 6))
-					x, y, z := make([]float32, n), make([]float32, n), make([]float32, n)
-					for i := range x {
-						x[i] = float32(rng.NormFloat64())
-						y[i] = float32(rng.NormFloat64())
-					}
-					b.SetBytes(int64(streams * 4 * n))
-					b.ReportAllocs()
-					b.ResetTimer()
-					for b.Loop() {
-						f(x, y, z)
-					}
-				})
-			}
-		})
-	}
+	testutil.ForEachImpl(b, Implementations(), Use, func(b *testing.B) {
+		for _, n := range vecBenchSizes {
+			b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+				rng := rand.New(rand.NewPCG(5, 6))
+				x, y, z := make([]float32, n), make([]float32, n), make([]float32, n)
+				for i := range x {
+					x[i] = float32(rng.NormFloat64())
+					y[i] = float32(rng.NormFloat64())
+				}
+				b.SetBytes(int64(streams * 4 * n))
+				b.ReportAllocs()
+				b.ResetTimer()
+				for b.Loop() {
+					f(x, y, z)
+				}
+			})
+		}
+	})
 }
 
 var benchSink float32
@@ -85,7 +80,7 @@ func TestVectorSpecialValues(t *testing.T) {
 	sub := math.Float32frombits(1) // smallest positive subnormal
 	special := []float32{nan, negZero, 0, inf, -inf, sub, -sub, 1, -1, math.Float32frombits(0xffc00001)}
 
-	forEachImpl(t, func(t *testing.T) {
+	testutil.ForEachImpl(t, Implementations(), Use, func(t *testing.T) {
 		for _, n := range []int{1, 7, 8, 9, 31, 32, 33, 43, 75} {
 			x, y := make([]float32, n), make([]float32, n)
 			for i := range x {

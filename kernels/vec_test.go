@@ -1,16 +1,19 @@
 package kernels
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/bulwark-ml/bulwark/internal/testutil"
 )
 
 // Each vector kernel is checked on every implementation against a float64
 // reference, on odd sizes, at unaligned offsets, with guard bands.
 
 func TestVectorKernels(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	testutil.ForEachImpl(t, Implementations(), Use, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(1, 2))
 		for _, n := range testSizes {
 			for _, off := range []int{0, 1, 3} {
@@ -33,7 +36,7 @@ func testVecOnce(t *testing.T, rng *rand.Rand, n, off int) {
 		run()
 		for i, v := range dst.inner {
 			w, scale := want(i)
-			if !closeTo(v, w, scale, 2*eps32) {
+			if !testutil.Close(float64(v), w, scale, 2*eps32) {
 				t.Fatalf("%s n=%d off=%d: [%d] = %v, want %v", name, n, off, i, v, w)
 			}
 		}
@@ -64,10 +67,10 @@ func testVecOnce(t *testing.T, rng *rand.Rand, n, off int) {
 		max64 = math.Max(max64, x64[i])
 	}
 	tol := float64(n+4) * eps32
-	if got := Dot(x.inner, y.inner); !closeTo(got, dot, abs, tol) {
+	if got := Dot(x.inner, y.inner); !testutil.Close(float64(got), dot, abs, tol) {
 		t.Fatalf("Dot n=%d off=%d: %v, want %v", n, off, got, dot)
 	}
-	if got := Sum(x.inner); !closeTo(got, sum, sumAbs(x64), tol) {
+	if got := Sum(x.inner); !testutil.Close(float64(got), sum, sumAbs(x64), tol) {
 		t.Fatalf("Sum n=%d off=%d: %v, want %v", n, off, got, sum)
 	}
 	if got := Max(x.inner); float64(got) != max64 {
@@ -119,11 +122,16 @@ func TestReluSpecialValues(t *testing.T) {
 		want uint32
 	}{{special[1], 0x7fc0beef}, {special[2], 0xffc00001}, {special[5], 0x80000000},
 		{special[7], 0x7f800000}, {special[8], 0}, {-1, 0}, {2.5, 0x40200000}} {
-		if got := reluBits(c.in); got != c.want {
-			t.Fatalf("reluBits(%v) = %#08x, want %#08x", c.in, got, c.want)
-		}
+		t.Run(fmt.Sprintf("%#08x", math.Float32bits(c.in)), func(t *testing.T) {
+			if got := reluBits(c.in); got != c.want {
+				t.Fatalf("reluBits(%v) = %#08x, want %#08x", c.in, got, c.want)
+			}
+		})
 	}
-	forEachImpl(t, func(t *testing.T) {
+	if t.Failed() {
+		t.FailNow()
+	}
+	testutil.ForEachImpl(t, Implementations(), Use, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(5, 6))
 		for _, n := range []int{1, 3, 5, 7, 9, 15, 17, 23, 31, 33, 39, 45, 63, 65, 75, 101} {
 			for _, off := range []int{0, 1, 3} {
@@ -160,7 +168,7 @@ func TestReluSpecialValues(t *testing.T) {
 }
 
 func TestVectorAliasing(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	testutil.ForEachImpl(t, Implementations(), Use, func(t *testing.T) {
 		x := []float32{-2, -1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, -16}
 		Relu(x, x)
 		Add(x, x, x)
@@ -177,7 +185,7 @@ func TestVectorAliasing(t *testing.T) {
 }
 
 func TestScaleShiftChannels(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	testutil.ForEachImpl(t, Implementations(), Use, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(3, 4))
 		n, c, s := 3, 5, 7
 		x := newGuarded(n*c*s, rng)
@@ -188,7 +196,7 @@ func TestScaleShiftChannels(t *testing.T) {
 		for i, v := range dst.inner {
 			ch := i / s % c
 			want := float64(x.inner[i])*float64(scale[ch]) + float64(shift[ch])
-			if !closeTo(v, want, math.Abs(float64(x.inner[i])*float64(scale[ch]))+math.Abs(float64(shift[ch])), 2*eps32) {
+			if !testutil.Close(float64(v), want, math.Abs(float64(x.inner[i])*float64(scale[ch]))+math.Abs(float64(shift[ch])), 2*eps32) {
 				t.Fatalf("[%d] = %v, want %v", i, v, want)
 			}
 		}
@@ -198,15 +206,15 @@ func TestScaleShiftChannels(t *testing.T) {
 
 func TestVectorMisuse(t *testing.T) {
 	short, long := make([]float32, 3), make([]float32, 4)
-	mustPanic(t, "kernels.Axpy: len(y)", func() { Axpy(1, long, short) })
-	mustPanic(t, "kernels.Dot: len(y)", func() { Dot(long, short) })
-	mustPanic(t, "kernels.Add: len(x)", func() { Add(long, short, long) })
-	mustPanic(t, "kernels.Mul: len(y)", func() { Mul(long, long, short) })
-	mustPanic(t, "kernels.Relu: len(x)", func() { Relu(long, short) })
-	mustPanic(t, "kernels.ReluBackward: len(x)", func() { ReluBackward(long, long, short) })
-	mustPanic(t, "kernels.ScaleShift: len(x)", func() { ScaleShift(long, short, 1, 0) })
-	mustPanic(t, "kernels.ScaleShiftChannels: len(scale)", func() { ScaleShiftChannels(long, long, short[:1], short, 1, 2, 2) })
-	mustPanic(t, "kernels.ScaleShiftChannels: negative", func() { ScaleShiftChannels(long, long, short, short, -1, 2, 2) })
+	testutil.CheckPanic(t, func() { Axpy(1, long, short) }, "kernels.Axpy: len(y)")
+	testutil.CheckPanic(t, func() { Dot(long, short) }, "kernels.Dot: len(y)")
+	testutil.CheckPanic(t, func() { Add(long, short, long) }, "kernels.Add: len(x)")
+	testutil.CheckPanic(t, func() { Mul(long, long, short) }, "kernels.Mul: len(y)")
+	testutil.CheckPanic(t, func() { Relu(long, short) }, "kernels.Relu: len(x)")
+	testutil.CheckPanic(t, func() { ReluBackward(long, long, short) }, "kernels.ReluBackward: len(x)")
+	testutil.CheckPanic(t, func() { ScaleShift(long, short, 1, 0) }, "kernels.ScaleShift: len(x)")
+	testutil.CheckPanic(t, func() { ScaleShiftChannels(long, long, short[:1], short, 1, 2, 2) }, "kernels.ScaleShiftChannels: len(scale)")
+	testutil.CheckPanic(t, func() { ScaleShiftChannels(long, long, short, short, -1, 2, 2) }, "kernels.ScaleShiftChannels: negative")
 }
 
 func widen(x []float32) []float64 {
@@ -226,7 +234,7 @@ func sumAbs(x []float64) float64 {
 }
 
 func TestCopyRows(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	testutil.ForEachImpl(t, Implementations(), Use, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(5, 6))
 		for _, c := range [][4]int{{1, 1, 1, 1}, {3, 5, 7, 9}, {32, 32, 34, 32}, {17, 13, 13, 20}, {4, 0, 3, 3}} {
 			rows, width, ss, ds := c[0], c[1], c[2], c[3]
@@ -252,6 +260,6 @@ func TestCopyRows(t *testing.T) {
 			dst.check(t, "CopyRows")
 		}
 	})
-	mustPanic(t, "kernels.CopyRows", func() { CopyRows(make([]float32, 4), 1, make([]float32, 4), 2, 2, 2) })
-	mustPanic(t, "len(src)", func() { CopyRows(make([]float32, 8), 4, make([]float32, 5), 4, 2, 3) })
+	testutil.CheckPanic(t, func() { CopyRows(make([]float32, 4), 1, make([]float32, 4), 2, 2, 2) }, "kernels.CopyRows")
+	testutil.CheckPanic(t, func() { CopyRows(make([]float32, 8), 4, make([]float32, 5), 4, 2, 3) }, "len(src)")
 }

@@ -30,24 +30,26 @@ func TestGradCheckInput(t *testing.T) {
 		{"wrn-10-2-swish", wrn(true), 3, 8, false},
 		{"smallcnn", builders["smallcnn"], 1, 16, false},
 	} {
-		for _, train := range []bool{true, false} {
-			cfg := Config{Width: 0.25, Seed: 3, NumClasses: 5, InChannels: c.in, ImageSize: c.size}
-			if c.norm {
-				cfg.Mean, cfg.Std = []float32{0.5, 0.4, 0.3}, []float32{0.2, 0.25, 0.3}
+		t.Run(c.name, func(t *testing.T) {
+			for _, train := range []bool{true, false} {
+				cfg := Config{Width: 0.25, Seed: 3, NumClasses: 5, InChannels: c.in, ImageSize: c.size}
+				if c.norm {
+					cfg.Mean, cfg.Std = []float32{0.5, 0.4, 0.3}, []float32{0.2, 0.25, 0.3}
+				}
+				m, err := c.build(cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m.SetTrain(train)
+				x := randInput(7, 2, c.in, c.size)
+				err = autograd.GradCheck(func(tp *autograd.Tape, xs []*autograd.Var) *autograd.Var {
+					return m.Forward(tp, xs[0])
+				}, []*tensor.Tensor{x}, autograd.GradCheckOptions{Eps: 1e-3, Tol: 1e-2, Seed: 1})
+				if err != nil {
+					t.Errorf("%s train=%v: %v", c.name, train, err)
+				}
 			}
-			m, err := c.build(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			m.SetTrain(train)
-			x := randInput(7, 2, c.in, c.size)
-			err = autograd.GradCheck(func(tp *autograd.Tape, xs []*autograd.Var) *autograd.Var {
-				return m.Forward(tp, xs[0])
-			}, []*tensor.Tensor{x}, autograd.GradCheckOptions{Eps: 1e-3, Tol: 1e-2, Seed: 1})
-			if err != nil {
-				t.Errorf("%s train=%v: %v", c.name, train, err)
-			}
-		}
+		})
 	}
 }
 
@@ -56,17 +58,19 @@ func TestGradCheckInput(t *testing.T) {
 // input, in training mode (SiLU for smoothness, see TestGradCheckInput).
 func TestGradCheckPreActBlock(t *testing.T) {
 	for _, c := range []struct{ cout, stride int }{{6, 1}, {6, 2}, {4, 1}} {
-		b := newPreActBlock(tensor.NewRNG(1), 4, c.cout, c.stride, swish, shortcutSeq)
-		if (b.shortcut == nil) != (c.cout == 4 && c.stride == 1) {
-			t.Fatalf("%+v: shortcut %v", c, b.shortcut)
-		}
-		x := randInput(2, 2, 4, 6)
-		err := autograd.GradCheck(func(tp *autograd.Tape, xs []*autograd.Var) *autograd.Var {
-			return b.Forward(tp, xs[0])
-		}, []*tensor.Tensor{x}, autograd.GradCheckOptions{Eps: 1e-3, Tol: 1e-2, Seed: 1})
-		if err != nil {
-			t.Errorf("%+v: %v", c, err)
-		}
+		t.Run(fmt.Sprintf("cout%d_stride%d", c.cout, c.stride), func(t *testing.T) {
+			b := newPreActBlock(tensor.NewRNG(1), 4, c.cout, c.stride, swish, shortcutSeq)
+			if (b.shortcut == nil) != (c.cout == 4 && c.stride == 1) {
+				t.Fatalf("%+v: shortcut %v", c, b.shortcut)
+			}
+			x := randInput(2, 2, 4, 6)
+			err := autograd.GradCheck(func(tp *autograd.Tape, xs []*autograd.Var) *autograd.Var {
+				return b.Forward(tp, xs[0])
+			}, []*tensor.Tensor{x}, autograd.GradCheckOptions{Eps: 1e-3, Tol: 1e-2, Seed: 1})
+			if err != nil {
+				t.Errorf("%+v: %v", c, err)
+			}
+		})
 	}
 }
 

@@ -1,11 +1,13 @@
 package nn
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"testing"
 
 	"github.com/bulwark-ml/bulwark/autograd"
+	"github.com/bulwark-ml/bulwark/internal/testutil"
 	"github.com/bulwark-ml/bulwark/tensor"
 )
 
@@ -23,7 +25,7 @@ func TestNormalize(t *testing.T) {
 	y := n.Forward(tp, autograd.Leaf(x, false)).Value.Data()
 	for i, v := range x.Data() {
 		c := i / 16 % 3
-		if want := (v - mean[c]) / std[c]; math.Abs(float64(y[i]-want)) > 1e-6*math.Max(1, math.Abs(float64(want))) {
+		if want := (v - mean[c]) / std[c]; !testutil.Near(float64(y[i]), float64(want), 1e-6) {
 			t.Fatalf("element %d (channel %d): %v, want %v", i, c, y[i], want)
 		}
 	}
@@ -31,9 +33,11 @@ func TestNormalize(t *testing.T) {
 		t.Error("Normalize has state-dict entries")
 	}
 	for _, bad := range [][2][]float32{{nil, nil}, {{0.5}, {0.5, 0.5}}, {{0.5}, {-1}}, {{0.5}, {float32(math.Inf(1))}}} {
-		if _, err := NewNormalize(bad[0], bad[1]); err == nil {
-			t.Errorf("NewNormalize(%v, %v) succeeded", bad[0], bad[1])
-		}
+		t.Run(fmt.Sprintf("%v_%v", bad[0], bad[1]), func(t *testing.T) {
+			if _, err := NewNormalize(bad[0], bad[1]); err == nil {
+				t.Errorf("NewNormalize(%v, %v) succeeded", bad[0], bad[1])
+			}
+		})
 	}
 
 	// Inside a model: normalizing then running equals running on
@@ -127,10 +131,6 @@ func TestConvGroupsShape(t *testing.T) {
 	if got := c.Weight.Value.Shape(); !slices.Equal(got, []int{4, 4, 3, 3}) {
 		t.Errorf("grouped weight %v", got)
 	}
-	defer func() {
-		if recover() == nil {
-			t.Error("NewConv2d with 3 groups for 8 channels did not panic")
-		}
-	}()
-	NewConv2d(tensor.NewRNG(1), 8, 4, 3, tensor.ConvParams{Groups: 3}, false)
+	testutil.CheckPanic(t, func() { NewConv2d(tensor.NewRNG(1), 8, 4, 3, tensor.ConvParams{Groups: 3}, false) },
+		"nn.NewConv2d", "cin 8", "for 3 groups")
 }

@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"fmt"
 	"math"
 	"reflect"
 	"slices"
@@ -51,30 +52,33 @@ func TestParamCounts(t *testing.T) {
 	//  PreActResNet-18: 11,172,170; WRN-28-10: 36,479,194 (see docs/models.md).
 	//  SmallCNN (1×28×28): 320+9248+18496+36928+205000+40200+2010.
 	cases := []struct {
+		name string
 		arch string
 		cfg  Config
 		want int
 	}{
-		{"resnet8", Config{}, 97216*1 - 19174},
-		{"resnet20", Config{}, 272474},
-		{"resnet20", Config{InChannels: 1}, 272474 - 2*16*9},
-		{"resnet20", Config{NumClasses: 100}, 272474 + 90*65},
-		{"resnet32", Config{}, 97216*5 - 19174},
-		{"resnet56", Config{}, 97216*9 - 19174},
-		{"preactresnet18", Config{}, 11172170},
-		{"wrn-28-10", Config{}, 36479194},
-		{"wrn-28-10-swish", Config{}, 36479194},
-		{"smallcnn", Config{}, 312202},
-		{"smallcnn", Config{InChannels: 3, ImageSize: 32}, 312202 + 2*32*9 + 64*(25-16)*200},
+		{"resnet8", "resnet8", Config{}, 97216*1 - 19174},
+		{"resnet20", "resnet20", Config{}, 272474},
+		{"resnet20-gray", "resnet20", Config{InChannels: 1}, 272474 - 2*16*9},
+		{"resnet20-100-classes", "resnet20", Config{NumClasses: 100}, 272474 + 90*65},
+		{"resnet32", "resnet32", Config{}, 97216*5 - 19174},
+		{"resnet56", "resnet56", Config{}, 97216*9 - 19174},
+		{"preactresnet18", "preactresnet18", Config{}, 11172170},
+		{"wrn-28-10", "wrn-28-10", Config{}, 36479194},
+		{"wrn-28-10-swish", "wrn-28-10-swish", Config{}, 36479194},
+		{"smallcnn", "smallcnn", Config{}, 312202},
+		{"smallcnn-3x32x32", "smallcnn", Config{InChannels: 3, ImageSize: 32}, 312202 + 2*32*9 + 64*(25-16)*200},
 	}
 	for _, c := range cases {
-		m := defaultModel(t, c.arch)
-		if !reflect.DeepEqual(c.cfg, Config{}) {
-			m = mustNew(t, c.arch, c.cfg)
-		}
-		if got := NumParams(m); got != c.want {
-			t.Errorf("%s %+v: %d parameters, want %d", c.arch, c.cfg, got, c.want)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			m := defaultModel(t, c.arch)
+			if !reflect.DeepEqual(c.cfg, Config{}) {
+				m = mustNew(t, c.arch, c.cfg)
+			}
+			if got := NumParams(m); got != c.want {
+				t.Errorf("%s %+v: %d parameters, want %d", c.arch, c.cfg, got, c.want)
+			}
+		})
 	}
 }
 
@@ -90,27 +94,29 @@ func shortSafe(arch string, cfg Config) Config {
 func TestForwardShapes(t *testing.T) {
 	for _, arch := range Archs() {
 		for _, in := range []struct{ c, s int }{{3, 32}, {1, 28}} {
-			cfg := shortSafe(arch, Config{InChannels: in.c, ImageSize: in.s, NumClasses: 7, Seed: 3})
-			m := mustNew(t, arch, cfg)
-			tp := autograd.NewTape()
-			x := autograd.Leaf(randInput(1, 2, in.c, in.s), false)
-			for _, train := range []bool{true, false} {
-				m.SetTrain(train)
-				f := m.Features(tp, x)
-				y := m.Forward(tp, x)
-				if want := []int{2, m.FeatureDim()}; !slices.Equal(f.Value.Shape(), want) {
-					t.Errorf("%s %d×%d×%d train=%v: features %v, want %v", arch, in.c, in.s, in.s, train, f.Value.Shape(), want)
-				}
-				if want := []int{2, 7}; !slices.Equal(y.Value.Shape(), want) {
-					t.Errorf("%s %d×%d×%d train=%v: logits %v, want %v", arch, in.c, in.s, in.s, train, y.Value.Shape(), want)
-				}
-				for _, v := range y.Value.Data() {
-					if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-						t.Fatalf("%s: non-finite logit %v", arch, v)
+			t.Run(fmt.Sprintf("%s/%dx%d", arch, in.c, in.s), func(t *testing.T) {
+				cfg := shortSafe(arch, Config{InChannels: in.c, ImageSize: in.s, NumClasses: 7, Seed: 3})
+				m := mustNew(t, arch, cfg)
+				tp := autograd.NewTape()
+				x := autograd.Leaf(randInput(1, 2, in.c, in.s), false)
+				for _, train := range []bool{true, false} {
+					m.SetTrain(train)
+					f := m.Features(tp, x)
+					y := m.Forward(tp, x)
+					if want := []int{2, m.FeatureDim()}; !slices.Equal(f.Value.Shape(), want) {
+						t.Errorf("%s %d×%d×%d train=%v: features %v, want %v", arch, in.c, in.s, in.s, train, f.Value.Shape(), want)
 					}
+					if want := []int{2, 7}; !slices.Equal(y.Value.Shape(), want) {
+						t.Errorf("%s %d×%d×%d train=%v: logits %v, want %v", arch, in.c, in.s, in.s, train, y.Value.Shape(), want)
+					}
+					for _, v := range y.Value.Data() {
+						if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+							t.Fatalf("%s: non-finite logit %v", arch, v)
+						}
+					}
+					tp.Reset()
 				}
-				tp.Reset()
-			}
+			})
 		}
 	}
 }
@@ -366,13 +372,15 @@ func TestNewErrors(t *testing.T) {
 		{"resnet20", Config{Mean: []float32{0, 0, 0}, Std: []float32{1, 0, 1}}, "std[1] = 0"},
 		{"smallcnn", Config{ImageSize: 12}, "ImageSize = 12"},
 	} {
-		m, err := New(c.arch, c.cfg)
-		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), c.arch) {
-			t.Errorf("%s %+v: error %v, want one naming %s and containing %q", c.arch, c.cfg, err, c.arch, c.want)
-		}
-		if m != nil {
-			t.Errorf("%s %+v: non-nil model with an error", c.arch, c.cfg)
-		}
+		t.Run(c.want, func(t *testing.T) {
+			m, err := New(c.arch, c.cfg)
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), c.arch) {
+				t.Errorf("%s %+v: error %v, want one naming %s and containing %q", c.arch, c.cfg, err, c.arch, c.want)
+			}
+			if m != nil {
+				t.Errorf("%s %+v: non-nil model with an error", c.arch, c.cfg)
+			}
+		})
 	}
 	if _, err := NewCIFARResNet(21, Config{}); err == nil || !strings.Contains(err.Error(), "6n+2") {
 		t.Errorf("NewCIFARResNet(21): error %v", err)

@@ -6,12 +6,14 @@ import (
 	"testing"
 
 	"github.com/bulwark-ml/bulwark/autograd"
+	"github.com/bulwark-ml/bulwark/internal/testutil"
+	"github.com/bulwark-ml/bulwark/internal/testutil/tensortest"
 	"github.com/bulwark-ml/bulwark/tensor"
 )
 
 func TestEMA(t *testing.T) {
-	w := autograd.Leaf(mustTensor(t, []float32{1, 2}, 2), true)
-	mean := mustTensor(t, []float32{10}, 1)
+	w := autograd.Leaf(tensortest.FromSlice(t, []float32{1, 2}, 2), true)
+	mean := tensortest.FromSlice(t, []float32{10}, 1)
 	e, err := NewEMA([]Param{{Name: "w", Var: w}}, []Buffer{{Name: "bn.running_mean", T: mean}}, EMAConfig{Decay: 0.5})
 	if err != nil {
 		t.Fatal(err)
@@ -42,8 +44,8 @@ func TestEMA(t *testing.T) {
 }
 
 func TestEMAWarmupAndCopyBuffers(t *testing.T) {
-	w := autograd.Leaf(mustTensor(t, []float32{0}, 1), true)
-	v := mustTensor(t, []float32{0}, 1)
+	w := autograd.Leaf(tensortest.FromSlice(t, []float32{0}, 1), true)
+	v := tensortest.FromSlice(t, []float32{0}, 1)
 	e, err := NewEMA([]Param{{Name: "w", Var: w}}, []Buffer{{Name: "bn.running_var", T: v}}, EMAConfig{Decay: 0.999, Warmup: true, CopyBuffers: true})
 	if err != nil {
 		t.Fatal(err)
@@ -75,12 +77,12 @@ func TestEMAWarmupAndCopyBuffers(t *testing.T) {
 }
 
 func TestEMALoadState(t *testing.T) {
-	w := autograd.Leaf(mustTensor(t, []float32{1, 2}, 2), true)
+	w := autograd.Leaf(tensortest.FromSlice(t, []float32{1, 2}, 2), true)
 	e, err := NewEMA([]Param{{Name: "w", Var: w}}, nil, EMAConfig{Decay: 0.9})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.LoadState(map[string]*tensor.Tensor{"w": mustTensor(t, []float32{7, 8}, 2)}, 5); err != nil {
+	if err := e.LoadState(map[string]*tensor.Tensor{"w": tensortest.FromSlice(t, []float32{7, 8}, 2)}, 5); err != nil {
 		t.Fatal(err)
 	}
 	if e.Updates() != 5 || e.State()["w"].Data()[0] != 7 {
@@ -91,9 +93,11 @@ func TestEMALoadState(t *testing.T) {
 		"shape":   {"w": tensor.New(1, 2)},
 		"extra":   {"w": tensor.New(2), "v": tensor.New(2)},
 	} {
-		if err := e.LoadState(m, 1); err == nil {
-			t.Errorf("LoadState accepted %s state", name)
-		}
+		t.Run(name, func(t *testing.T) {
+			if err := e.LoadState(m, 1); err == nil {
+				t.Errorf("LoadState accepted %s state", name)
+			}
+		})
 	}
 	if e.State()["w"].Data()[0] != 7 {
 		t.Error("a failed LoadState changed the shadow")
@@ -112,18 +116,8 @@ func TestEMAMisuse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustPanic(t, "Restore without Apply", e.Restore)
+	testutil.CheckPanic(t, e.Restore, "optim.EMA.Restore: called without Apply")
 	e.Apply()
-	mustPanic(t, "Apply twice", e.Apply)
-	mustPanic(t, "Update while applied", e.Update)
-}
-
-func mustPanic(t *testing.T, what string, fn func()) {
-	t.Helper()
-	defer func() {
-		if recover() == nil {
-			t.Errorf("%s did not panic", what)
-		}
-	}()
-	fn()
+	testutil.CheckPanic(t, e.Apply, "optim.EMA.Apply: already applied")
+	testutil.CheckPanic(t, e.Update, "optim.EMA.Update: called between Apply and Restore")
 }

@@ -7,18 +7,11 @@ import (
 	"testing"
 
 	"github.com/bulwark-ml/bulwark/autograd"
+	"github.com/bulwark-ml/bulwark/internal/testutil"
+	"github.com/bulwark-ml/bulwark/internal/testutil/tensortest"
 	"github.com/bulwark-ml/bulwark/kernels"
 	"github.com/bulwark-ml/bulwark/tensor"
 )
-
-func mustTensor(t testing.TB, data []float32, shape ...int) *tensor.Tensor {
-	t.Helper()
-	x, err := tensor.FromSlice(data, shape...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return x
-}
 
 // fixture is a tiny model: a [1,2] weight and a [1] bias, with gradients
 // for three steps; the bias has none at step 2, so that step must skip it.
@@ -29,8 +22,8 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	f := &fixture{
-		w: autograd.Leaf(mustTensor(t, []float32{1, -2}, 1, 2), true),
-		b: autograd.Leaf(mustTensor(t, []float32{0.5}, 1), true),
+		w: autograd.Leaf(tensortest.FromSlice(t, []float32{1, -2}, 1, 2), true),
+		b: autograd.Leaf(tensortest.FromSlice(t, []float32{0.5}, 1), true),
 	}
 	f.params = []Param{{Name: "fc.weight", Var: f.w}, {Name: "fc.bias", Var: f.b}}
 	return f
@@ -43,10 +36,10 @@ var (
 
 // setGrads installs step k's gradients (k from 0).
 func (f *fixture) setGrads(t testing.TB, k int) {
-	f.w.Grad = mustTensor(t, append([]float32(nil), gradW[k]...), 1, 2)
+	f.w.Grad = tensortest.FromSlice(t, append([]float32(nil), gradW[k]...), 1, 2)
 	f.b.Grad = nil
 	if gradB[k] != nil {
-		f.b.Grad = mustTensor(t, append([]float32(nil), gradB[k]...), 1)
+		f.b.Grad = tensortest.FromSlice(t, append([]float32(nil), gradB[k]...), 1)
 	}
 }
 
@@ -61,7 +54,7 @@ func checkSteps(t *testing.T, name string, f *fixture, opt Optimizer, want want3
 		opt.Step()
 		got := []float32{f.w.Value.Data()[0], f.w.Value.Data()[1], f.b.Value.Data()[0]}
 		for i, w := range want[k] {
-			if math.Abs(float64(got[i])-w) > 2e-6*max(1, math.Abs(w)) {
+			if !testutil.Near(float64(got[i]), w, 2e-6) {
 				t.Errorf("%s step %d: got %v, want %v", name, k+1, got, want[k])
 				break
 			}
@@ -94,12 +87,14 @@ func TestSGD(t *testing.T) {
 			{0.99, -2.02, 0.4}, {0.966, -2.033, 0.4}, {0.9544, -2.0647, 0.21}}},
 	}
 	for _, c := range cases {
-		f := newFixture(t)
-		opt, err := NewSGD(f.params, c.cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkSteps(t, c.name, f, opt, c.want)
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t)
+			opt, err := NewSGD(f.params, c.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkSteps(t, c.name, f, opt, c.want)
+		})
 	}
 }
 
@@ -118,31 +113,36 @@ func TestAdam(t *testing.T) {
 			{0.9890000820, -2.0079998970, 0.49}, {0.9785888791, -2.0081033707, 0.49}, {0.9756393433, -2.0130152702, 0.4801766276}}},
 	}
 	for _, c := range cases {
-		f := newFixture(t)
-		opt, err := NewAdam(f.params, c.cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkSteps(t, c.name, f, opt, c.want)
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t)
+			opt, err := NewAdam(f.params, c.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkSteps(t, c.name, f, opt, c.want)
+		})
 	}
 }
 
 func TestConfigErrors(t *testing.T) {
 	f := newFixture(t)
 	for _, c := range []struct {
+		name string
 		cfg  SGDConfig
 		want string
 	}{
-		{SGDConfig{LR: -1}, "learning rate"},
-		{SGDConfig{LR: float32(math.NaN())}, "learning rate"},
-		{SGDConfig{LR: 0.1, Momentum: -0.5}, "momentum"},
-		{SGDConfig{LR: 0.1, Nesterov: true}, "Nesterov"},
-		{SGDConfig{LR: 0.1, Momentum: 0.9, Dampening: 0.1, Nesterov: true}, "Nesterov"},
-		{SGDConfig{LR: 0.1, WeightDecay: -1}, "weight decay"},
+		{"negative lr", SGDConfig{LR: -1}, "learning rate"},
+		{"NaN lr", SGDConfig{LR: float32(math.NaN())}, "learning rate"},
+		{"negative momentum", SGDConfig{LR: 0.1, Momentum: -0.5}, "momentum"},
+		{"nesterov without momentum", SGDConfig{LR: 0.1, Nesterov: true}, "Nesterov"},
+		{"nesterov with dampening", SGDConfig{LR: 0.1, Momentum: 0.9, Dampening: 0.1, Nesterov: true}, "Nesterov"},
+		{"negative weight decay", SGDConfig{LR: 0.1, WeightDecay: -1}, "weight decay"},
 	} {
-		if _, err := NewSGD(f.params, c.cfg); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("NewSGD(%+v): err = %v, want one about %s", c.cfg, err, c.want)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := NewSGD(f.params, c.cfg); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("NewSGD(%+v): err = %v, want one about %s", c.cfg, err, c.want)
+			}
+		})
 	}
 	if _, err := NewAdam(f.params, AdamConfig{LR: 0.1, Beta1: 1, Beta2: 0.9}); err == nil {
 		t.Error("Adam accepted beta1 = 1")
@@ -313,9 +313,11 @@ func TestStepDoesNotAllocate(t *testing.T) {
 		"EMA.Update":        ema.Update,
 		"EMA.Apply+Restore": func() { ema.Apply(); ema.Restore() },
 	} {
-		if n := testing.AllocsPerRun(20, fn); n != 0 {
-			t.Errorf("%s allocates %.1f times per call", name, n)
-		}
+		t.Run(name, func(t *testing.T) {
+			if n := testing.AllocsPerRun(20, fn); n != 0 {
+				t.Errorf("%s allocates %.1f times per call", name, n)
+			}
+		})
 	}
 }
 

@@ -323,12 +323,14 @@ func TestConfigCheck(t *testing.T) {
 		{func(c *Config) { c.Train.Eps = 0 }, "Eps"},
 		{func(c *Config) { c.Train.LR = -1 }, "LR"},
 	} {
-		c := tinyConfig("x")
-		tc.edit(&c)
-		var fe *train.FieldError
-		if err := c.Check(); !errors.As(err, &fe) || fe.Field != tc.flag || !strings.HasPrefix(err.Error(), tc.flag+":") {
-			t.Errorf("want a FieldError naming %s, got %v", tc.flag, err)
-		}
+		t.Run(tc.flag, func(t *testing.T) {
+			c := tinyConfig("x")
+			tc.edit(&c)
+			var fe *train.FieldError
+			if err := c.Check(); !errors.As(err, &fe) || fe.Field != tc.flag || !strings.HasPrefix(err.Error(), tc.flag+":") {
+				t.Errorf("want a FieldError naming %s, got %v", tc.flag, err)
+			}
+		})
 	}
 	c := tinyConfig("x")
 	if err := c.Check(); err != nil {

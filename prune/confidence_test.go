@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/bulwark-ml/bulwark/internal/testutil"
 )
 
 func TestConfidence(t *testing.T) {
@@ -23,7 +25,7 @@ func TestConfidence(t *testing.T) {
 	}
 	for i, c := range got {
 		want := (float64(float32(i)/n) + float64(float32(2*i)/n) + float64(float32(0.3))) / 3
-		if !near(float64(c), want, 1e-6) {
+		if !testutil.Near(float64(c), want, 1e-6) {
 			t.Errorf("sample %d: confidence %g, want %g", i, c, want)
 		}
 	}
@@ -74,8 +76,10 @@ func TestTruncate(t *testing.T) {
 		{tr, 5, "cannot keep the first 5 of 4 epochs"},
 		{Trajectories{K: 4, N: 3, P: tr.P[:11]}, 2, "P has 11 entries for K=4 N=3"},
 	} {
-		if _, err := c.tr.Truncate(c.k); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("Truncate(%d): %v, want error containing %q", c.k, err, c.want)
-		}
+		t.Run(c.want, func(t *testing.T) {
+			if _, err := c.tr.Truncate(c.k); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("Truncate(%d): %v, want error containing %q", c.k, err, c.want)
+			}
+		})
 	}
 }

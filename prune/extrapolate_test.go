@@ -1,11 +1,13 @@
 package prune
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/bulwark-ml/bulwark/internal/testutil"
 	"github.com/bulwark-ml/bulwark/kernels"
 	"github.com/bulwark-ml/bulwark/tensor"
 )
@@ -25,18 +27,20 @@ func TestExtrapolateByHand(t *testing.T) {
 		{false, []float64{2, 1, 10, 3, 15, 20}},
 		{true, []float64{(1 + 3*w) / (1 + w), 1, 10, 3, (20 + 10*w) / (1 + w), 20}},
 	} {
-		ex, err := Extrapolate(emb, 1, seeds, scores, KNNOptions{K: 2, Weighted: c.weighted})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, want := range c.want {
-			if !near(float64(ex.Scores[i]), want, 1e-5) {
-				t.Errorf("weighted=%v sample %d: %g, want %g", c.weighted, i, ex.Scores[i], want)
+		t.Run(fmt.Sprintf("weighted=%v", c.weighted), func(t *testing.T) {
+			ex, err := Extrapolate(emb, 1, seeds, scores, KNNOptions{K: 2, Weighted: c.weighted})
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		if !slices.Equal(ex.Queries, []int{0, 4}) || !slices.Equal(ex.Neighbors.Index, []int32{0, 1, 3, 2}) {
-			t.Errorf("queries %v, neighbours %v (seed positions); want [0 4], [0 1 3 2]", ex.Queries, ex.Neighbors.Index)
-		}
+			for i, want := range c.want {
+				if !testutil.Near(float64(ex.Scores[i]), want, 1e-5) {
+					t.Errorf("weighted=%v sample %d: %g, want %g", c.weighted, i, ex.Scores[i], want)
+				}
+			}
+			if !slices.Equal(ex.Queries, []int{0, 4}) || !slices.Equal(ex.Neighbors.Index, []int32{0, 1, 3, 2}) {
+				t.Errorf("queries %v, neighbours %v (seed positions); want [0 4], [0 1 3 2]", ex.Queries, ex.Neighbors.Index)
+			}
+		})
 	}
 }
 
@@ -121,7 +125,7 @@ func TestPredictFarAway(t *testing.T) {
 	nb := &Neighbors{Queries: 1, K: 2, Refs: 2, Index: []int32{0, 1}, Dist: []float32{800, 801}}
 	got, err := nb.Predict([]float32{0, 1}, true)
 	w := math.Exp(-1)
-	if err != nil || !near(float64(got[0]), w/(1+w), 1e-6) {
+	if err != nil || !testutil.Near(float64(got[0]), w/(1+w), 1e-6) {
 		t.Errorf("far-away weighted prediction %v, %v; want %g", got, err, w/(1+w))
 	}
 }
@@ -130,6 +134,7 @@ func TestExtrapolateErrors(t *testing.T) {
 	emb := []float32{0, 1, 2, 3, 4, 5}
 	nan := []float32{0, 1, 2, float32(math.NaN()), 4, 5}
 	for _, c := range []struct {
+		name   string
 		emb    []float32
 		dim    int
 		seeds  []int
@@ -137,20 +142,22 @@ func TestExtrapolateErrors(t *testing.T) {
 		opt    KNNOptions
 		want   string
 	}{
-		{emb, 4, []int{0}, []float32{1}, KNNOptions{K: 1}, "embeddings have 6 values, not a multiple of dim = 4"},
-		{emb, 2, []int{0, 1}, []float32{1}, KNNOptions{K: 1}, "1 seed scores for 2 seeds"},
-		{emb, 2, []int{0, 3}, []float32{1, 2}, KNNOptions{K: 1}, "seeds[1] = 3 is outside [0, 3) (embeddings have 3 rows)"},
-		{emb, 2, []int{2, 2}, []float32{1, 2}, KNNOptions{K: 1}, "seeds[1] = 2 repeats seeds[0]"},
-		{emb, 2, []int{0, 1}, []float32{1, float32(math.NaN())}, KNNOptions{K: 1}, "seed scores[1] is NaN"},
-		{emb, 2, []int{0, 1}, []float32{1, 2}, KNNOptions{}, "k = 12, need 1 ≤ k ≤ 2"},
-		{emb, 2, nil, nil, KNNOptions{K: 1}, "no seeds"},
-		{emb, 2, []int{}, []float32{}, KNNOptions{K: 1}, "no seeds"},
-		{nan, 2, []int{0, 1}, []float32{1, 2}, KNNOptions{K: 1}, "embeddings: row 1, column 1 is NaN"},
-		{nan, 2, []int{0, 2}, []float32{1, 2}, KNNOptions{K: 1}, "embeddings: row 1, column 1 is NaN"},
+		{"ragged embeddings", emb, 4, []int{0}, []float32{1}, KNNOptions{K: 1}, "embeddings have 6 values, not a multiple of dim = 4"},
+		{"short scores", emb, 2, []int{0, 1}, []float32{1}, KNNOptions{K: 1}, "1 seed scores for 2 seeds"},
+		{"seed outside", emb, 2, []int{0, 3}, []float32{1, 2}, KNNOptions{K: 1}, "seeds[1] = 3 is outside [0, 3) (embeddings have 3 rows)"},
+		{"repeated seed", emb, 2, []int{2, 2}, []float32{1, 2}, KNNOptions{K: 1}, "seeds[1] = 2 repeats seeds[0]"},
+		{"NaN score", emb, 2, []int{0, 1}, []float32{1, float32(math.NaN())}, KNNOptions{K: 1}, "seed scores[1] is NaN"},
+		{"k too large", emb, 2, []int{0, 1}, []float32{1, 2}, KNNOptions{}, "k = 12, need 1 ≤ k ≤ 2"},
+		{"nil seeds", emb, 2, nil, nil, KNNOptions{K: 1}, "no seeds"},
+		{"empty seeds", emb, 2, []int{}, []float32{}, KNNOptions{K: 1}, "no seeds"},
+		{"NaN seed embedding", nan, 2, []int{0, 1}, []float32{1, 2}, KNNOptions{K: 1}, "embeddings: row 1, column 1 is NaN"},
+		{"NaN query embedding", nan, 2, []int{0, 2}, []float32{1, 2}, KNNOptions{K: 1}, "embeddings: row 1, column 1 is NaN"},
 	} {
-		if _, err := Extrapolate(c.emb, c.dim, c.seeds, c.scores, c.opt); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("Extrapolate(seeds %v): %v, want error containing %q", c.seeds, err, c.want)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := Extrapolate(c.emb, c.dim, c.seeds, c.scores, c.opt); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("Extrapolate(seeds %v): %v, want error containing %q", c.seeds, err, c.want)
+			}
+		})
 	}
 	for _, c := range []struct {
 		nb   Neighbors
@@ -162,8 +169,10 @@ func TestExtrapolateErrors(t *testing.T) {
 		{Neighbors{Queries: 1, K: 1, Refs: 1, Index: []int32{0}, Dist: []float32{float32(math.NaN())}}, "distance to neighbour 0 of query 0 is NaN"},
 		{Neighbors{Queries: 1, K: 0, Refs: 1}, "invalid neighbours shape"},
 	} {
-		if _, err := c.nb.Predict([]float32{1}, false); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("Predict(%+v): %v, want error containing %q", c.nb, err, c.want)
-		}
+		t.Run(c.want, func(t *testing.T) {
+			if _, err := c.nb.Predict([]float32{1}, false); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("Predict(%+v): %v, want error containing %q", c.nb, err, c.want)
+			}
+		})
 	}
 }

@@ -185,10 +185,12 @@ func TestSearchErrors(t *testing.T) {
 		{ok, ok, 2, KNNOptions{K: 1, Metric: 7}, "unknown metric"},
 	}
 	for _, c := range cases {
-		_, err := Search(c.refs, c.queries, c.dim, c.opt)
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("Search(%v, %v, %d, %+v) = %v, want error containing %q", c.refs, c.queries, c.dim, c.opt, err, c.want)
-		}
+		t.Run(c.want, func(t *testing.T) {
+			_, err := Search(c.refs, c.queries, c.dim, c.opt)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("Search(%v, %v, %d, %+v) = %v, want error containing %q", c.refs, c.queries, c.dim, c.opt, err, c.want)
+			}
+		})
 	}
 }
 

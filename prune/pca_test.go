@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bulwark-ml/bulwark/internal/testutil"
 	"github.com/bulwark-ml/bulwark/tensor"
 )
 
@@ -91,12 +92,12 @@ func TestFitPCA(t *testing.T) {
 			t.Fatalf("k=%d: shape %d, %d, %d, %d", k, p.Dim, p.K, len(p.Components), len(p.Variance))
 		}
 		for i := range dim {
-			if !near(float64(p.Mean[i]), mu[i], 1e-5) {
+			if !testutil.Near(float64(p.Mean[i]), mu[i], 1e-5) {
 				t.Errorf("k=%d: mean[%d] = %g, want %g", k, i, p.Mean[i], mu[i])
 			}
 		}
 		for j := range k {
-			if !near(p.Variance[j], sigma[j]*sigma[j], 1e-4) {
+			if !testutil.Near(p.Variance[j], sigma[j]*sigma[j], 1e-4) {
 				t.Errorf("k=%d: variance %d = %g, want %g", k, j, p.Variance[j], sigma[j]*sigma[j])
 			}
 			comp := p.Components[j*dim : (j+1)*dim]
@@ -153,7 +154,7 @@ func TestFitPCA(t *testing.T) {
 			if a == b {
 				want = p.Variance[a]
 			}
-			if math.Abs(c-want) > 1e-4*math.Max(1, want) {
+			if !testutil.Near(c, want, 1e-4) {
 				t.Errorf("covariance of projections [%d,%d] = %g, want %g", a, b, c, want)
 			}
 		}
@@ -201,12 +202,12 @@ func TestPixelEmbedding(t *testing.T) {
 			}
 			continue
 		}
-		if !near(ss, 1, 1e-5) {
+		if !testutil.Near(ss, 1, 1e-5) {
 			t.Errorf("row %d: norm² %g after normalizing", r, ss)
 		}
 		// Normalizing only rescales.
 		for j := range k {
-			if !near(float64(emb[r*k+j]), float64(raw[r*k+j])/math.Sqrt(rawSS), 1e-5) {
+			if !testutil.Near(float64(emb[r*k+j]), float64(raw[r*k+j])/math.Sqrt(rawSS), 1e-5) {
 				t.Errorf("row %d: %v is not %v normalized", r, emb[r*k:(r+1)*k], raw[r*k:(r+1)*k])
 				break
 			}
@@ -227,22 +228,25 @@ func TestPCAErrors(t *testing.T) {
 	inf := append([]float32(nil), x...)
 	inf[14] = float32(math.Inf(-1))
 	for _, c := range []struct {
+		name      string
 		x         []float32
 		n, dim, k int
 		want      string
 	}{
-		{x[:5], 1, 5, 1, "1 rows of dimension 5, need at least 2 rows"},
-		{x, 3, 0, 1, "need at least 2 rows and dimension 1"},
-		{x, 3, 4, 1, "x has 15 values, want n·dim = 3·4 = 12"},
-		{x, 3, 5, 0, "0 components of 3 rows of dimension 5, want 1 ≤ k ≤ 3"},
-		{x, 3, 5, 4, "want 1 ≤ k ≤ 3"},
-		{x, 5, 3, 4, "want 1 ≤ k ≤ 3"},
-		{nan, 3, 5, 2, "row 1, entry 2 is NaN"},
-		{inf, 3, 5, 2, "row 2, entry 4 is -Inf"},
+		{"one row", x[:5], 1, 5, 1, "1 rows of dimension 5, need at least 2 rows"},
+		{"zero dim", x, 3, 0, 1, "need at least 2 rows and dimension 1"},
+		{"ragged", x, 3, 4, 1, "x has 15 values, want n·dim = 3·4 = 12"},
+		{"zero components", x, 3, 5, 0, "0 components of 3 rows of dimension 5, want 1 ≤ k ≤ 3"},
+		{"k above rows", x, 3, 5, 4, "want 1 ≤ k ≤ 3"},
+		{"k above dim", x, 5, 3, 4, "want 1 ≤ k ≤ 3"},
+		{"NaN", nan, 3, 5, 2, "row 1, entry 2 is NaN"},
+		{"-Inf", inf, 3, 5, 2, "row 2, entry 4 is -Inf"},
 	} {
-		if _, err := FitPCA(c.x, c.n, c.dim, c.k); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("FitPCA(n=%d, dim=%d, k=%d): %v, want error containing %q", c.n, c.dim, c.k, err, c.want)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := FitPCA(c.x, c.n, c.dim, c.k); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("FitPCA(n=%d, dim=%d, k=%d): %v, want error containing %q", c.n, c.dim, c.k, err, c.want)
+			}
+		})
 	}
 	p, err := FitPCA(x, 3, 5, 2)
 	if err != nil {
@@ -254,19 +258,22 @@ func TestPCAErrors(t *testing.T) {
 	bad := *p
 	bad.Components = bad.Components[:9]
 	for _, c := range []struct {
+		name string
 		p    *PCA
 		x    []float32
 		n    int
 		want string
 	}{
-		{p, x, 2, "x has 15 values, want n·Dim = 2·5"},
-		{p, x, -3, "want n·Dim = -3·5"},
-		{p, nan, 3, "row 1, entry 2 is NaN"},
-		{&bad, x, 3, "inconsistent fit: Dim=5 K=2 with 5 means, 9 component values and 2 variances"},
-		{&PCA{Dim: 1, K: 1, Mean: []float32{float32(math.NaN())}, Components: []float32{1}, Variance: []float64{1}}, x[:2], 2, "mean[0] is NaN"},
+		{"ragged", p, x, 2, "x has 15 values, want n·Dim = 2·5"},
+		{"negative n", p, x, -3, "want n·Dim = -3·5"},
+		{"NaN", p, nan, 3, "row 1, entry 2 is NaN"},
+		{"inconsistent", &bad, x, 3, "inconsistent fit: Dim=5 K=2 with 5 means, 9 component values and 2 variances"},
+		{"NaN mean", &PCA{Dim: 1, K: 1, Mean: []float32{float32(math.NaN())}, Components: []float32{1}, Variance: []float64{1}}, x[:2], 2, "mean[0] is NaN"},
 	} {
-		if _, err := c.p.Project(c.x, c.n); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("Project(%d rows): %v, want error containing %q", c.n, err, c.want)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := c.p.Project(c.x, c.n); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("Project(%d rows): %v, want error containing %q", c.n, err, c.want)
+			}
+		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bulwark-ml/bulwark/internal/testutil"
 	"github.com/bulwark-ml/bulwark/tensor"
 )
 
@@ -14,26 +15,26 @@ func TestCorrelationsByHand(t *testing.T) {
 	// x = 1..4, y = 2,4,5,9: deviations (−1.5,−.5,.5,1.5) and (−3,−1,0,4),
 	// Σdx·dy = 11, Σdx² = 5, Σdy² = 26, r = 11/sqrt(130).
 	r, err := Pearson([]float32{1, 2, 3, 4}, []float32{2, 4, 5, 9})
-	if err != nil || !near(r, 11/math.Sqrt(130), 1e-12) {
+	if err != nil || !testutil.Near(r, 11/math.Sqrt(130), 1e-12) {
 		t.Errorf("Pearson = %v, %v; want %v", r, err, 11/math.Sqrt(130))
 	}
 	// Ties: x ranks (1, 2.5, 2.5, 4), y ranks (1, 3, 2, 4); deviations
 	// (−1.5,0,0,1.5) and (−1.5,.5,−.5,1.5): ρ = 4.5/sqrt(4.5·5).
 	rho, err := Spearman([]float32{1, 2, 2, 3}, []float32{10, 30, 20, 40})
-	if err != nil || !near(rho, 4.5/math.Sqrt(22.5), 1e-12) {
+	if err != nil || !testutil.Near(rho, 4.5/math.Sqrt(22.5), 1e-12) {
 		t.Errorf("Spearman with ties = %v, %v; want %v", rho, err, 4.5/math.Sqrt(22.5))
 	}
 	// Any increasing map has rank correlation 1, and reversed −1.
-	if rho, _ := Spearman([]float32{1, 5, 2, 9, 3}, []float32{1, 125, 8, 729, 27}); !near(rho, 1, 1e-12) {
+	if rho, _ := Spearman([]float32{1, 5, 2, 9, 3}, []float32{1, 125, 8, 729, 27}); !testutil.Near(rho, 1, 1e-12) {
 		t.Errorf("Spearman of a monotone map = %v", rho)
 	}
-	if rho, _ := Spearman([]float32{1, 2, 3}, []float32{3, 2, 1}); !near(rho, -1, 1e-12) {
+	if rho, _ := Spearman([]float32{1, 2, 3}, []float32{3, 2, 1}); !testutil.Near(rho, -1, 1e-12) {
 		t.Errorf("Spearman reversed = %v", rho)
 	}
 	if r, err := Pearson([]float32{1, 1, 1}, []float32{1, 2, 3}); err != nil || !math.IsNaN(r) {
 		t.Errorf("Pearson of a constant = %v, %v; want NaN", r, err)
 	}
-	if v, _ := VarianceRatio([]float32{1, 2, 3}, []float32{2, 4, 6}); !near(v, 0.25, 1e-12) {
+	if v, _ := VarianceRatio([]float32{1, 2, 3}, []float32{2, 4, 6}); !testutil.Near(v, 0.25, 1e-12) {
 		t.Errorf("VarianceRatio = %v, want 0.25", v)
 	}
 	for _, c := range []struct {
@@ -44,9 +45,11 @@ func TestCorrelationsByHand(t *testing.T) {
 		{[]float32{1}, []float32{1}, "need at least 2"},
 		{[]float32{1, float32(math.Inf(1))}, []float32{1, 2}, "x[1] is +Inf"},
 	} {
-		if _, err := Spearman(c.x, c.y); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("Spearman(%v, %v): %v, want error containing %q", c.x, c.y, err, c.want)
-		}
+		t.Run(c.want, func(t *testing.T) {
+			if _, err := Spearman(c.x, c.y); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("Spearman(%v, %v): %v, want error containing %q", c.x, c.y, err, c.want)
+			}
+		})
 	}
 }
 
@@ -99,9 +102,11 @@ func TestMeasureQuality(t *testing.T) {
 		t.Errorf("kNN variance ratio %g, want a little under 1 (averaging smooths)", q.KNN.VarianceRatio)
 	}
 	for name, a := range map[string]Agreement{"class mean": q.ClassMean, "shuffled": q.Shuffled} {
-		if math.Abs(a.Spearman) > 0.1 || math.Abs(a.Pearson) > 0.1 {
-			t.Errorf("%s baseline correlates: %+v", name, a)
-		}
+		t.Run(name, func(t *testing.T) {
+			if math.Abs(a.Spearman) > 0.1 || math.Abs(a.Pearson) > 0.1 {
+				t.Errorf("%s baseline correlates: %+v", name, a)
+			}
+		})
 	}
 	if _, err := MeasureQuality(emb, dim, labels, seeds, seedScores, truth[:n-1], KNNOptions{}, tensor.NewRNG(7)); err == nil ||
 		!strings.Contains(err.Error(), "true scores have 2999 entries but embeddings have 3000 rows") {

@@ -11,6 +11,7 @@ import (
 	"github.com/bulwark-ml/bulwark/attack"
 	"github.com/bulwark-ml/bulwark/autograd"
 	"github.com/bulwark-ml/bulwark/data"
+	"github.com/bulwark-ml/bulwark/internal/testutil"
 	"github.com/bulwark-ml/bulwark/internal/toyset"
 	"github.com/bulwark-ml/bulwark/nn"
 	"github.com/bulwark-ml/bulwark/prune"
@@ -57,18 +58,6 @@ func recordRun(t *testing.T, ctx context.Context, cfg train.Config, opts train.O
 		return nil, err
 	}
 	return res.Metrics, err
-}
-
-// stopAfter cancels the run after epoch e (0-based).
-func stopAfter(o *train.Options, e int) context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
-	o.OnEpochEnd = func(epoch int, _ nn.Module) error {
-		if epoch == e {
-			cancel()
-		}
-		return nil
-	}
-	return ctx
 }
 
 // sameFiles fails unless two safetensors files hold bitwise-equal
@@ -264,7 +253,7 @@ func TestAdvResumeIsBitwiseIdentical(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts := tinyOptions()
-	ctx := stopAfter(&opts, 0)
+	ctx := testutil.StopAfter(&opts.OnEpochEnd, 0)
 	if _, err := recordRun(t, ctx, config(split), opts, prune.RecordAdv, nil); !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted run: %v, want context.Canceled", err)
 	}

@@ -1,6 +1,7 @@
 package prune
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -316,25 +317,27 @@ func TestSelectByConfidenceCuts(t *testing.T) {
 			{RuleStratified, RuleOptions{Beta: 0.2}},
 			{RuleDropTail, RuleOptions{Tail: 0.2}},
 		} {
-			for _, ratio := range []float64{0.2, 0.6} {
-				o := c.o
-				o.Rule, o.Ratio, o.Scores, o.Confidence, o.Labels, o.ClassBalanced = c.rule, ratio, scores, conf, labels, balanced
-				sel, err := SelectBy(n, o)
-				if err != nil {
-					t.Fatal(err)
-				}
-				kept := map[int]bool{}
-				for _, i := range sel.Kept {
-					if low[i] {
-						t.Fatalf("%s balanced=%v ratio %v kept %d, of the low-confidence tail", c.rule, balanced, ratio, i)
+			t.Run(fmt.Sprintf("balanced=%v/%s", balanced, c.rule), func(t *testing.T) {
+				for _, ratio := range []float64{0.2, 0.6} {
+					o := c.o
+					o.Rule, o.Ratio, o.Scores, o.Confidence, o.Labels, o.ClassBalanced = c.rule, ratio, scores, conf, labels, balanced
+					sel, err := SelectBy(n, o)
+					if err != nil {
+						t.Fatal(err)
 					}
-					kept[i] = true
+					kept := map[int]bool{}
+					for _, i := range sel.Kept {
+						if low[i] {
+							t.Fatalf("%s balanced=%v ratio %v kept %d, of the low-confidence tail", c.rule, balanced, ratio, i)
+						}
+						kept[i] = true
+					}
+					// When the cut is the whole prune ratio, the rest is kept.
+					if ratio == 0.2 && len(kept)+len(low) != n {
+						t.Errorf("%s balanced=%v: %d kept and %d cut of %d", c.rule, balanced, len(kept), len(low), n)
+					}
 				}
-				// When the cut is the whole prune ratio, the rest is kept.
-				if ratio == 0.2 && len(kept)+len(low) != n {
-					t.Errorf("%s balanced=%v: %d kept and %d cut of %d", c.rule, balanced, len(kept), len(low), n)
-				}
-			}
+			})
 		}
 	}
 }
@@ -372,42 +375,45 @@ func TestSelectByErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
+		name string
 		n    int
 		o    RuleOptions
 		want string
 	}{
-		{4, with(func(o *RuleOptions) { o.Rule = "best" }), `unknown selection rule "best", want one of top, keep-low, stratified, drop-tail, random, random-replace`},
-		{4, with(func(o *RuleOptions) { o.Rule = "" }), `unknown selection rule ""`},
-		{-1, ok, "n = -1 is negative"},
-		{4, with(func(o *RuleOptions) { o.Ratio = 1 }), "select stratified: Ratio 1 is outside [0, 1)"},
-		{4, with(func(o *RuleOptions) { o.Ratio = math.NaN() }), "Ratio NaN is outside"},
-		{4, with(func(o *RuleOptions) { o.Beta = -0.1 }), "Beta -0.1 is outside"},
-		{4, with(func(o *RuleOptions) { o.Rule, o.Tail = RuleDropTail, 1 }), "Tail 1 is outside"},
-		{4, with(func(o *RuleOptions) { o.Strata = -2 }), "negative Strata = -2"},
-		{4, with(func(o *RuleOptions) { o.Scores = nil }), "select stratified: the rule needs Scores"},
-		{4, with(func(o *RuleOptions) { o.Rule, o.Scores = RuleTop, nil }), "select top: the rule needs Scores"},
-		{4, with(func(o *RuleOptions) { o.Rule, o.Scores = RuleKeepLow, s[:3] }), "Scores has 3 entries for 4 samples"},
-		{4, with(func(o *RuleOptions) { o.Rule, o.Scores = RuleRandom, s[:3] }), "Scores has 3 entries for 4 samples"},
-		{4, with(func(o *RuleOptions) { o.Confidence = nil }), "the rule needs Confidence"},
-		{4, with(func(o *RuleOptions) { o.Rule, o.Confidence = RuleDropTail, nil }), "select drop-tail: the rule needs Confidence"},
-		{4, with(func(o *RuleOptions) { o.Confidence = s[:2] }), "Confidence has 2 entries for 4 samples"},
-		{4, with(func(o *RuleOptions) { o.Scores = []float32{0, nan, 1, 2} }), "Scores[1] is NaN"},
-		{4, with(func(o *RuleOptions) { o.Scores = []float32{0, 1, inf, 2} }), "Scores[2] is +Inf"},
-		{4, with(func(o *RuleOptions) { o.Rule, o.Scores = RuleTop, []float32{0, 1, nan, 2} }), "Scores[2] is NaN"},
-		{4, with(func(o *RuleOptions) { o.Confidence = []float32{0, 1, 2, nan} }), "Confidence[3] is NaN"},
-		{4, with(func(o *RuleOptions) { o.Labels = []int{0, 1} }), "2 labels for 4 samples"},
-		{4, with(func(o *RuleOptions) { o.ClassBalanced = true }), "class-balanced selection needs labels"},
-		{4, with(func(o *RuleOptions) { o.Labels = []int{0, 1, -3, 0} }), "labels[2] = -3 is negative"},
-		{4, with(func(o *RuleOptions) { o.Ratio, o.Beta = 0.25, 0.5 }),
+		{"unknown rule", 4, with(func(o *RuleOptions) { o.Rule = "best" }), `unknown selection rule "best", want one of top, keep-low, stratified, drop-tail, random, random-replace`},
+		{"empty rule", 4, with(func(o *RuleOptions) { o.Rule = "" }), `unknown selection rule ""`},
+		{"negative n", -1, ok, "n = -1 is negative"},
+		{"ratio 1", 4, with(func(o *RuleOptions) { o.Ratio = 1 }), "select stratified: Ratio 1 is outside [0, 1)"},
+		{"ratio NaN", 4, with(func(o *RuleOptions) { o.Ratio = math.NaN() }), "Ratio NaN is outside"},
+		{"negative beta", 4, with(func(o *RuleOptions) { o.Beta = -0.1 }), "Beta -0.1 is outside"},
+		{"tail 1", 4, with(func(o *RuleOptions) { o.Rule, o.Tail = RuleDropTail, 1 }), "Tail 1 is outside"},
+		{"negative strata", 4, with(func(o *RuleOptions) { o.Strata = -2 }), "negative Strata = -2"},
+		{"stratified without scores", 4, with(func(o *RuleOptions) { o.Scores = nil }), "select stratified: the rule needs Scores"},
+		{"top without scores", 4, with(func(o *RuleOptions) { o.Rule, o.Scores = RuleTop, nil }), "select top: the rule needs Scores"},
+		{"keep-low short scores", 4, with(func(o *RuleOptions) { o.Rule, o.Scores = RuleKeepLow, s[:3] }), "Scores has 3 entries for 4 samples"},
+		{"random short scores", 4, with(func(o *RuleOptions) { o.Rule, o.Scores = RuleRandom, s[:3] }), "Scores has 3 entries for 4 samples"},
+		{"stratified without confidence", 4, with(func(o *RuleOptions) { o.Confidence = nil }), "the rule needs Confidence"},
+		{"drop-tail without confidence", 4, with(func(o *RuleOptions) { o.Rule, o.Confidence = RuleDropTail, nil }), "select drop-tail: the rule needs Confidence"},
+		{"short confidence", 4, with(func(o *RuleOptions) { o.Confidence = s[:2] }), "Confidence has 2 entries for 4 samples"},
+		{"NaN score", 4, with(func(o *RuleOptions) { o.Scores = []float32{0, nan, 1, 2} }), "Scores[1] is NaN"},
+		{"infinite score", 4, with(func(o *RuleOptions) { o.Scores = []float32{0, 1, inf, 2} }), "Scores[2] is +Inf"},
+		{"top NaN score", 4, with(func(o *RuleOptions) { o.Rule, o.Scores = RuleTop, []float32{0, 1, nan, 2} }), "Scores[2] is NaN"},
+		{"NaN confidence", 4, with(func(o *RuleOptions) { o.Confidence = []float32{0, 1, 2, nan} }), "Confidence[3] is NaN"},
+		{"short labels", 4, with(func(o *RuleOptions) { o.Labels = []int{0, 1} }), "2 labels for 4 samples"},
+		{"balanced without labels", 4, with(func(o *RuleOptions) { o.ClassBalanced = true }), "class-balanced selection needs labels"},
+		{"negative label", 4, with(func(o *RuleOptions) { o.Labels = []int{0, 1, -3, 0} }), "labels[2] = -3 is negative"},
+		{"beta too large", 4, with(func(o *RuleOptions) { o.Ratio, o.Beta = 0.25, 0.5 }),
 			"select stratified: Beta = 0.5 removes 2 of the 4 prunable samples, more than the 1 the ratio removes: Beta is too large for that ratio"},
-		{4, with(func(o *RuleOptions) { o.Rule, o.Ratio, o.Tail = RuleDropTail, 0, 0.25 }), "Tail is too large for that ratio"},
-		{4, with(func(o *RuleOptions) { o.Ratio, o.Beta, o.Labels, o.ClassBalanced = 0.3, 0.5, []int{0, 1, 1, 1}, true }),
+		{"tail too large", 4, with(func(o *RuleOptions) { o.Rule, o.Ratio, o.Tail = RuleDropTail, 0, 0.25 }), "Tail is too large for that ratio"},
+		{"class beta too large", 4, with(func(o *RuleOptions) { o.Ratio, o.Beta, o.Labels, o.ClassBalanced = 0.3, 0.5, []int{0, 1, 1, 1}, true }),
 			"select stratified: class 1: Beta = 0.5 removes 1 of the 3 prunable samples, more than the 0 the ratio removes"},
 	} {
-		if _, err := SelectBy(c.n, c.o); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("SelectBy(%d, %s ratio %v beta %v tail %v): %v, want error containing %q",
-				c.n, c.o.Rule, c.o.Ratio, c.o.Beta, c.o.Tail, err, c.want)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := SelectBy(c.n, c.o); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("SelectBy(%d, %s ratio %v beta %v tail %v): %v, want error containing %q",
+					c.n, c.o.Rule, c.o.Ratio, c.o.Beta, c.o.Tail, err, c.want)
+			}
+		})
 	}
 	// Stratified without Beta needs no confidence; random rules no scores.
 	if _, err := SelectBy(4, with(func(o *RuleOptions) { o.Beta, o.Confidence = 0, nil })); err != nil {

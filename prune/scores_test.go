@@ -7,13 +7,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bulwark-ml/bulwark/internal/testutil"
 	"github.com/bulwark-ml/bulwark/tensor"
 )
 
 // column returns a one-sample Trajectories holding p.
 func column(p ...float32) Trajectories { return Trajectories{K: len(p), N: 1, P: p} }
-
-func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol*math.Max(1, math.Abs(b)) }
 
 // TestDynamicUncertaintyByHand checks values worked out on paper.
 func TestDynamicUncertaintyByHand(t *testing.T) {
@@ -38,17 +37,19 @@ func TestDynamicUncertaintyByHand(t *testing.T) {
 		{"constant", []float32{.3, .3, .3, .3, .3, .3, .3, .3, .3, .3, .3, .3}, 0},
 	}
 	for _, c := range cases {
-		got, err := DynamicUncertainty(column(c.p...), DefaultWindow)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !near(float64(got[0]), c.want, 1e-6) {
-			t.Errorf("%s: DU = %.9g, want %.9g", c.name, got[0], c.want)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			got, err := DynamicUncertainty(column(c.p...), DefaultWindow)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !testutil.Near(float64(got[0]), c.want, 1e-6) {
+				t.Errorf("%s: DU = %.9g, want %.9g", c.name, got[0], c.want)
+			}
+		})
 	}
 	// Epoch K−1 enters no window.
 	step[11] = 0.123
-	if got, _ := DynamicUncertainty(column(step...), DefaultWindow); !near(float64(got[0]), math.Sqrt(0.1)/2, 1e-6) {
+	if got, _ := DynamicUncertainty(column(step...), DefaultWindow); !testutil.Near(float64(got[0]), math.Sqrt(0.1)/2, 1e-6) {
 		t.Errorf("DU moved with the last epoch: %g", got[0])
 	}
 }
@@ -78,13 +79,15 @@ func TestFrequencyScoreByHand(t *testing.T) {
 		{"two epochs", []float32{.2, .9}, 0.7}, // X_1 = 0.2 − 0.9
 	}
 	for _, c := range cases {
-		got, err := FrequencyScore(column(c.p...))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if math.Abs(float64(got[0])-c.want) > 1e-5 {
-			t.Errorf("%s: FP = %.9g, want %.9g", c.name, got[0], c.want)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			got, err := FrequencyScore(column(c.p...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if math.Abs(float64(got[0])-c.want) > 1e-5 {
+				t.Errorf("%s: FP = %.9g, want %.9g", c.name, got[0], c.want)
+			}
+		})
 	}
 }
 
@@ -139,10 +142,10 @@ func TestScoresAgainstNaive(t *testing.T) {
 			for e := range k {
 				x[e] = float64(tr.P[e*n+i])
 			}
-			if want := naiveDU(x, DefaultWindow); !near(float64(du[i]), want, 1e-6) {
+			if want := naiveDU(x, DefaultWindow); !testutil.Near(float64(du[i]), want, 1e-6) {
 				t.Errorf("K=%d sample %d: DU %g, want %g", k, i, du[i], want)
 			}
-			if want := naiveFP(x); !near(float64(fp[i]), want, 1e-6) {
+			if want := naiveFP(x); !testutil.Near(float64(fp[i]), want, 1e-6) {
 				t.Errorf("K=%d sample %d: FP %g, want %g", k, i, fp[i], want)
 			}
 		}
@@ -167,9 +170,11 @@ func TestScoreErrors(t *testing.T) {
 		{Trajectories{K: 12, N: 2, P: p}, 1, "window J = 1"},
 	}
 	for _, c := range cases {
-		if _, err := DynamicUncertainty(c.tr, c.window); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("DynamicUncertainty(%v, %d) = %v, want error containing %q", c.tr.K, c.window, err, c.want)
-		}
+		t.Run(c.want, func(t *testing.T) {
+			if _, err := DynamicUncertainty(c.tr, c.window); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("DynamicUncertainty(%v, %d) = %v, want error containing %q", c.tr.K, c.window, err, c.want)
+			}
+		})
 	}
 	if _, err := FrequencyScore(Trajectories{K: 12, N: 2, P: bad}); err == nil || !strings.Contains(err.Error(), "sample 1 at epoch 1") {
 		t.Errorf("FrequencyScore with NaN: %v", err)
@@ -192,7 +197,7 @@ func TestEL2N(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, want := range []float64{math.Sqrt(0.14) / 2, math.Sqrt(1.5)} {
-		if !near(float64(got[i]), want, 1e-6) {
+		if !testutil.Near(float64(got[i]), want, 1e-6) {
 			t.Errorf("sample %d: EL2N %g, want %g", i, got[i], want)
 		}
 	}
@@ -207,9 +212,11 @@ func TestEL2N(t *testing.T) {
 		{probs, []int{0, 3}, "labels[1] = 3 is outside [0, 3)"},
 		{[][]float32{probs[0], nan}, []int{0, 2}, "run 1: probability of class 1 for sample 1 is NaN"},
 	} {
-		if _, err := EL2N(c.probs, c.labels, 3); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("EL2N: %v, want error containing %q", err, c.want)
-		}
+		t.Run(c.want, func(t *testing.T) {
+			if _, err := EL2N(c.probs, c.labels, 3); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("EL2N: %v, want error containing %q", err, c.want)
+			}
+		})
 	}
 }
 

@@ -1,6 +1,7 @@
 package prune
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -40,18 +41,20 @@ func TestSelect(t *testing.T) {
 			kept: []int{0, 2}, scoresFor: []float32{float32(math.NaN()), 1, 2}},
 	}
 	for _, c := range cases {
-		s := scores
-		if c.scoresFor != nil {
-			s = c.scoresFor
-		}
-		sel, err := Select(s, c.opt)
-		if err != nil {
-			t.Fatalf("%s: %v", c.name, err)
-		}
-		if !slices.Equal(sel.Kept, c.kept) || !slices.Equal(sel.KeptPerClass, c.perClass) || sel.Removed != len(s)-len(c.kept) {
-			t.Errorf("%s: kept %v (per class %v, %d removed), want %v (per class %v)",
-				c.name, sel.Kept, sel.KeptPerClass, sel.Removed, c.kept, c.perClass)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			s := scores
+			if c.scoresFor != nil {
+				s = c.scoresFor
+			}
+			sel, err := Select(s, c.opt)
+			if err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+			if !slices.Equal(sel.Kept, c.kept) || !slices.Equal(sel.KeptPerClass, c.perClass) || sel.Removed != len(s)-len(c.kept) {
+				t.Errorf("%s: kept %v (per class %v, %d removed), want %v (per class %v)",
+					c.name, sel.Kept, sel.KeptPerClass, sel.Removed, c.kept, c.perClass)
+			}
+		})
 	}
 }
 
@@ -63,9 +66,11 @@ func TestSelectCount(t *testing.T) {
 		n     int
 		want  int
 	}{{0.29, 100, 29}, {0.57, 100, 57}, {0.5, 7, 3}, {0.999, 1000, 999}, {0.1, 9, 0}, {0.3, 10, 3}, {0.7, 10, 7}} {
-		if got := floorCount(c.ratio, c.n); got != c.want {
-			t.Errorf("floorCount(%v, %d) = %d, want %d", c.ratio, c.n, got, c.want)
-		}
+		t.Run(fmt.Sprintf("%v*%d", c.ratio, c.n), func(t *testing.T) {
+			if got := floorCount(c.ratio, c.n); got != c.want {
+				t.Errorf("floorCount(%v, %d) = %d, want %d", c.ratio, c.n, got, c.want)
+			}
+		})
 	}
 	sel, err := Select(make([]float32, 100), SelectOptions{Ratio: 0.29})
 	if err != nil || sel.Removed != 29 || len(sel.Kept) != 71 {
@@ -88,8 +93,10 @@ func TestSelectErrors(t *testing.T) {
 		{scores[:2], SelectOptions{Ratio: 0.5, ClassBalanced: true}, "needs labels"},
 		{scores[:2], SelectOptions{Ratio: 0.5, Labels: []int{0, -1}}, "labels[1] = -1 is negative"},
 	} {
-		if _, err := Select(c.scores, c.opt); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("Select(%v, ratio %v): %v, want error containing %q", c.scores, c.opt.Ratio, err, c.want)
-		}
+		t.Run(c.want, func(t *testing.T) {
+			if _, err := Select(c.scores, c.opt); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("Select(%v, ratio %v): %v, want error containing %q", c.scores, c.opt.Ratio, err, c.want)
+			}
+		})
 	}
 }

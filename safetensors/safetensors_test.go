@@ -4,34 +4,26 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/bulwark-ml/bulwark/internal/testutil/tensortest"
 	"github.com/bulwark-ml/bulwark/tensor"
 )
-
-// mustTensor builds a tensor from literal values.
-func mustTensor(t testing.TB, data []float32, shape ...int) *tensor.Tensor {
-	t.Helper()
-	x, err := tensor.FromSlice(data, shape...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return x
-}
 
 // sampleTensors covers the shapes a state dict has, a scalar and an empty
 // tensor, and values whose bits must survive: NaN, ±Inf, -0, subnormals.
 func sampleTensors(t testing.TB) map[string]*tensor.Tensor {
 	nan := float32(math.NaN())
 	return map[string]*tensor.Tensor{
-		"conv1.weight":     mustTensor(t, []float32{1, -2, 3.5, 0.1, 1e-40, float32(math.Copysign(0, -1)), nan, float32(math.Inf(1))}, 2, 1, 2, 2),
-		"bn1.running_mean": mustTensor(t, []float32{0.25, -0.5, 7}, 3),
-		"fc.bias":          mustTensor(t, []float32{42}),
-		"empty":            mustTensor(t, []float32{}, 0, 5),
+		"conv1.weight":     tensortest.FromSlice(t, []float32{1, -2, 3.5, 0.1, 1e-40, float32(math.Copysign(0, -1)), nan, float32(math.Inf(1))}, 2, 1, 2, 2),
+		"bn1.running_mean": tensortest.FromSlice(t, []float32{0.25, -0.5, 7}, 3),
+		"fc.bias":          tensortest.FromSlice(t, []float32{42}),
+		"empty":            tensortest.FromSlice(t, []float32{}, 0, 5),
 	}
 }
 
@@ -132,14 +124,16 @@ func TestWriteRejects(t *testing.T) {
 		"reserved name": {"__metadata__": tensor.New(1)},
 		"bad utf8":      {"a\xff": tensor.New(1)},
 	} {
-		path := filepath.Join(dir, "x.safetensors")
-		err := Write(path, tensors, nil)
-		if err == nil || !strings.Contains(err.Error(), path) {
-			t.Errorf("%s: err = %v, want an error naming %s", name, err, path)
-		}
-		if _, statErr := os.Stat(path); !os.IsNotExist(statErr) {
-			t.Errorf("%s: failed Write left %s behind", name, path)
-		}
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(dir, "x.safetensors")
+			err := Write(path, tensors, nil)
+			if err == nil || !strings.Contains(err.Error(), path) {
+				t.Errorf("%s: err = %v, want an error naming %s", name, err, path)
+			}
+			if _, statErr := os.Stat(path); !os.IsNotExist(statErr) {
+				t.Errorf("%s: failed Write left %s behind", name, path)
+			}
+		})
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("failed Writes left %d temporary files", len(entries))
@@ -213,7 +207,7 @@ func TestReadPyTorchLayout(t *testing.T) {
 			t.Errorf("%s missing", name)
 			continue
 		}
-		if !sameBits(got, mustTensor(t, w, got.Shape()...)) || got.Len() != len(w) {
+		if !sameBits(got, tensortest.FromSlice(t, w, got.Shape()...)) || got.Len() != len(w) {
 			t.Errorf("%s = %v, want %v", name, got.Data(), w)
 		}
 	}
@@ -244,9 +238,11 @@ func TestHalfConversion(t *testing.T) {
 		{0x7bff, 65504}, {0x0400, 0x1p-14}, {0x0001, 0x1p-24}, {0x8001, -0x1p-24}, {0x03ff, 0x1.ff8p-15},
 		{0x7c00, float32(math.Inf(1))}, {0xfc00, float32(math.Inf(-1))},
 	} {
-		if got := HalfToFloat32(c.bits); got != c.want {
-			t.Errorf("HalfToFloat32(%#04x) = %g, want %g", c.bits, got, c.want)
-		}
+		t.Run(fmt.Sprintf("%#04x", c.bits), func(t *testing.T) {
+			if got := HalfToFloat32(c.bits); got != c.want {
+				t.Errorf("HalfToFloat32(%#04x) = %g, want %g", c.bits, got, c.want)
+			}
+		})
 	}
 	if got := math.Float32bits(HalfToFloat32(0x8000)); got != 0x80000000 {
 		t.Errorf("HalfToFloat32(-0) bits %#x", got)
@@ -281,9 +277,11 @@ func TestBFloat16AndFloat8Conversion(t *testing.T) {
 	}{
 		{0x3f80, 1}, {0xbe20, -0.15625}, {0x4049, 3.140625}, {0x7f7f, 0x1.fep127}, {0x0001, 0x1p-133},
 	} {
-		if got := BFloat16ToFloat32(c.bits); got != c.want {
-			t.Errorf("BFloat16ToFloat32(%#04x) = %g, want %g", c.bits, got, c.want)
-		}
+		t.Run(fmt.Sprintf("%#04x", c.bits), func(t *testing.T) {
+			if got := BFloat16ToFloat32(c.bits); got != c.want {
+				t.Errorf("BFloat16ToFloat32(%#04x) = %g, want %g", c.bits, got, c.want)
+			}
+		})
 	}
 	for _, c := range []struct {
 		b    byte
@@ -291,9 +289,11 @@ func TestBFloat16AndFloat8Conversion(t *testing.T) {
 	}{
 		{0x38, 1}, {0xb8, -1}, {0x7e, 448}, {0x01, 0x1p-9}, {0x08, 0x1p-6}, {0x3c, 1.5},
 	} {
-		if got := float8E4M3ToFloat32(c.b); got != c.want {
-			t.Errorf("E4M3 %#02x = %g, want %g", c.b, got, c.want)
-		}
+		t.Run(fmt.Sprintf("%#02x", c.b), func(t *testing.T) {
+			if got := float8E4M3ToFloat32(c.b); got != c.want {
+				t.Errorf("E4M3 %#02x = %g, want %g", c.b, got, c.want)
+			}
+		})
 	}
 	if !math.IsNaN(float64(float8E4M3ToFloat32(0x7f))) {
 		t.Error("E4M3 0x7f is not NaN")
@@ -371,18 +371,20 @@ func TestCorrupt(t *testing.T) {
 		{"bool not 0/1", "m", "not exactly representable", fileBytes(`{"m":{"dtype":"BOOL","shape":[1],"data_offsets":[0,1]}}`, []byte{2})},
 	}
 	for _, c := range cases {
-		_, err := Decode(bytes.NewReader(c.raw), int64(len(c.raw)), "bad.safetensors")
-		var fe *FormatError
-		if !errors.As(err, &fe) {
-			t.Errorf("%s: err = %v, want a *FormatError", c.name, err)
-			continue
-		}
-		if fe.File != "bad.safetensors" || fe.Tensor != c.tensor || !strings.Contains(fe.Problem, c.problem) {
-			t.Errorf("%s: got %q, want tensor %q and a problem containing %q", c.name, err, c.tensor, c.problem)
-		}
-		if !strings.Contains(err.Error(), "bad.safetensors") {
-			t.Errorf("%s: message %q does not name the file", c.name, err)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Decode(bytes.NewReader(c.raw), int64(len(c.raw)), "bad.safetensors")
+			var fe *FormatError
+			if !errors.As(err, &fe) {
+				t.Errorf("%s: err = %v, want a *FormatError", c.name, err)
+				return
+			}
+			if fe.File != "bad.safetensors" || fe.Tensor != c.tensor || !strings.Contains(fe.Problem, c.problem) {
+				t.Errorf("%s: got %q, want tensor %q and a problem containing %q", c.name, err, c.tensor, c.problem)
+			}
+			if !strings.Contains(err.Error(), "bad.safetensors") {
+				t.Errorf("%s: message %q does not name the file", c.name, err)
+			}
+		})
 	}
 }
 
@@ -418,14 +420,14 @@ func TestLargeTensor(t *testing.T) {
 		data[i] = float32(i) * 0.5
 	}
 	var b bytes.Buffer
-	if err := Encode(&b, map[string]*tensor.Tensor{"w": mustTensor(t, data, n)}, nil); err != nil {
+	if err := Encode(&b, map[string]*tensor.Tensor{"w": tensortest.FromSlice(t, data, n)}, nil); err != nil {
 		t.Fatal(err)
 	}
 	f, err := Decode(bytes.NewReader(b.Bytes()), int64(b.Len()), "big")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !sameBits(f.Tensors["w"], mustTensor(t, data, n)) {
+	if !sameBits(f.Tensors["w"], tensortest.FromSlice(t, data, n)) {
 		t.Error("large tensor did not round-trip")
 	}
 }

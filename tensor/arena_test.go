@@ -3,6 +3,8 @@ package tensor
 import (
 	"slices"
 	"testing"
+
+	"github.com/bulwark-ml/bulwark/internal/testutil"
 )
 
 // TestArena checks shapes, zeroing, that tensors handed out in one step
@@ -90,5 +92,5 @@ func TestArenaNoAlloc(t *testing.T) {
 }
 
 func TestArenaMisuse(t *testing.T) {
-	checkPanic(t, func() { NewArena().Get(3, -1) }, "tensor.Arena.Get", "negative", "[3 -1]")
+	testutil.CheckPanic(t, func() { NewArena().Get(3, -1) }, "tensor.Arena.Get", "negative", "[3 -1]")
 }

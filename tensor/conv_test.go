@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"testing"
 
+	"github.com/bulwark-ml/bulwark/internal/testutil"
 	"github.com/bulwark-ml/bulwark/kernels"
 )
 
@@ -252,21 +253,21 @@ func TestConv2dEmptyBatch(t *testing.T) {
 func TestConv2dMisuse(t *testing.T) {
 	x, w := New(2, 3, 8, 8), New(4, 3, 3, 3)
 	p := ConvParams{PadH: 1, PadW: 1}
-	checkPanic(t, func() { Conv2d(nil, x, New(4, 5, 3, 3), nil, p) },
+	testutil.CheckPanic(t, func() { Conv2d(nil, x, New(4, 5, 3, 3), nil, p) },
 		"tensor.Conv2d", "[2 3 8 8]", "[4 5 3 3]", "channels 3 != 5")
-	checkPanic(t, func() { Conv2d(New(2, 4, 7, 8), x, w, nil, p) }, "tensor.Conv2d", "[2 4 7 8]", "[2 4 8 8]")
-	checkPanic(t, func() { Conv2d(nil, x, w, New(5), p) }, "tensor.Conv2d", "bias [5]")
-	checkPanic(t, func() { Conv2d(nil, x, w, nil, ConvParams{StrideH: -1}) }, "tensor.Conv2d", "invalid params")
-	checkPanic(t, func() { Conv2d(nil, x, New(4, 1, 3, 3), nil, ConvParams{Groups: 2}) }, "tensor.Conv2d", "groups 2")
-	checkPanic(t, func() { Conv2d(nil, x, New(4, 3, 9, 9), nil, ConvParams{}) }, "tensor.Conv2d", "larger than padded input")
-	checkPanic(t, func() { Conv2d(nil, New(3, 8, 8), w, nil, p) }, "tensor.Conv2d", "rank-4")
-	checkPanic(t, func() { Conv2dBackwardInput(nil, New(2, 4, 4, 4), w, x.shape, p) },
+	testutil.CheckPanic(t, func() { Conv2d(New(2, 4, 7, 8), x, w, nil, p) }, "tensor.Conv2d", "[2 4 7 8]", "[2 4 8 8]")
+	testutil.CheckPanic(t, func() { Conv2d(nil, x, w, New(5), p) }, "tensor.Conv2d", "bias [5]")
+	testutil.CheckPanic(t, func() { Conv2d(nil, x, w, nil, ConvParams{StrideH: -1}) }, "tensor.Conv2d", "invalid params")
+	testutil.CheckPanic(t, func() { Conv2d(nil, x, New(4, 1, 3, 3), nil, ConvParams{Groups: 2}) }, "tensor.Conv2d", "groups 2")
+	testutil.CheckPanic(t, func() { Conv2d(nil, x, New(4, 3, 9, 9), nil, ConvParams{}) }, "tensor.Conv2d", "larger than padded input")
+	testutil.CheckPanic(t, func() { Conv2d(nil, New(3, 8, 8), w, nil, p) }, "tensor.Conv2d", "rank-4")
+	testutil.CheckPanic(t, func() { Conv2dBackwardInput(nil, New(2, 4, 4, 4), w, x.shape, p) },
 		"tensor.Conv2dBackwardInput", "dy has shape [2 4 4 4], want [2 4 8 8]")
-	checkPanic(t, func() { Conv2dBackwardWeight(nil, New(2, 4, 8, 8), x, []int{4, 2, 3, 3}, p) },
+	testutil.CheckPanic(t, func() { Conv2dBackwardWeight(nil, New(2, 4, 8, 8), x, []int{4, 2, 3, 3}, p) },
 		"tensor.Conv2dBackwardWeight", "channels 3 != 2")
-	checkPanic(t, func() { Conv2dBackwardWeight(New(4, 3, 1, 1), New(2, 4, 8, 8), x, w.shape, p) },
+	testutil.CheckPanic(t, func() { Conv2dBackwardWeight(New(4, 3, 1, 1), New(2, 4, 8, 8), x, w.shape, p) },
 		"tensor.Conv2dBackwardWeight", "out has shape [4 3 1 1]")
-	checkPanic(t, func() { Conv2dBackwardBias(New(3), New(2, 4, 8, 8)) }, "tensor.Conv2dBackwardBias", "[3]", "[4]")
+	testutil.CheckPanic(t, func() { Conv2dBackwardBias(New(3), New(2, 4, 8, 8)) }, "tensor.Conv2dBackwardBias", "[3]", "[4]")
 }
 
 // TestConv2dNoAlloc checks that steady-state calls with provided outputs
@@ -278,19 +279,21 @@ func TestConv2dNoAlloc(t *testing.T) {
 		{4, 8, 16, 16, 16, 3, 3, ConvParams{StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}, true},
 		{2, 8, 32, 32, 8, 1, 1, ConvParams{}, true},
 	} {
-		x := cvRand(rng, tc.n, tc.cin, tc.h, tc.w)
-		w := cvRand(rng, tc.cout, tc.cin, tc.kh, tc.kw)
-		b := cvRand(rng, tc.cout)
-		y := Conv2d(nil, x, w, b, tc.p)
-		dx, dw, db := New(x.shape...), New(w.shape...), New(tc.cout)
-		allocs := testing.AllocsPerRun(20, func() {
-			Conv2d(y, x, w, b, tc.p)
-			Conv2dBackwardInput(dx, y, w, x.shape, tc.p)
-			Conv2dBackwardWeight(dw, y, x, w.shape, tc.p)
-			Conv2dBackwardBias(db, y)
+		t.Run(tc.String(), func(t *testing.T) {
+			x := cvRand(rng, tc.n, tc.cin, tc.h, tc.w)
+			w := cvRand(rng, tc.cout, tc.cin, tc.kh, tc.kw)
+			b := cvRand(rng, tc.cout)
+			y := Conv2d(nil, x, w, b, tc.p)
+			dx, dw, db := New(x.shape...), New(w.shape...), New(tc.cout)
+			allocs := testing.AllocsPerRun(20, func() {
+				Conv2d(y, x, w, b, tc.p)
+				Conv2dBackwardInput(dx, y, w, x.shape, tc.p)
+				Conv2dBackwardWeight(dw, y, x, w.shape, tc.p)
+				Conv2dBackwardBias(db, y)
+			})
+			if allocs != 0 {
+				t.Errorf("%v: %v allocations per forward+backward", tc, allocs)
+			}
 		})
-		if allocs != 0 {
-			t.Errorf("%v: %v allocations per forward+backward", tc, allocs)
-		}
 	}
 }

@@ -4,33 +4,13 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strings"
 	"testing"
 
+	"github.com/bulwark-ml/bulwark/internal/testutil"
 	"github.com/bulwark-ml/bulwark/kernels"
 )
 
 // Helpers shared by the op tests.
-
-// checkPanic checks that f panics with a message containing every want
-// (the op name, and shapes where they matter).
-func checkPanic(t *testing.T, f func(), want ...string) {
-	t.Helper()
-	defer func() {
-		t.Helper()
-		r := recover()
-		if r == nil {
-			t.Fatalf("no panic; want one mentioning %q", want)
-		}
-		msg := fmt.Sprint(r)
-		for _, w := range want {
-			if !strings.Contains(msg, w) {
-				t.Fatalf("panic %q does not mention %q", msg, w)
-			}
-		}
-	}()
-	f()
-}
 
 // checkClose checks got[i] against want[i] within tol·(1+scale[i]), scale
 // being |want| if nil. NaN must match NaN; tol 0 demands exact float32
@@ -47,8 +27,7 @@ func checkClose(t *testing.T, what string, got []float32, want, scale []float64,
 		if scale != nil {
 			s = scale[i]
 		}
-		ok := g == float64(float32(w)) || (math.IsNaN(g) && math.IsNaN(w)) ||
-			(tol > 0 && math.Abs(g-w) <= tol*(1+s))
+		ok := g == float64(float32(w)) || testutil.Close(g, w, 1+s, tol)
 		if !ok {
 			if bad++; bad <= 5 {
 				t.Errorf("%s: [%d] = %v, want %v", what, i, g, w)
@@ -130,21 +109,6 @@ func withThreads(n int, f func()) {
 	f()
 }
 
-// forEachImpl runs f as a subtest under every kernel implementation this
-// CPU supports, so the ops are checked on the SIMD and pure-Go kernels.
-func forEachImpl(t *testing.T, f func(t *testing.T)) {
-	for _, name := range kernels.Implementations() {
-		t.Run(name, func(t *testing.T) {
-			restore, err := kernels.Use(name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer restore()
-			f(t)
-		})
-	}
-}
-
 var binaryCases = []struct {
 	name string
 	fn   func(out, a, b *Tensor) *Tensor
@@ -200,31 +164,35 @@ var broadcastPairs = [][2][]int{
 // TestBinary checks every broadcasting op against float64 loops. Sums,
 // differences, products and quotients of float32s rounded once are exact,
 // so the results must match bit for bit (as float32) in every pattern.
-func TestBinary(t *testing.T) { forEachImpl(t, testBinary) }
+func TestBinary(t *testing.T) {
+	testutil.ForEachImpl(t, kernels.Implementations(), kernels.Use, testBinary)
+}
 
 func testBinary(t *testing.T) {
 	g := NewRNG(1)
 	withThreads(4, func() {
 		for _, c := range binaryCases {
-			for _, p := range broadcastPairs {
-				a, b := Randn(g, p[0]...), Randn(g, p[1]...)
-				if len(a.data) > 0 {
-					a.data[0] = float32(math.NaN())
-				}
-				shape, want := refBroadcast(a, b, c.ref)
-				what := fmt.Sprintf("%s(%v, %v)", c.name, p[0], p[1])
-				got := c.fn(nil, a, b)
-				if !slices.Equal(got.shape, shape) {
-					t.Fatalf("%s: shape %v, want %v", what, got.shape, shape)
-				}
-				checkClose(t, what, got.data, want, nil, 0)
+			t.Run(c.name, func(t *testing.T) {
+				for _, p := range broadcastPairs {
+					a, b := Randn(g, p[0]...), Randn(g, p[1]...)
+					if len(a.data) > 0 {
+						a.data[0] = float32(math.NaN())
+					}
+					shape, want := refBroadcast(a, b, c.ref)
+					what := fmt.Sprintf("%s(%v, %v)", c.name, p[0], p[1])
+					got := c.fn(nil, a, b)
+					if !slices.Equal(got.shape, shape) {
+						t.Fatalf("%s: shape %v, want %v", what, got.shape, shape)
+					}
+					checkClose(t, what, got.data, want, nil, 0)
 
-				out := New(shape...).Fill(float32(math.Inf(1)))
-				if r := c.fn(out, a, b); r != out {
-					t.Fatalf("%s: did not return out", what)
+					out := New(shape...).Fill(float32(math.Inf(1)))
+					if r := c.fn(out, a, b); r != out {
+						t.Fatalf("%s: did not return out", what)
+					}
+					checkClose(t, what+" into out", out.data, want, nil, 0)
 				}
-				checkClose(t, what+" into out", out.data, want, nil, 0)
-			}
+			})
 		}
 	})
 }
@@ -234,21 +202,23 @@ func testBinary(t *testing.T) {
 func TestBinaryAlias(t *testing.T) {
 	g := NewRNG(2)
 	for _, c := range binaryCases {
-		for _, p := range [][2][]int{{{5, 7}, {5, 7}}, {{17, 5}, {5}}, {{17, 1}, {17, 5}}, {{}, {7, 3}}, {{3, 1}, {3, 9}}} {
-			a, b := Randn(g, p[0]...), Randn(g, p[1]...)
-			shape, want := refBroadcast(a, b, c.ref)
-			what := fmt.Sprintf("%s(%v, %v)", c.name, p[0], p[1])
-			if slices.Equal(a.shape, shape) {
-				a2 := a.Clone()
-				c.fn(a2, a2, b)
-				checkClose(t, what+" into a", a2.data, want, nil, 0)
+		t.Run(c.name, func(t *testing.T) {
+			for _, p := range [][2][]int{{{5, 7}, {5, 7}}, {{17, 5}, {5}}, {{17, 1}, {17, 5}}, {{}, {7, 3}}, {{3, 1}, {3, 9}}} {
+				a, b := Randn(g, p[0]...), Randn(g, p[1]...)
+				shape, want := refBroadcast(a, b, c.ref)
+				what := fmt.Sprintf("%s(%v, %v)", c.name, p[0], p[1])
+				if slices.Equal(a.shape, shape) {
+					a2 := a.Clone()
+					c.fn(a2, a2, b)
+					checkClose(t, what+" into a", a2.data, want, nil, 0)
+				}
+				if slices.Equal(b.shape, shape) {
+					b2 := b.Clone()
+					c.fn(b2, a, b2)
+					checkClose(t, what+" into b", b2.data, want, nil, 0)
+				}
 			}
-			if slices.Equal(b.shape, shape) {
-				b2 := b.Clone()
-				c.fn(b2, a, b2)
-				checkClose(t, what+" into b", b2.data, want, nil, 0)
-			}
-		}
+		})
 	}
 	a := Randn(g, 4, 6)
 	_, want := refBroadcast(a, a, func(x, y float64) float64 { return x * y })
@@ -257,15 +227,15 @@ func TestBinaryAlias(t *testing.T) {
 }
 
 func TestBinaryMisuse(t *testing.T) {
-	checkPanic(t, func() { Add(nil, New(2, 3), New(4, 3)) }, "tensor.Add: shapes [2 3] and [4 3] do not broadcast")
-	checkPanic(t, func() { Sub(nil, New(3), New(4)) }, "tensor.Sub", "[3]", "[4]")
-	checkPanic(t, func() { Mul(nil, New(2, 3, 4), New(3, 5)) }, "tensor.Mul", "do not broadcast")
-	checkPanic(t, func() { Div(New(2, 3), New(2, 3), New(3, 3)) }, "tensor.Div", "[2 3]", "[3 3]")
-	checkPanic(t, func() { Maximum(New(2, 2), New(2, 3), New(3)) },
+	testutil.CheckPanic(t, func() { Add(nil, New(2, 3), New(4, 3)) }, "tensor.Add: shapes [2 3] and [4 3] do not broadcast")
+	testutil.CheckPanic(t, func() { Sub(nil, New(3), New(4)) }, "tensor.Sub", "[3]", "[4]")
+	testutil.CheckPanic(t, func() { Mul(nil, New(2, 3, 4), New(3, 5)) }, "tensor.Mul", "do not broadcast")
+	testutil.CheckPanic(t, func() { Div(New(2, 3), New(2, 3), New(3, 3)) }, "tensor.Div", "[2 3]", "[3 3]")
+	testutil.CheckPanic(t, func() { Maximum(New(2, 2), New(2, 3), New(3)) },
 		"tensor.Maximum: out has shape [2 2], want [2 3]")
-	checkPanic(t, func() { Minimum(New(6), New(2, 3), New(2, 3)) }, "tensor.Minimum", "out has shape [6]")
-	checkPanic(t, func() { Add(New(3, 1), New(3, 1), New(3)) }, "tensor.Add: out has shape [3 1], want [3 3]")
-	checkPanic(t, func() { Add(New(1, 3), New(3), New(3)) }, "tensor.Add", "want [3]")
+	testutil.CheckPanic(t, func() { Minimum(New(6), New(2, 3), New(2, 3)) }, "tensor.Minimum", "out has shape [6]")
+	testutil.CheckPanic(t, func() { Add(New(3, 1), New(3, 1), New(3)) }, "tensor.Add: out has shape [3 1], want [3 3]")
+	testutil.CheckPanic(t, func() { Add(New(1, 3), New(3), New(3)) }, "tensor.Add", "want [3]")
 }
 
 var unaryCases = []struct {
@@ -309,7 +279,9 @@ var unaryCases = []struct {
 // TestUnary checks the one-operand ops against float64 loops on odd and
 // large sizes, with special values, into new, provided and aliased
 // outputs.
-func TestUnary(t *testing.T) { forEachImpl(t, testUnary) }
+func TestUnary(t *testing.T) {
+	testutil.ForEachImpl(t, kernels.Implementations(), kernels.Use, testUnary)
+}
 
 func testUnary(t *testing.T) {
 	g := NewRNG(3)
@@ -317,23 +289,25 @@ func testUnary(t *testing.T) {
 		float32(math.NaN()), 1e-30, -1e30, 88, -104}
 	withThreads(4, func() {
 		for _, c := range unaryCases {
-			for _, shape := range [][]int{{}, {1}, {3}, {5, 7}, {17, 3, 5}, {0, 4}, {100003}} {
-				a := Randn(g, shape...)
-				copy(a.data, specials)
-				want := make([]float64, len(a.data))
-				for i, v := range a.data {
-					want[i] = c.ref(float64(v))
+			t.Run(c.name, func(t *testing.T) {
+				for _, shape := range [][]int{{}, {1}, {3}, {5, 7}, {17, 3, 5}, {0, 4}, {100003}} {
+					a := Randn(g, shape...)
+					copy(a.data, specials)
+					want := make([]float64, len(a.data))
+					for i, v := range a.data {
+						want[i] = c.ref(float64(v))
+					}
+					what := fmt.Sprintf("%s(%v)", c.name, shape)
+					checkClose(t, what, c.fn(nil, a).data, want, nil, c.tol)
+					out := New(shape...).Fill(42)
+					if c.fn(out, a) != out {
+						t.Fatalf("%s: did not return out", what)
+					}
+					checkClose(t, what+" into out", out.data, want, nil, c.tol)
+					c.fn(a, a)
+					checkClose(t, what+" in place", a.data, want, nil, c.tol)
 				}
-				what := fmt.Sprintf("%s(%v)", c.name, shape)
-				checkClose(t, what, c.fn(nil, a).data, want, nil, c.tol)
-				out := New(shape...).Fill(42)
-				if c.fn(out, a) != out {
-					t.Fatalf("%s: did not return out", what)
-				}
-				checkClose(t, what+" into out", out.data, want, nil, c.tol)
-				c.fn(a, a)
-				checkClose(t, what+" in place", a.data, want, nil, c.tol)
-			}
+			})
 		}
 	})
 	// Signs of zero survive where IEEE says they should.
@@ -362,7 +336,7 @@ func TestReluNaN(t *testing.T) {
 		}
 		return math.Float32bits(v)
 	}
-	forEachImpl(t, func(t *testing.T) {
+	testutil.ForEachImpl(t, kernels.Implementations(), kernels.Use, func(t *testing.T) {
 		withThreads(4, func() {
 			for _, n := range []int{1, 7, 37, 100003} {
 				a := New(n)
@@ -391,10 +365,10 @@ func TestReluNaN(t *testing.T) {
 }
 
 func TestUnaryMisuse(t *testing.T) {
-	checkPanic(t, func() { Exp(New(3, 2), New(2, 3)) }, "tensor.Exp: out has shape [3 2], want [2 3]")
-	checkPanic(t, func() { Relu(New(6), New(2, 3)) }, "tensor.Relu", "[6]")
-	checkPanic(t, func() { Clamp(nil, New(2), 1, 0) }, "tensor.Clamp", "lo 1 > hi 0")
-	checkPanic(t, func() { MulScalar(New(1), New(2), 3) }, "tensor.MulScalar")
+	testutil.CheckPanic(t, func() { Exp(New(3, 2), New(2, 3)) }, "tensor.Exp: out has shape [3 2], want [2 3]")
+	testutil.CheckPanic(t, func() { Relu(New(6), New(2, 3)) }, "tensor.Relu", "[6]")
+	testutil.CheckPanic(t, func() { Clamp(nil, New(2), 1, 0) }, "tensor.Clamp", "lo 1 > hi 0")
+	testutil.CheckPanic(t, func() { MulScalar(New(1), New(2), 3) }, "tensor.MulScalar")
 }
 
 // TestElementwiseNoAlloc checks that ops with provided outputs do not

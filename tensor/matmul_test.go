@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+
+	"github.com/bulwark-ml/bulwark/internal/testutil"
+	"github.com/bulwark-ml/bulwark/kernels"
 )
 
 // refMatMul computes op(a)·op(b) for stored row-major matrices with plain
@@ -56,7 +59,9 @@ func stored(rows, cols int, trans bool) []int {
 // TestMatMul checks every transpose combination on odd sizes (below,
 // at and above the microkernel tile) and on a product big enough to be
 // split over threads.
-func TestMatMul(t *testing.T) { forEachImpl(t, testMatMul) }
+func TestMatMul(t *testing.T) {
+	testutil.ForEachImpl(t, kernels.Implementations(), kernels.Use, testMatMul)
+}
 
 func testMatMul(t *testing.T) {
 	g := NewRNG(20)
@@ -88,65 +93,69 @@ func testMatMul(t *testing.T) {
 
 // TestBatchedMatMul checks 3-D by 3-D and 3-D by shared 2-D products with
 // every transpose combination, including batches spread over threads.
-func TestBatchedMatMul(t *testing.T) { forEachImpl(t, testBatchedMatMul) }
+func TestBatchedMatMul(t *testing.T) {
+	testutil.ForEachImpl(t, kernels.Implementations(), kernels.Use, testBatchedMatMul)
+}
 
 func testBatchedMatMul(t *testing.T) {
 	g := NewRNG(21)
 	cases := [][4]int{{1, 3, 5, 7}, {3, 1, 1, 1}, {5, 7, 3, 17}, {0, 3, 3, 3}, {2, 0, 3, 4}, {1000, 16, 16, 16}, {3, 60, 50, 70}}
 	withThreads(4, func() {
 		for _, c := range cases {
-			bs, m, n, k := c[0], c[1], c[2], c[3]
-			for _, shared := range []bool{false, true} {
-				for _, ta := range []bool{false, true} {
-					for _, tb := range []bool{false, true} {
-						a := Randn(g, append([]int{bs}, stored(m, k, ta)...)...)
-						bShape := stored(k, n, tb)
-						if !shared {
-							bShape = append([]int{bs}, bShape...)
+			t.Run(fmt.Sprint(c), func(t *testing.T) {
+				bs, m, n, k := c[0], c[1], c[2], c[3]
+				for _, shared := range []bool{false, true} {
+					for _, ta := range []bool{false, true} {
+						for _, tb := range []bool{false, true} {
+							a := Randn(g, append([]int{bs}, stored(m, k, ta)...)...)
+							bShape := stored(k, n, tb)
+							if !shared {
+								bShape = append([]int{bs}, bShape...)
+							}
+							b := Randn(g, bShape...)
+							sa, sb := m*k, k*n
+							if shared {
+								sb = 0
+							}
+							want, scale := make([]float64, 0, bs*m*n), make([]float64, 0, bs*m*n)
+							for i := range bs {
+								ai := a.data[i*sa : (i+1)*sa]
+								bi := b.data[i*sb : i*sb+k*n]
+								w, s, _, _ := refMatMul(ai, a.shape[1], a.shape[2], bi, bShape[len(bShape)-2], bShape[len(bShape)-1], ta, tb)
+								want, scale = append(want, w...), append(scale, s...)
+							}
+							what := fmt.Sprintf("BatchedMatMul(%v, %v, %v, %v)", a.shape, b.shape, ta, tb)
+							got := BatchedMatMul(nil, a, b, ta, tb)
+							if !slices.Equal(got.shape, []int{bs, m, n}) {
+								t.Fatalf("%s: shape %v", what, got.shape)
+							}
+							checkClose(t, what, got.data, want, scale, 1e-6*float64(k+1))
+							out := New(bs, m, n).Fill(-5)
+							BatchedMatMul(out, a, b, ta, tb)
+							checkClose(t, what+" into out", out.data, want, scale, 1e-6*float64(k+1))
 						}
-						b := Randn(g, bShape...)
-						sa, sb := m*k, k*n
-						if shared {
-							sb = 0
-						}
-						want, scale := make([]float64, 0, bs*m*n), make([]float64, 0, bs*m*n)
-						for i := range bs {
-							ai := a.data[i*sa : (i+1)*sa]
-							bi := b.data[i*sb : i*sb+k*n]
-							w, s, _, _ := refMatMul(ai, a.shape[1], a.shape[2], bi, bShape[len(bShape)-2], bShape[len(bShape)-1], ta, tb)
-							want, scale = append(want, w...), append(scale, s...)
-						}
-						what := fmt.Sprintf("BatchedMatMul(%v, %v, %v, %v)", a.shape, b.shape, ta, tb)
-						got := BatchedMatMul(nil, a, b, ta, tb)
-						if !slices.Equal(got.shape, []int{bs, m, n}) {
-							t.Fatalf("%s: shape %v", what, got.shape)
-						}
-						checkClose(t, what, got.data, want, scale, 1e-6*float64(k+1))
-						out := New(bs, m, n).Fill(-5)
-						BatchedMatMul(out, a, b, ta, tb)
-						checkClose(t, what+" into out", out.data, want, scale, 1e-6*float64(k+1))
 					}
 				}
-			}
+			})
 		}
 	})
 }
 
 func TestMatMulMisuse(t *testing.T) {
-	checkPanic(t, func() { MatMul(nil, New(2, 3), New(4, 5), false, false) },
+	testutil.CheckPanic(t, func() { MatMul(nil, New(2, 3), New(4, 5), false, false) },
 		"tensor.MatMul: shapes [2 3] and [4 5] do not match")
-	checkPanic(t, func() { MatMul(nil, New(2, 3), New(2, 5), false, false) }, "tensor.MatMul", "[2 3]", "[2 5]")
+	testutil.CheckPanic(t, func() { MatMul(nil, New(2, 3), New(2, 5), false, false) }, "tensor.MatMul", "[2 3]", "[2 5]")
 	MatMul(nil, New(2, 3), New(2, 5), true, false) // fine transposed
-	checkPanic(t, func() { MatMul(nil, New(2, 3), New(5, 2), false, false) }, "transB=false")
-	checkPanic(t, func() { MatMul(nil, New(6), New(6, 2), false, false) }, "tensor.MatMul: shapes [6] and [6 2] are not both 2-D")
-	checkPanic(t, func() { MatMul(New(3, 3), New(2, 3), New(3, 3), false, false) },
+	testutil.CheckPanic(t, func() { MatMul(nil, New(2, 3), New(5, 2), false, false) }, "transB=false")
+	testutil.CheckPanic(t, func() { MatMul(nil, New(6), New(6, 2), false, false) }, "tensor.MatMul: shapes [6] and [6 2] are not both 2-D")
+	testutil.CheckPanic(t, func() { MatMul(New(3, 3), New(2, 3), New(3, 3), false, false) },
 		"tensor.MatMul: out has shape [3 3], want [2 3]")
-	checkPanic(t, func() { BatchedMatMul(nil, New(2, 3, 4), New(3, 4, 5), false, false) },
+	testutil.CheckPanic(t, func() { BatchedMatMul(nil, New(2, 3, 4), New(3, 4, 5), false, false) },
 		"tensor.BatchedMatMul", "[2 3 4]", "[3 4 5]")
-	checkPanic(t, func() { BatchedMatMul(nil, New(2, 3, 4), New(2, 5, 5), false, false) },
+	testutil.CheckPanic(t, func() { BatchedMatMul(nil, New(2, 3, 4), New(2, 5, 5), false, false) },
 		"tensor.BatchedMatMul: shapes [2 3 4] and [2 5 5] do not match")
-	checkPanic(t, func() { BatchedMatMul(nil, New(3, 4), New(4, 5), false, false) }, "tensor.BatchedMatMul", "[3 4]")
-	checkPanic(t, func() { BatchedMatMul(New(2, 3, 4), New(2, 3, 4), New(4, 5), false, false) },
+	testutil.CheckPanic(t, func() { BatchedMatMul(nil, New(3, 4), New(4, 5), false, false) }, "tensor.BatchedMatMul", "[3 4]")
+	testutil.CheckPanic(t, func() { BatchedMatMul(New(2, 3, 4), New(2, 3, 4), New(4, 5), false, false) },
 		"tensor.BatchedMatMul: out has shape [2 3 4], want [2 3 5]")
 }
 

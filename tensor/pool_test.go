@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"runtime/debug"
 	"testing"
+
+	"github.com/bulwark-ml/bulwark/internal/testutil"
 )
 
 // refPool2d is the direct float64 definition of max pooling (avg false,
@@ -158,16 +160,16 @@ func TestMaxPool2dNaN(t *testing.T) {
 func TestPoolMisuse(t *testing.T) {
 	x := New(2, 3, 8, 8)
 	p := PoolParams{KernelH: 2, KernelW: 2}
-	checkPanic(t, func() { MaxPool2d(nil, nil, New(3, 8, 8), p) }, "tensor.MaxPool2d", "[3 8 8]")
-	checkPanic(t, func() { MaxPool2d(New(2, 3, 3, 3), nil, x, p) }, "tensor.MaxPool2d", "[2 3 3 3]", "[2 3 4 4]")
-	checkPanic(t, func() { MaxPool2d(nil, make([]int32, 5), x, p) }, "tensor.MaxPool2d", "len(idx) = 5")
-	checkPanic(t, func() { MaxPool2d(nil, nil, x, PoolParams{KernelH: 2, KernelW: 2, PadH: 2}) }, "tensor.MaxPool2d", "invalid params")
-	checkPanic(t, func() { AvgPool2d(nil, x, PoolParams{}) }, "tensor.AvgPool2d", "invalid params")
-	checkPanic(t, func() { AvgPool2d(nil, x, PoolParams{KernelH: 9, KernelW: 9}) }, "tensor.AvgPool2d", "smaller than")
-	checkPanic(t, func() { AvgPool2dBackward(nil, New(2, 3, 5, 4), x.shape, p) }, "tensor.AvgPool2dBackward", "[2 3 5 4]")
-	checkPanic(t, func() { MaxPool2dBackward(nil, New(2, 4, 4, 4), nil, x.shape) }, "tensor.MaxPool2dBackward", "[2 4 4 4]")
-	checkPanic(t, func() { GlobalAvgPool2d(New(2, 4), x) }, "tensor.GlobalAvgPool2d", "[2 4]", "[2 3]")
-	checkPanic(t, func() { GlobalAvgPool2dBackward(nil, New(2, 4), x.shape) }, "tensor.GlobalAvgPool2dBackward", "[2 4]")
+	testutil.CheckPanic(t, func() { MaxPool2d(nil, nil, New(3, 8, 8), p) }, "tensor.MaxPool2d", "[3 8 8]")
+	testutil.CheckPanic(t, func() { MaxPool2d(New(2, 3, 3, 3), nil, x, p) }, "tensor.MaxPool2d", "[2 3 3 3]", "[2 3 4 4]")
+	testutil.CheckPanic(t, func() { MaxPool2d(nil, make([]int32, 5), x, p) }, "tensor.MaxPool2d", "len(idx) = 5")
+	testutil.CheckPanic(t, func() { MaxPool2d(nil, nil, x, PoolParams{KernelH: 2, KernelW: 2, PadH: 2}) }, "tensor.MaxPool2d", "invalid params")
+	testutil.CheckPanic(t, func() { AvgPool2d(nil, x, PoolParams{}) }, "tensor.AvgPool2d", "invalid params")
+	testutil.CheckPanic(t, func() { AvgPool2d(nil, x, PoolParams{KernelH: 9, KernelW: 9}) }, "tensor.AvgPool2d", "smaller than")
+	testutil.CheckPanic(t, func() { AvgPool2dBackward(nil, New(2, 3, 5, 4), x.shape, p) }, "tensor.AvgPool2dBackward", "[2 3 5 4]")
+	testutil.CheckPanic(t, func() { MaxPool2dBackward(nil, New(2, 4, 4, 4), nil, x.shape) }, "tensor.MaxPool2dBackward", "[2 4 4 4]")
+	testutil.CheckPanic(t, func() { GlobalAvgPool2d(New(2, 4), x) }, "tensor.GlobalAvgPool2d", "[2 4]", "[2 3]")
+	testutil.CheckPanic(t, func() { GlobalAvgPool2dBackward(nil, New(2, 4), x.shape) }, "tensor.GlobalAvgPool2dBackward", "[2 4]")
 }
 
 func TestPoolNoAlloc(t *testing.T) {

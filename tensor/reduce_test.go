@@ -5,6 +5,9 @@ import (
 	"math"
 	"slices"
 	"testing"
+
+	"github.com/bulwark-ml/bulwark/internal/testutil"
+	"github.com/bulwark-ml/bulwark/kernels"
 )
 
 // refReduce reduces a over the axes marked in mask with plain float64
@@ -63,7 +66,9 @@ var reduceOps = map[string]func(out, a *Tensor, keepDims bool, axes ...int) *Ten
 // TestReduce checks Sum, Mean, Max and Min against float64 loops over
 // every subset of axes, with and without keepDims, with positive and
 // negative axes, into new and provided outputs.
-func TestReduce(t *testing.T) { forEachImpl(t, testReduce) }
+func TestReduce(t *testing.T) {
+	testutil.ForEachImpl(t, kernels.Implementations(), kernels.Use, testReduce)
+}
 
 func testReduce(t *testing.T) {
 	g := NewRNG(10)
@@ -134,10 +139,10 @@ func TestReduceEmpty(t *testing.T) {
 	if s := SumAll(a); s != 0 {
 		t.Errorf("SumAll(empty) = %v", s)
 	}
-	checkPanic(t, func() { Max(nil, a, false, 0) }, "tensor.Max", "empty axis", "[0 3]")
-	checkPanic(t, func() { Min(nil, a, false) }, "tensor.Min", "empty axis")
-	checkPanic(t, func() { MaxAll(a) }, "tensor.MaxAll", "empty")
-	checkPanic(t, func() { MinAll(a) }, "tensor.MinAll", "empty")
+	testutil.CheckPanic(t, func() { Max(nil, a, false, 0) }, "tensor.Max", "empty axis", "[0 3]")
+	testutil.CheckPanic(t, func() { Min(nil, a, false) }, "tensor.Min", "empty axis")
+	testutil.CheckPanic(t, func() { MaxAll(a) }, "tensor.MaxAll", "empty")
+	testutil.CheckPanic(t, func() { MinAll(a) }, "tensor.MinAll", "empty")
 }
 
 // TestReduceAll checks the whole-tensor reductions, including the
@@ -203,37 +208,39 @@ func TestSumTo(t *testing.T) {
 		{[]int{16, 8, 17, 19}, []int{1, 8, 1, 1}},
 	}
 	for _, c := range cases {
-		a := Randn(g, c.from...)
-		// The reference: broadcasting c.to against c.from, summing what broadcast.
-		mask := make([]bool, len(c.from))
-		for i := range c.from {
-			k := i - (len(c.from) - len(c.to))
-			mask[i] = k < 0 || (c.to[k] == 1 && c.from[i] != 1)
-		}
-		_, want, scale := refReduce(a, mask, "Sum")
-		what := fmt.Sprintf("SumTo(%v → %v)", c.from, c.to)
-		got := SumTo(nil, a, c.to)
-		if !slices.Equal(got.shape, c.to) {
-			t.Fatalf("%s: shape %v", what, got.shape)
-		}
-		checkClose(t, what, got.data, want, scale, 2e-6)
-		out := New(c.to...).Fill(3)
-		SumTo(out, a, c.to)
-		checkClose(t, what+" into out", out.data, want, scale, 2e-6)
+		t.Run(fmt.Sprintf("%v_to_%v", c.from, c.to), func(t *testing.T) {
+			a := Randn(g, c.from...)
+			// The reference: broadcasting c.to against c.from, summing what broadcast.
+			mask := make([]bool, len(c.from))
+			for i := range c.from {
+				k := i - (len(c.from) - len(c.to))
+				mask[i] = k < 0 || (c.to[k] == 1 && c.from[i] != 1)
+			}
+			_, want, scale := refReduce(a, mask, "Sum")
+			what := fmt.Sprintf("SumTo(%v → %v)", c.from, c.to)
+			got := SumTo(nil, a, c.to)
+			if !slices.Equal(got.shape, c.to) {
+				t.Fatalf("%s: shape %v", what, got.shape)
+			}
+			checkClose(t, what, got.data, want, scale, 2e-6)
+			out := New(c.to...).Fill(3)
+			SumTo(out, a, c.to)
+			checkClose(t, what+" into out", out.data, want, scale, 2e-6)
+		})
 	}
-	checkPanic(t, func() { SumTo(nil, New(3, 5), []int{4}) }, "tensor.SumTo: cannot reduce shape [3 5] to [4]")
-	checkPanic(t, func() { SumTo(nil, New(5), []int{2, 5}) }, "tensor.SumTo", "[5]", "[2 5]")
-	checkPanic(t, func() { SumTo(New(5, 1), New(3, 5), []int{5}) }, "tensor.SumTo: out has shape [5 1], want [5]")
+	testutil.CheckPanic(t, func() { SumTo(nil, New(3, 5), []int{4}) }, "tensor.SumTo: cannot reduce shape [3 5] to [4]")
+	testutil.CheckPanic(t, func() { SumTo(nil, New(5), []int{2, 5}) }, "tensor.SumTo", "[5]", "[2 5]")
+	testutil.CheckPanic(t, func() { SumTo(New(5, 1), New(3, 5), []int{5}) }, "tensor.SumTo: out has shape [5 1], want [5]")
 }
 
 func TestReduceMisuse(t *testing.T) {
 	a := New(4, 5)
-	checkPanic(t, func() { Sum(nil, a, false, 2) }, "tensor.Sum: axis 2 out of range for shape [4 5]")
-	checkPanic(t, func() { Mean(nil, a, false, -3) }, "tensor.Mean: axis -3 out of range for shape [4 5]")
-	checkPanic(t, func() { Max(nil, a, false, 1, -1) }, "tensor.Max", "twice", "[4 5]")
-	checkPanic(t, func() { Min(New(4), a, true, 1) }, "tensor.Min: out has shape [4], want [4 1]")
-	checkPanic(t, func() { Sum(New(5), a, false, 1) }, "tensor.Sum: out has shape [5], want [4]")
-	checkPanic(t, func() { Sum(New(1), a, false) }, "tensor.Sum: out has shape [1], want []")
+	testutil.CheckPanic(t, func() { Sum(nil, a, false, 2) }, "tensor.Sum: axis 2 out of range for shape [4 5]")
+	testutil.CheckPanic(t, func() { Mean(nil, a, false, -3) }, "tensor.Mean: axis -3 out of range for shape [4 5]")
+	testutil.CheckPanic(t, func() { Max(nil, a, false, 1, -1) }, "tensor.Max", "twice", "[4 5]")
+	testutil.CheckPanic(t, func() { Min(New(4), a, true, 1) }, "tensor.Min: out has shape [4], want [4 1]")
+	testutil.CheckPanic(t, func() { Sum(New(5), a, false, 1) }, "tensor.Sum: out has shape [5], want [4]")
+	testutil.CheckPanic(t, func() { Sum(New(1), a, false) }, "tensor.Sum: out has shape [1], want []")
 }
 
 // TestReduceNoAlloc checks that reductions into provided outputs do not

@@ -4,6 +4,8 @@ import (
 	"math"
 	"slices"
 	"testing"
+
+	"github.com/bulwark-ml/bulwark/internal/testutil"
 )
 
 // TestRNGDeterministic checks that the same seed gives the same stream
@@ -134,7 +136,7 @@ func TestRNGState(t *testing.T) {
 
 func TestRNGMisuse(t *testing.T) {
 	g := NewRNG(0)
-	checkPanic(t, func() { g.Uniform(New(2), 1, 0) }, "tensor.Uniform", "lo 1 > hi 0")
-	checkPanic(t, func() { g.Normal(New(2), 0, -1) }, "tensor.Normal", "std -1 < 0")
-	checkPanic(t, func() { Rand(g, 2, -1) }, "tensor.Rand", "negative")
+	testutil.CheckPanic(t, func() { g.Uniform(New(2), 1, 0) }, "tensor.Uniform", "lo 1 > hi 0")
+	testutil.CheckPanic(t, func() { g.Normal(New(2), 0, -1) }, "tensor.Normal", "std -1 < 0")
+	testutil.CheckPanic(t, func() { Rand(g, 2, -1) }, "tensor.Rand", "negative")
 }

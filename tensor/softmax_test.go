@@ -5,6 +5,9 @@ import (
 	"math"
 	"slices"
 	"testing"
+
+	"github.com/bulwark-ml/bulwark/internal/testutil"
+	"github.com/bulwark-ml/bulwark/kernels"
 )
 
 // refAxis calls f for every vector along axis with the flat indices of its
@@ -43,7 +46,9 @@ func refSoftmax(a *Tensor, axis int) (sm, lsm []float64) {
 
 // TestSoftmax checks Softmax and LogSoftmax along every axis (given both
 // ways) against float64 loops, into new, provided and aliased outputs.
-func TestSoftmax(t *testing.T) { forEachImpl(t, testSoftmax) }
+func TestSoftmax(t *testing.T) {
+	testutil.ForEachImpl(t, kernels.Implementations(), kernels.Use, testSoftmax)
+}
 
 func testSoftmax(t *testing.T) {
 	g := NewRNG(30)
@@ -138,12 +143,12 @@ func TestArgmax(t *testing.T) {
 }
 
 func TestSoftmaxMisuse(t *testing.T) {
-	checkPanic(t, func() { Softmax(nil, New(2, 3), 2) }, "tensor.Softmax: axis 2 out of range for shape [2 3]")
-	checkPanic(t, func() { LogSoftmax(nil, New(2, 3), -3) }, "tensor.LogSoftmax: axis -3 out of range for shape [2 3]")
-	checkPanic(t, func() { Softmax(New(3, 2), New(2, 3), 1) }, "tensor.Softmax: out has shape [3 2], want [2 3]")
-	checkPanic(t, func() { Argmax(nil, New(2, 3), 5) }, "tensor.Argmax: axis 5 out of range")
-	checkPanic(t, func() { Argmax(make([]int, 3), New(2, 3), 1) }, "tensor.Argmax", "len(out) = 3, want 2")
-	checkPanic(t, func() { Argmax(nil, New(2, 0), 1) }, "tensor.Argmax", "empty")
+	testutil.CheckPanic(t, func() { Softmax(nil, New(2, 3), 2) }, "tensor.Softmax: axis 2 out of range for shape [2 3]")
+	testutil.CheckPanic(t, func() { LogSoftmax(nil, New(2, 3), -3) }, "tensor.LogSoftmax: axis -3 out of range for shape [2 3]")
+	testutil.CheckPanic(t, func() { Softmax(New(3, 2), New(2, 3), 1) }, "tensor.Softmax: out has shape [3 2], want [2 3]")
+	testutil.CheckPanic(t, func() { Argmax(nil, New(2, 3), 5) }, "tensor.Argmax: axis 5 out of range")
+	testutil.CheckPanic(t, func() { Argmax(make([]int, 3), New(2, 3), 1) }, "tensor.Argmax", "len(out) = 3, want 2")
+	testutil.CheckPanic(t, func() { Argmax(nil, New(2, 0), 1) }, "tensor.Argmax", "empty")
 }
 
 func TestSoftmaxNoAlloc(t *testing.T) {
@@ -174,15 +179,17 @@ func TestArgmaxRow(t *testing.T) {
 		{nil, 0}, {[]float32{3}, 0}, {[]float32{1, 5, 5, 2}, 1}, {[]float32{-1, -3}, 0},
 		{[]float32{1, nan, 9}, 1}, {[]float32{nan, 2}, 0},
 	} {
-		if got := ArgmaxRow(c.row); got != c.want {
-			t.Errorf("ArgmaxRow(%v) = %d, want %d", c.row, got, c.want)
-		}
-		if len(c.row) > 0 {
-			x, _ := FromSlice(append([]float32(nil), c.row...), 1, len(c.row))
-			if got := Argmax(nil, x, -1)[0]; got != c.want {
-				t.Errorf("Argmax(%v) = %d, ArgmaxRow says %d", c.row, got, c.want)
+		t.Run(fmt.Sprint(c.row), func(t *testing.T) {
+			if got := ArgmaxRow(c.row); got != c.want {
+				t.Errorf("ArgmaxRow(%v) = %d, want %d", c.row, got, c.want)
 			}
-		}
+			if len(c.row) > 0 {
+				x, _ := FromSlice(append([]float32(nil), c.row...), 1, len(c.row))
+				if got := Argmax(nil, x, -1)[0]; got != c.want {
+					t.Errorf("Argmax(%v) = %d, ArgmaxRow says %d", c.row, got, c.want)
+				}
+			}
+		})
 	}
 }
 
@@ -228,11 +235,10 @@ func TestLogSumExpRow(t *testing.T) {
 	rows = append(rows, nil, []float32{-inf}, []float32{-inf, -inf, -inf},
 		[]float32{1, inf, 2}, []float32{-inf, inf}, []float32{1, nan, 3},
 		[]float32{inf, nan}, []float32{-100000, -100001}, []float32{88, 89, 90})
-	forEachImpl(t, func(t *testing.T) { // the maximum is a SIMD kernel
+	testutil.ForEachImpl(t, kernels.Implementations(), kernels.Use, func(t *testing.T) { // the maximum is a SIMD kernel
 		for _, row := range rows {
 			got, want := LogSumExpRow(row), refLogSumExp(row)
-			ok := got == want || (got != got && want != want) ||
-				math.Abs(got-want) <= 1e-12*max(1, math.Abs(want))
+			ok := got == want || (got != got && want != want) || testutil.Near(got, want, 1e-12)
 			if !ok {
 				t.Errorf("LogSumExpRow(%d elements, first %v) = %v, want %v", len(row), row[:min(len(row), 3)], got, want)
 			}

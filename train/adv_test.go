@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -236,9 +237,11 @@ func TestOverfittingCheck(t *testing.T) {
 		{0.01, 0.0, 0.9, true}, // ~0 while FGSM stays high
 		{0.01, 0.0, 0.1, false},
 	} {
-		if got := overfitting(tc.prev, tc.pgd, tc.fgsm); got != tc.want {
-			t.Errorf("overfitting(%v, %v, %v) = %v", tc.prev, tc.pgd, tc.fgsm, got)
-		}
+		t.Run(fmt.Sprintf("prev%v_pgd%v_fgsm%v", tc.prev, tc.pgd, tc.fgsm), func(t *testing.T) {
+			if got := overfitting(tc.prev, tc.pgd, tc.fgsm); got != tc.want {
+				t.Errorf("overfitting(%v, %v, %v) = %v", tc.prev, tc.pgd, tc.fgsm, got)
+			}
+		})
 	}
 }
 
@@ -397,27 +400,30 @@ func TestMixedTraining(t *testing.T) {
 
 func TestAdvConfigErrorsNameTheField(t *testing.T) {
 	for _, tc := range []struct {
+		name string
 		edit func(*Config)
 		flag string
 	}{
-		{func(c *Config) { c.Adv = "mart" }, "Adv"},
-		{func(c *Config) { c.Eps = 0 }, "Eps"},
-		{func(c *Config) { c.Eps = 2 }, "Eps"},
-		{func(c *Config) { c.Norm = 7 }, "Norm"},
-		{func(c *Config) { c.Steps = -1 }, "Steps"},
-		{func(c *Config) { c.StepSize = math.NaN() }, "StepSize"},
-		{func(c *Config) { c.Beta = -1 }, "Beta"},
-		{func(c *Config) { c.AdvBN = attack.BNKeep }, "AdvBN"},
-		{func(c *Config) { c.Adv, c.AdvBN = "trades", attack.BNTrain }, "AdvBN"},
-		{func(c *Config) { c.SyntheticFrac = 1 }, "SyntheticFrac"},
-		{func(c *Config) { c.ValSize = -3 }, "ValSize"},
-		{func(c *Config) { c.EvalEvery = -1 }, "EvalEvery"},
-		{func(c *Config) { c.Synthetic = "npz:/nonexistent.npz" }, "Synthetic"},
+		{"unknown adv", func(c *Config) { c.Adv = "mart" }, "Adv"},
+		{"zero eps", func(c *Config) { c.Eps = 0 }, "Eps"},
+		{"eps 2", func(c *Config) { c.Eps = 2 }, "Eps"},
+		{"unknown norm", func(c *Config) { c.Norm = 7 }, "Norm"},
+		{"negative steps", func(c *Config) { c.Steps = -1 }, "Steps"},
+		{"NaN step size", func(c *Config) { c.StepSize = math.NaN() }, "StepSize"},
+		{"negative beta", func(c *Config) { c.Beta = -1 }, "Beta"},
+		{"pgd with bn keep", func(c *Config) { c.AdvBN = attack.BNKeep }, "AdvBN"},
+		{"trades with bn train", func(c *Config) { c.Adv, c.AdvBN = "trades", attack.BNTrain }, "AdvBN"},
+		{"synthetic frac 1", func(c *Config) { c.SyntheticFrac = 1 }, "SyntheticFrac"},
+		{"negative val size", func(c *Config) { c.ValSize = -3 }, "ValSize"},
+		{"negative eval every", func(c *Config) { c.EvalEvery = -1 }, "EvalEvery"},
+		{"missing synthetic", func(c *Config) { c.Synthetic = "npz:/nonexistent.npz" }, "Synthetic"},
 	} {
-		cfg := advConfig(t.TempDir(), "pgd")
-		tc.edit(&cfg)
-		_, err := New(cfg, tinyOptions(t))
-		checkFieldError(t, err, tc.flag)
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := advConfig(t.TempDir(), "pgd")
+			tc.edit(&cfg)
+			_, err := New(cfg, tinyOptions(t))
+			checkFieldError(t, err, tc.flag)
+		})
 	}
 	// A custom loss and --adv do not mix.
 	opts := tinyOptions(t)
@@ -445,23 +451,25 @@ func TestEpsWarmup(t *testing.T) {
 	tr, s := trainerFor(t, cfg)
 	nb := tr.batcher.Len()
 	for _, tc := range []struct{ epoch, batch int }{{0, 0}, {0, nb / 2}, {0, nb - 1}, {1, 0}, {1, nb - 1}} {
-		s.Epoch, s.Batch = tc.epoch, tc.batch
-		xv, err := tr.adv.perturb(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f := min(1, float64(tc.epoch*nb+tc.batch+1)/float64(nb))
-		want := float32(f * cfg.Eps)
-		p := tr.adv.innerAttack(tc.epoch)
-		if p.Eps != want || p.Alpha != want/4 {
-			t.Fatalf("epoch %d batch %d: ε %v α %v, want ε %v α %v", tc.epoch, tc.batch, p.Eps, p.Alpha, want, want/4)
-		}
-		x, xa := s.X.Value.Data(), xv.Value.Data()
-		for k := range xa {
-			if d := xa[k] - x[k]; d > want || d < -want {
-				t.Fatalf("epoch %d batch %d: pixel %d moved %v, beyond the ramped ε %v", tc.epoch, tc.batch, k, d, want)
+		t.Run(fmt.Sprintf("epoch%d_batch%d", tc.epoch, tc.batch), func(t *testing.T) {
+			s.Epoch, s.Batch = tc.epoch, tc.batch
+			xv, err := tr.adv.perturb(s)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
+			f := min(1, float64(tc.epoch*nb+tc.batch+1)/float64(nb))
+			want := float32(f * cfg.Eps)
+			p := tr.adv.innerAttack(tc.epoch)
+			if p.Eps != want || p.Alpha != want/4 {
+				t.Fatalf("epoch %d batch %d: ε %v α %v, want ε %v α %v", tc.epoch, tc.batch, p.Eps, p.Alpha, want, want/4)
+			}
+			x, xa := s.X.Value.Data(), xv.Value.Data()
+			for k := range xa {
+				if d := xa[k] - x[k]; d > want || d < -want {
+					t.Fatalf("epoch %d batch %d: pixel %d moved %v, beyond the ramped ε %v", tc.epoch, tc.batch, k, d, want)
+				}
+			}
+		})
 	}
 	bad := advConfig(t.TempDir(), "pgd")
 	bad.EpsWarmup = 3

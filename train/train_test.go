@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulwark-ml/bulwark/internal/testutil"
 	"github.com/bulwark-ml/bulwark/internal/toyset"
 
 	"github.com/bulwark-ml/bulwark/attack"
@@ -99,20 +100,6 @@ func sameTensors(t *testing.T, what string, a, b map[string]*tensor.Tensor) {
 	}
 }
 
-// stopAfter returns a context cancelled by the OnEpochEnd hook after epoch
-// index e, which ends the run as a kill would, once that epoch's checkpoint
-// is written.
-func stopAfter(o *Options, e int) context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
-	o.OnEpochEnd = func(epoch int, _ nn.Module) error {
-		if epoch == e {
-			cancel()
-		}
-		return nil
-	}
-	return ctx
-}
-
 func TestResumeIsBitwiseIdentical(t *testing.T) {
 	straight, split := t.TempDir(), t.TempDir()
 	if _, err := runMetrics(context.Background(), tinyConfig(straight), tinyOptions(t)); err != nil {
@@ -120,7 +107,7 @@ func TestResumeIsBitwiseIdentical(t *testing.T) {
 	}
 
 	opts := tinyOptions(t)
-	ctx := stopAfter(&opts, 0)
+	ctx := testutil.StopAfter(&opts.OnEpochEnd, 0)
 	if _, err := runMetrics(ctx, tinyConfig(split), opts); !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted run: %v, want context.Canceled", err)
 	}
@@ -309,23 +296,26 @@ func TestRunDirectoryGuards(t *testing.T) {
 
 func TestConfigErrorsNameTheField(t *testing.T) {
 	for _, tc := range []struct {
+		name string
 		edit func(*Config)
 		flag string
 	}{
-		{func(c *Config) { c.Arch = "resnet9" }, "Arch"},
-		{func(c *Config) { c.Epochs = 0 }, "Epochs"},
-		{func(c *Config) { c.BatchSize = -1 }, "BatchSize"},
-		{func(c *Config) { c.LR = -1 }, "LR"},
-		{func(c *Config) { c.Schedule = "linear" }, "Schedule"},
-		{func(c *Config) { c.EMA = 1 }, "EMA"},
-		{func(c *Config) { c.LabelSmoothing = 2 }, "LabelSmoothing"},
-		{func(c *Config) { c.Arch = "" }, "Arch"},
-		{func(c *Config) { c.Milestones = []int{3, 2} }, "Milestones"},
+		{"unknown arch", func(c *Config) { c.Arch = "resnet9" }, "Arch"},
+		{"zero epochs", func(c *Config) { c.Epochs = 0 }, "Epochs"},
+		{"negative batch size", func(c *Config) { c.BatchSize = -1 }, "BatchSize"},
+		{"negative lr", func(c *Config) { c.LR = -1 }, "LR"},
+		{"unknown schedule", func(c *Config) { c.Schedule = "linear" }, "Schedule"},
+		{"ema 1", func(c *Config) { c.EMA = 1 }, "EMA"},
+		{"label smoothing 2", func(c *Config) { c.LabelSmoothing = 2 }, "LabelSmoothing"},
+		{"empty arch", func(c *Config) { c.Arch = "" }, "Arch"},
+		{"unsorted milestones", func(c *Config) { c.Milestones = []int{3, 2} }, "Milestones"},
 	} {
-		cfg := tinyConfig(t.TempDir())
-		tc.edit(&cfg)
-		_, err := New(cfg, tinyOptions(t))
-		checkFieldError(t, err, tc.flag)
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tinyConfig(t.TempDir())
+			tc.edit(&cfg)
+			_, err := New(cfg, tinyOptions(t))
+			checkFieldError(t, err, tc.flag)
+		})
 	}
 }
 

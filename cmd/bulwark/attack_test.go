@@ -67,50 +67,55 @@ func TestAttackFlagErrors(t *testing.T) {
 	w := filepath.Join(dir, "none.safetensors")
 	base := []string{"attack", "--weights", w, "--data", "mnist"}
 	for _, tc := range []struct {
+		name string
 		args []string
 		want string
 	}{
-		{[]string{"attack", "--data", "mnist", "--eps", "0.3"}, "--weights"},
-		{[]string{"attack", "--weights", w, "--eps", "0.3"}, "--data"},
-		{base, "--eps"},
-		{append(base, "--eps", "8/0"), "--eps"},
-		{append(base, "--eps", "abc"), "--eps"},
-		{append(base, "--eps", "-1"), "--eps"},
-		{append(base, "--eps", "2"), "--eps"},
-		{append(base, "--eps", "0.3", "--norm", "l7"), "--norm"},
-		{append(base, "--eps", "0.3", "--attack", "cw"), "--attack"},
-		{append(base, "--eps", "0.3", "--attack", "fgsm", "--norm", "l2"), "--attack"},
-		{append(base, "--eps", "0.3", "--steps", "-2"), "--steps"},
-		{append(base, "--eps", "0.3", "--restarts", "0"), "--restarts"},
-		{append(base, "--eps", "0.3", "--step-size", "1/x"), "--step-size"},
-		{append(base, "--eps", "0.3", "--n", "-1"), "--n"},
-		{append(base, "--eps", "0.3", "--batch", "0"), "--batch"},
-		{append(base, "--eps", "0.3", "--split", "val"), "--split"},
-		{append(base, "--eps", "0.3"), "--weights"}, // the file does not exist
-		{append(base, "--eps", "0.3", "--attack", "autoattack", "--version", "plus"), "--version"},
-		{append(base, "--eps", "0.3", "--attack", "autoattack", "--version", "custom", "--attacks", "apgd-ce,cw"), "--attacks"},
-		{append(base, "--eps", "0.3", "--attack", "autoattack", "--attacks", "apgd-ce"), "--attacks"},
-		{append(base, "--eps", "0.3", "--attack", "pgd", "--version", "rand"), "--version"},
-		{[]string{"train", "--data", "mnist", "--out", dir, "--adv", "mart"}, "--adv"},
-		{[]string{"train", "--data", "mnist", "--out", dir, "--adv", "pgd"}, "--eps"},
-		{[]string{"train", "--data", "mnist", "--out", dir, "--adv", "pgd", "--eps", "8/"}, "--eps"},
-		{[]string{"train", "--data", "mnist", "--out", dir, "--record-adv"}, "--record-adv"},
-		{[]string{"train", "--data", "mnist", "--out", dir, "--synthetic", "npz:x.npz", "--synthetic-frac", "0"}, "--synthetic-frac"},
-		{[]string{"train", "--data", "mnist", "--out", dir, "--adv", "trades", "--eps", "0.1", "--beta", "0"}, "--beta"},
+		{"no weights", []string{"attack", "--data", "mnist", "--eps", "0.3"}, "--weights"},
+		{"no data", []string{"attack", "--weights", w, "--eps", "0.3"}, "--data"},
+		{"no eps", base, "--eps"},
+		{"eps divided by zero", append(base, "--eps", "8/0"), "--eps"},
+		{"eps abc", append(base, "--eps", "abc"), "--eps"},
+		{"negative eps", append(base, "--eps", "-1"), "--eps"},
+		{"eps 2", append(base, "--eps", "2"), "--eps"},
+		{"unknown norm", append(base, "--eps", "0.3", "--norm", "l7"), "--norm"},
+		{"unknown attack", append(base, "--eps", "0.3", "--attack", "cw"), "--attack"},
+		{"fgsm with l2", append(base, "--eps", "0.3", "--attack", "fgsm", "--norm", "l2"), "--attack"},
+		{"negative steps", append(base, "--eps", "0.3", "--steps", "-2"), "--steps"},
+		{"zero restarts", append(base, "--eps", "0.3", "--restarts", "0"), "--restarts"},
+		{"bad step size", append(base, "--eps", "0.3", "--step-size", "1/x"), "--step-size"},
+		{"negative n", append(base, "--eps", "0.3", "--n", "-1"), "--n"},
+		{"zero batch", append(base, "--eps", "0.3", "--batch", "0"), "--batch"},
+		{"unknown split", append(base, "--eps", "0.3", "--split", "val"), "--split"},
+		{"missing weights file", append(base, "--eps", "0.3"), "--weights"}, // the file does not exist
+		{"unknown autoattack version", append(base, "--eps", "0.3", "--attack", "autoattack", "--version", "plus"), "--version"},
+		{"custom with unknown attack", append(base, "--eps", "0.3", "--attack", "autoattack", "--version", "custom", "--attacks", "apgd-ce,cw"), "--attacks"},
+		{"attacks without custom", append(base, "--eps", "0.3", "--attack", "autoattack", "--attacks", "apgd-ce"), "--attacks"},
+		{"version with pgd", append(base, "--eps", "0.3", "--attack", "pgd", "--version", "rand"), "--version"},
+		{"train unknown adv", []string{"train", "--data", "mnist", "--out", dir, "--adv", "mart"}, "--adv"},
+		{"train pgd without eps", []string{"train", "--data", "mnist", "--out", dir, "--adv", "pgd"}, "--eps"},
+		{"train bad eps", []string{"train", "--data", "mnist", "--out", dir, "--adv", "pgd", "--eps", "8/"}, "--eps"},
+		{"train record-adv without adv", []string{"train", "--data", "mnist", "--out", dir, "--record-adv"}, "--record-adv"},
+		{"train zero synthetic frac", []string{"train", "--data", "mnist", "--out", dir, "--synthetic", "npz:x.npz", "--synthetic-frac", "0"}, "--synthetic-frac"},
+		{"train trades zero beta", []string{"train", "--data", "mnist", "--out", dir, "--adv", "trades", "--eps", "0.1", "--beta", "0"}, "--beta"},
 	} {
-		var out bytes.Buffer
-		err := run(tc.args, &out, &out)
-		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
-			t.Errorf("%v: error %v, want one line mentioning %q", tc.args, err, tc.want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := run(tc.args, &out, &out)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("%v: error %v, want one line mentioning %q", tc.args, err, tc.want)
+			}
+		})
 	}
 }
 
 func TestFraction(t *testing.T) {
 	for s, want := range map[string]float64{"8/255": 8.0 / 255, "0.3": 0.3, " 2 / 255 ": 2.0 / 255, "0": 0} {
-		var f fraction
-		if err := f.Set(s); err != nil || float64(f) != want {
-			t.Errorf("fraction %q = %v, %v; want %v", s, float64(f), err, want)
-		}
+		t.Run(s, func(t *testing.T) {
+			var f fraction
+			if err := f.Set(s); err != nil || float64(f) != want {
+				t.Errorf("fraction %q = %v, %v; want %v", s, float64(f), err, want)
+			}
+		})
 	}
 }

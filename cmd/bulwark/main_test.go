@@ -20,20 +20,23 @@ func TestBenchQuick(t *testing.T) {
 
 func TestBadInput(t *testing.T) {
 	for _, tc := range []struct {
+		name string
 		args []string
 		want string
 	}{
-		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
-		{[]string{"bench", "--threads", "0"}, "--threads"},
-		{[]string{"bench", "--threads", "x"}, "--threads"},
-		{[]string{"bench", "--impl", "sse9"}, "--impl"},
-		{[]string{"bench", "--time", "-1s"}, "--time"},
-		{[]string{"bench", "extra"}, `unexpected argument "extra"`},
+		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`},
+		{"zero threads", []string{"bench", "--threads", "0"}, "--threads"},
+		{"bad threads", []string{"bench", "--threads", "x"}, "--threads"},
+		{"unknown impl", []string{"bench", "--impl", "sse9"}, "--impl"},
+		{"negative time", []string{"bench", "--time", "-1s"}, "--time"},
+		{"extra argument", []string{"bench", "extra"}, `unexpected argument "extra"`},
 	} {
-		var out bytes.Buffer
-		err := run(tc.args, &out, &out)
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%v: error %v, want one mentioning %q", tc.args, err, tc.want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := run(tc.args, &out, &out)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%v: error %v, want one mentioning %q", tc.args, err, tc.want)
+			}
+		})
 	}
 }

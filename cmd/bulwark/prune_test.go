@@ -114,29 +114,32 @@ func TestPruningStages(t *testing.T) {
 	}
 	seedFile := filepath.Join(run1, pipeline.SeedFile)
 	for _, c := range []struct {
+		name string
 		args []string
 		want string
 	}{
-		{[]string{"extrapolate", "--embeddings", emb, "--indices", seedFile, "--scores", short, "--out", all}, "short.npy holds 19 scores but --indices"},
-		{[]string{"extrapolate", "--embeddings", emb, "--indices", seedFile, "--scores", nan, "--out", all}, "nan.npy: entry 19 is NaN"},
-		{[]string{"extrapolate", "--embeddings", garbage, "--indices", seedFile, "--scores", truth, "--out", all}, "garbage.npy"},
-		{[]string{"extrapolate", "--embeddings", emb, "--indices", seedFile, "--scores", truth, "--k", "21", "--out", all}, "--k: 21"},
-		{[]string{"extrapolate", "--embeddings", emb, "--indices", seedFile, "--scores", truth, "--quality", qpath, "--out", all}, "--quality needs --true"},
-		{[]string{"trajectories", "--probs", filepath.Join(run1, "probs_clean.npy"), "--scores", short}, "short.npy holds 19 scores but --probs"},
-		{[]string{"select", "--scores", short, "--prune", "0.5", "--data", spec, "--out", kept}, "has 40 samples, the other files 19"},
-		{[]string{"select", "--scores", all, "--prune", "1.5", "--out", kept}, "--prune: 1.5"},
-		{[]string{"select", "--scores", all, "--prune", "0.5", "--class-balanced", "--out", kept}, "--class-balanced needs --data"},
-		{[]string{"select", "--scores", all, "--prune", "0.5", "--rule", "best", "--out", kept}, "--rule"},
-		{[]string{"select", "--scores", all, "--prune", "0.5", "--rule", "drop-tail", "--out", kept}, "Confidence"},
-		{[]string{"select", "--scores", all, "--prune", "0.5", "--rule", "drop-tail", "--confidence", short, "--out", kept}, "--confidence"},
-		{[]string{"prune-pipeline", "--data", spec, "--select", "top,best", "--out", filepath.Join(dir, "z")}, "--select"},
-		{[]string{"score", "--data", spec, "--score", "magic", "--out", filepath.Join(dir, "x")}, "--score: unknown score"},
-		{[]string{"prune-pipeline", "--data", spec, "--seed-frac", "1", "--out", filepath.Join(dir, "y")}, "--seed-frac: 1 scores the whole pool"},
+		{"short scores", []string{"extrapolate", "--embeddings", emb, "--indices", seedFile, "--scores", short, "--out", all}, "short.npy holds 19 scores but --indices"},
+		{"NaN scores", []string{"extrapolate", "--embeddings", emb, "--indices", seedFile, "--scores", nan, "--out", all}, "nan.npy: entry 19 is NaN"},
+		{"garbage embeddings", []string{"extrapolate", "--embeddings", garbage, "--indices", seedFile, "--scores", truth, "--out", all}, "garbage.npy"},
+		{"k too large", []string{"extrapolate", "--embeddings", emb, "--indices", seedFile, "--scores", truth, "--k", "21", "--out", all}, "--k: 21"},
+		{"quality without true", []string{"extrapolate", "--embeddings", emb, "--indices", seedFile, "--scores", truth, "--quality", qpath, "--out", all}, "--quality needs --true"},
+		{"trajectories short scores", []string{"trajectories", "--probs", filepath.Join(run1, "probs_clean.npy"), "--scores", short}, "short.npy holds 19 scores but --probs"},
+		{"select short scores", []string{"select", "--scores", short, "--prune", "0.5", "--data", spec, "--out", kept}, "has 40 samples, the other files 19"},
+		{"prune 1.5", []string{"select", "--scores", all, "--prune", "1.5", "--out", kept}, "--prune: 1.5"},
+		{"class-balanced without data", []string{"select", "--scores", all, "--prune", "0.5", "--class-balanced", "--out", kept}, "--class-balanced needs --data"},
+		{"unknown rule", []string{"select", "--scores", all, "--prune", "0.5", "--rule", "best", "--out", kept}, "--rule"},
+		{"drop-tail without confidence", []string{"select", "--scores", all, "--prune", "0.5", "--rule", "drop-tail", "--out", kept}, "Confidence"},
+		{"drop-tail short confidence", []string{"select", "--scores", all, "--prune", "0.5", "--rule", "drop-tail", "--confidence", short, "--out", kept}, "--confidence"},
+		{"pipeline unknown select", []string{"prune-pipeline", "--data", spec, "--select", "top,best", "--out", filepath.Join(dir, "z")}, "--select"},
+		{"unknown score", []string{"score", "--data", spec, "--score", "magic", "--out", filepath.Join(dir, "x")}, "--score: unknown score"},
+		{"seed-frac 1", []string{"prune-pipeline", "--data", spec, "--seed-frac", "1", "--out", filepath.Join(dir, "y")}, "--seed-frac: 1 scores the whole pool"},
 	} {
-		var buf bytes.Buffer
-		err := run(c.args, &buf, &buf)
-		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
-			t.Errorf("%v: error %v, want one line containing %q", c.args, err, c.want)
-		}
+		t.Run(c.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			err := run(c.args, &buf, &buf)
+			if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("%v: error %v, want one line containing %q", c.args, err, c.want)
+			}
+		})
 	}
 }

@@ -34,13 +34,8 @@ func writeNpySet(t *testing.T, dir string, n, c, s int) string {
 // tinyTrain trains resnet8 at width 0.25 for one epoch on spec into out.
 func tinyTrain(t *testing.T, spec, out string, extra ...string) string {
 	t.Helper()
-	args := append([]string{"train", "--data", spec, "--arch", "resnet8", "--width", "0.25", "--epochs", "1",
-		"--batch", "8", "--lr", "0.05", "--threads", "1", "--out", out}, extra...)
-	var buf bytes.Buffer
-	if err := run(args, &buf, &buf); err != nil {
-		t.Fatalf("%v: %v\n%s", args, err, buf.String())
-	}
-	return buf.String()
+	return runOK(t, append([]string{"train", "--data", spec, "--arch", "resnet8", "--width", "0.25", "--epochs", "1",
+		"--batch", "8", "--lr", "0.05", "--threads", "1", "--out", out}, extra...)...)
 }
 
 func TestTrainAndEval(t *testing.T) {
@@ -110,41 +105,44 @@ func TestTrainEvalBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
+		name string
 		args []string
 		want string
 	}{
-		{[]string{"train", "--data", spec1, "--arch", "resnet9", "--out", dir}, `--arch: unknown architecture "resnet9"`},
-		{[]string{"train", "--data", spec1, "--lr", "fast", "--out", dir}, "--lr"},
-		{[]string{"train", "--data", spec1, "--epochs", "0", "--out", dir}, "--epochs"},
-		{[]string{"train", "--data", spec1, "--batch", "-3", "--out", dir}, "--batch"},
-		{[]string{"train", "--data", spec1, "--schedule", "linear", "--out", dir}, "--schedule"},
-		{[]string{"train", "--data", spec1, "--milestones", "3,x", "--out", dir}, "--milestones"},
-		{[]string{"train", "--data", spec1, "--ema", "1.5", "--out", dir}, "--ema"},
-		{[]string{"train", "--data", spec1}, "--out"},
-		{[]string{"train", "--out", dir}, "--data is missing"},
-		{[]string{"train", "--data", "npy:/nonexistent/X.npy,/nonexistent/Y.npy", "--out", dir}, "/nonexistent/X.npy"},
-		{[]string{"train", "--data", "imagenet", "--out", dir}, `--data: data: unknown dataset spec "imagenet"`},
-		{[]string{"train", "--data", spec1, "--out", out}, "--resume"},
-		{[]string{"train", "--resume", "--out", filepath.Join(dir, "none")}, "--resume"},
-		{[]string{"train", "--resume", "--out", out, "--lr", "0.3"}, `"lr" differs`},
-		{[]string{"train", "--bogus"}, "--bogus"},
-		{[]string{"train", "extra"}, `unexpected argument "extra"`},
-		{[]string{"eval", "--data", spec1}, "--weights is missing"},
-		{[]string{"eval", "--weights", weights}, "--data is missing"},
-		{[]string{"eval", "--weights", filepath.Join(dir, "nope.safetensors"), "--data", spec1}, "nope.safetensors"},
-		{[]string{"eval", "--weights", garbage, "--data", spec1}, "garbage.safetensors"},
-		{[]string{"eval", "--weights", weights, "--data", spec1, "--arch", "resnet9"}, `unknown architecture "resnet9"`},
-		{[]string{"eval", "--weights", weights, "--data", spec1, "--arch", "resnet20"}, "model.safetensors"},
-		{[]string{"eval", "--weights", weights, "--data", spec3}, "images have 3 channels but the model"},
-		{[]string{"eval", "--weights", weights, "--data", spec1, "--batch", "0"}, "--batch"},
-		{[]string{"eval", "--weights", weights, "--data", spec1, "--threads", "x"}, "--threads"},
-		{[]string{"eval", "--weights", weights, "--data", spec1, "--save-logits", "/nonexistent/l.npy"}, "--save-logits"},
+		{"unknown arch", []string{"train", "--data", spec1, "--arch", "resnet9", "--out", dir}, `--arch: unknown architecture "resnet9"`},
+		{"bad lr", []string{"train", "--data", spec1, "--lr", "fast", "--out", dir}, "--lr"},
+		{"zero epochs", []string{"train", "--data", spec1, "--epochs", "0", "--out", dir}, "--epochs"},
+		{"negative batch", []string{"train", "--data", spec1, "--batch", "-3", "--out", dir}, "--batch"},
+		{"unknown schedule", []string{"train", "--data", spec1, "--schedule", "linear", "--out", dir}, "--schedule"},
+		{"bad milestones", []string{"train", "--data", spec1, "--milestones", "3,x", "--out", dir}, "--milestones"},
+		{"ema 1.5", []string{"train", "--data", spec1, "--ema", "1.5", "--out", dir}, "--ema"},
+		{"no out", []string{"train", "--data", spec1}, "--out"},
+		{"no data", []string{"train", "--out", dir}, "--data is missing"},
+		{"missing npy", []string{"train", "--data", "npy:/nonexistent/X.npy,/nonexistent/Y.npy", "--out", dir}, "/nonexistent/X.npy"},
+		{"unknown dataset", []string{"train", "--data", "imagenet", "--out", dir}, `--data: data: unknown dataset spec "imagenet"`},
+		{"existing out", []string{"train", "--data", spec1, "--out", out}, "--resume"},
+		{"resume missing run", []string{"train", "--resume", "--out", filepath.Join(dir, "none")}, "--resume"},
+		{"resume changed lr", []string{"train", "--resume", "--out", out, "--lr", "0.3"}, `"lr" differs`},
+		{"unknown flag", []string{"train", "--bogus"}, "--bogus"},
+		{"extra argument", []string{"train", "extra"}, `unexpected argument "extra"`},
+		{"eval no weights", []string{"eval", "--data", spec1}, "--weights is missing"},
+		{"eval no data", []string{"eval", "--weights", weights}, "--data is missing"},
+		{"eval missing weights", []string{"eval", "--weights", filepath.Join(dir, "nope.safetensors"), "--data", spec1}, "nope.safetensors"},
+		{"eval garbage weights", []string{"eval", "--weights", garbage, "--data", spec1}, "garbage.safetensors"},
+		{"eval unknown arch", []string{"eval", "--weights", weights, "--data", spec1, "--arch", "resnet9"}, `unknown architecture "resnet9"`},
+		{"eval wrong arch", []string{"eval", "--weights", weights, "--data", spec1, "--arch", "resnet20"}, "model.safetensors"},
+		{"eval wrong channels", []string{"eval", "--weights", weights, "--data", spec3}, "images have 3 channels but the model"},
+		{"eval zero batch", []string{"eval", "--weights", weights, "--data", spec1, "--batch", "0"}, "--batch"},
+		{"eval bad threads", []string{"eval", "--weights", weights, "--data", spec1, "--threads", "x"}, "--threads"},
+		{"eval bad save-logits", []string{"eval", "--weights", weights, "--data", spec1, "--save-logits", "/nonexistent/l.npy"}, "--save-logits"},
 	} {
-		var buf bytes.Buffer
-		err := run(tc.args, &buf, &buf)
-		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
-			t.Errorf("%v: error %v, want one line mentioning %q", tc.args, err, tc.want)
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			err := run(tc.args, &buf, &buf)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("%v: error %v, want one line mentioning %q", tc.args, err, tc.want)
+			}
+		})
 	}
 }
 
