@@ -39,13 +39,18 @@ func (a *arm64) text(name, sig, doc string) {
 // arg is the address of argument name ("x.base", "x.len" for slices), or
 // of the result for "ret".
 func (a *arm64) arg(name string) string {
-	n, part, _ := strings.Cut(name, ".")
-	var c gotypes.Component
+	n, _, _ := strings.Cut(name, ".")
+	c := a.sig.Params().Lookup(n)
 	if n == "ret" {
 		c = a.sig.Results().At(0)
-	} else {
-		c = a.sig.Params().Lookup(n)
 	}
+	return resolveArg(c, name).Addr.Asm()
+}
+
+// resolveArg resolves the part of argument component c that name names:
+// "x" itself, or "x.base" and "x.len" of a slice; both emitters use it.
+func resolveArg(c gotypes.Component, name string) *gotypes.Basic {
+	_, part, _ := strings.Cut(name, ".")
 	switch part {
 	case "":
 	case "base":
@@ -59,7 +64,7 @@ func (a *arm64) arg(name string) string {
 	if err != nil {
 		panic(fmt.Sprintf("arg %s: %v", name, err))
 	}
-	return b.Addr.Asm()
+	return b
 }
 
 // ins emits an instruction in Go syntax.

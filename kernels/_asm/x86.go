@@ -41,23 +41,8 @@ func (a *x86) text(name, sig string, doc ...string) {
 // arg is the address of argument name; "x.base", "x.len" name the parts
 // of a slice.
 func (a *x86) arg(name string) operand.Mem {
-	n, part, _ := strings.Cut(name, ".")
-	c := a.Param(n)
-	if part != "" {
-		switch part {
-		case "base":
-			c = c.Base()
-		case "len":
-			c = c.Len()
-		default:
-			panic("arg: " + name)
-		}
-	}
-	b, err := c.Resolve()
-	if err != nil {
-		panic(fmt.Sprintf("arg %s: %v", name, err))
-	}
-	return b.Addr
+	n, _, _ := strings.Cut(name, ".")
+	return resolveArg(a.Param(n), name).Addr
 }
 
 // ret is the address of the (single) result.
