@@ -7,32 +7,15 @@ import (
 	"github.com/bulwark-ml/bulwark/tensor"
 )
 
-// axisSplit describes a shape as [outer, n, inner] around one axis: vector
-// u (of outer·inner) has n elements at stride inner, starting at
-// (u/inner)·n·inner + u%inner.
-type axisSplit struct{ outer, n, inner int }
-
 // splitAxis splits shape around axis (negative counts from the end),
 // panicking, naming op, if the axis is out of range.
-func splitAxis(op string, shape []int, axis int) axisSplit {
-	if axis < -len(shape) || axis >= len(shape) {
+func splitAxis(op string, shape []int, axis int) tensor.AxisView {
+	s, ok := tensor.ViewAxis(shape, axis)
+	if !ok {
 		panic(fmt.Sprintf("autograd.%s: axis %d out of range for shape %v", op, axis, shape))
-	}
-	if axis < 0 {
-		axis += len(shape)
-	}
-	s := axisSplit{outer: 1, n: shape[axis], inner: 1}
-	for _, d := range shape[:axis] {
-		s.outer *= d
-	}
-	for _, d := range shape[axis+1:] {
-		s.inner *= d
 	}
 	return s
 }
-
-// start returns the offset of vector u's first element.
-func (s axisSplit) start(u int) int { return u/s.inner*s.n*s.inner + u%s.inner }
 
 // Softmax returns exp(x) normalized to sum to 1 along axis.
 func (tp *Tape) Softmax(x *Var, axis int) *Var {
@@ -68,18 +51,18 @@ func (tp *Tape) softmaxBack(n *node, log bool) {
 	s := splitAxis("Softmax", x.Value.Shape(), n.k)
 	buf := tp.gradBuf(x)
 	dx, dy, y := buf.Data(), n.out.Grad.Data(), n.out.Value.Data()
-	last := (s.n - 1) * s.inner
-	for u := range s.outer * s.inner {
-		base := s.start(u)
+	last := (s.N - 1) * s.Inner
+	for u := range s.Outer * s.Inner {
+		base := s.Start(u)
 		var dot float64
-		for k := base; k <= base+last; k += s.inner {
+		for k := base; k <= base+last; k += s.Inner {
 			if log {
 				dot += float64(dy[k])
 			} else {
 				dot += float64(dy[k]) * float64(y[k])
 			}
 		}
-		for k := base; k <= base+last; k += s.inner {
+		for k := base; k <= base+last; k += s.Inner {
 			if log {
 				dx[k] = float32(float64(dy[k]) - math.Exp(float64(y[k]))*dot)
 			} else {

@@ -7,27 +7,43 @@ import (
 	"github.com/bulwark-ml/bulwark/kernels"
 )
 
-// axisView describes a tensor as [outer, n, inner] around one axis: the
-// vectors along the axis have n elements at stride inner, and vector u
-// (u < outer·inner) starts at (u/inner)·n·inner + u%inner.
-type axisView struct{ outer, n, inner int }
+// AxisView describes a tensor as [Outer, N, Inner] around one axis: the
+// vectors along the axis have N elements at stride Inner, and vector u
+// (u < Outer·Inner) starts at Start(u) = (u/Inner)·N·Inner + u%Inner.
+// Softmax-like ops here and their gradients in autograd walk it.
+type AxisView struct{ Outer, N, Inner int }
 
-// viewAxis splits shape around axis (negative counts from the end),
-// panicking, naming op and shape, if the axis is out of range.
-func viewAxis(op string, shape []int, axis int) axisView {
-	axis = normAxis(op, axis, shape)
-	v := axisView{outer: 1, n: shape[axis], inner: 1}
+// ViewAxis splits shape around axis (negative counts from the end), or
+// reports false if the axis is out of range.
+func ViewAxis(shape []int, axis int) (AxisView, bool) {
+	if axis < -len(shape) || axis >= len(shape) {
+		return AxisView{}, false
+	}
+	if axis < 0 {
+		axis += len(shape)
+	}
+	v := AxisView{Outer: 1, N: shape[axis], Inner: 1}
 	for _, d := range shape[:axis] {
-		v.outer *= d
+		v.Outer *= d
 	}
 	for _, d := range shape[axis+1:] {
-		v.inner *= d
+		v.Inner *= d
+	}
+	return v, true
+}
+
+// viewAxis is ViewAxis panicking, naming op and shape, if the axis is out
+// of range.
+func viewAxis(op string, shape []int, axis int) AxisView {
+	v, ok := ViewAxis(shape, axis)
+	if !ok {
+		normAxis(op, axis, shape) // panics with the message
 	}
 	return v
 }
 
-// start returns the offset of the first element of vector u.
-func (v axisView) start(u int) int { return u/v.inner*v.n*v.inner + u%v.inner }
+// Start returns the offset of the first element of vector u.
+func (v AxisView) Start(u int) int { return u/v.Inner*v.N*v.Inner + u%v.Inner }
 
 // Argmax returns, for every vector along axis, the index of its largest
 // element (the first one on ties; the first NaN if there is one). The
@@ -36,8 +52,8 @@ func (v axisView) start(u int) int { return u/v.inner*v.n*v.inner + u%v.inner }
 // if not nil, must have that length. It panics if the axis is empty.
 func Argmax(out []int, a *Tensor, axis int) []int {
 	v := viewAxis("Argmax", a.shape, axis)
-	units := v.outer * v.inner
-	if v.n == 0 && units > 0 {
+	units := v.Outer * v.Inner
+	if v.N == 0 && units > 0 {
 		panicf("Argmax", "axis %d is empty in shape %s", axis, fmtShape(a.shape))
 	}
 	if out == nil {
@@ -46,10 +62,10 @@ func Argmax(out []int, a *Tensor, axis int) []int {
 		panicf("Argmax", "len(out) = %d, want %d for shape %s and axis %d", len(out), units, fmtShape(a.shape), axis)
 	}
 	for u := range units {
-		base := v.start(u)
+		base := v.Start(u)
 		best, bi := a.data[base], 0
-		for k := 1; k < v.n && best == best; k++ {
-			if x := a.data[base+k*v.inner]; x > best || x != x {
+		for k := 1; k < v.N && best == best; k++ {
+			if x := a.data[base+k*v.Inner]; x > best || x != x {
 				best, bi = x, k
 			}
 		}
@@ -139,7 +155,7 @@ func LogSoftmax(out, a *Tensor, axis int) *Tensor {
 type softmaxJob struct {
 	log    bool
 	dst, x []float32
-	v      axisView
+	v      AxisView
 }
 
 var softmaxRuns = freelist.List[chunked[softmaxJob, *softmaxJob]]{Max: scratchMax}
@@ -148,12 +164,12 @@ var softmaxRuns = freelist.List[chunked[softmaxJob, *softmaxJob]]{Max: scratchMa
 func softmax(op string, log bool, out, a *Tensor, axis int) *Tensor {
 	v := viewAxis(op, a.shape, axis)
 	out = output(op, out, a.shape)
-	if v.n == 0 {
+	if v.N == 0 {
 		return out
 	}
 	j := softmaxJob{log: log, dst: out.data, x: a.data, v: v}
-	units := v.outer * v.inner
-	if parts := numParts(units, (parallelGrain+v.n-1)/v.n); parts > 1 {
+	units := v.Outer * v.Inner
+	if parts := numParts(units, (parallelGrain+v.N-1)/v.N); parts > 1 {
 		runChunked(&softmaxRuns, j, units, parts)
 	} else {
 		j.runRange(0, units)
@@ -165,9 +181,9 @@ func softmax(op string, log bool, out, a *Tensor, axis int) *Tensor {
 // its outputs are written element by element, so dst may alias x. Vectors
 // along the last axis are contiguous and use the SIMD max and scale.
 func (j *softmaxJob) runRange(lo, hi int) {
-	n, st := j.v.n, j.v.inner
+	n, st := j.v.N, j.v.Inner
 	for u := lo; u < hi; u++ {
-		base := j.v.start(u)
+		base := j.v.Start(u)
 		x := j.x[base : base+(n-1)*st+1]
 		dst := j.dst[base : base+(n-1)*st+1]
 		var m float32
