@@ -32,40 +32,44 @@ func (tp *Tape) poolOut(op string, x *tensor.Tensor, p tensor.PoolParams) *tenso
 // MaxPool2d returns the maximum of each window of x [N, C, H, W]. The
 // gradient goes to the element that won each window.
 func (tp *Tape) MaxPool2d(x *Var, p tensor.PoolParams) *Var {
-	out := tp.poolOut("MaxPool2d", x.Value, p)
-	idx := tp.idx.get(out.Len())
-	tensor.MaxPool2d(out, idx, x.Value, p)
-	v, nd := tp.output(out, backMaxPool2d, x, nil, nil)
-	if nd != nil {
-		nd.idx = idx
-	}
-	return v
-}
-
-// backMaxPool2d routes dy to the winners recorded in the forward pass.
-func backMaxPool2d(tp *Tape, n *node) {
-	x := n.in[0]
-	buf := tp.gradBuf(x)
-	tensor.MaxPool2dBackward(buf, n.out.Grad, n.idx, x.Value.Shape())
-	tp.commit(x, buf)
+	return tp.pool2d("MaxPool2d", x, p, true)
 }
 
 // AvgPool2d returns the mean of each window of x [N, C, H, W], counting
 // padding as zeros (PyTorch's count_include_pad).
 func (tp *Tape) AvgPool2d(x *Var, p tensor.PoolParams) *Var {
-	out := tensor.AvgPool2d(tp.poolOut("AvgPool2d", x.Value, p), x.Value, p)
-	v, nd := tp.output(out, backAvgPool2d, x, nil, nil)
+	return tp.pool2d("AvgPool2d", x, p, false)
+}
+
+// pool2d is the shared forward of MaxPool2d and AvgPool2d (isMax false):
+// the node keeps p and, for max pooling, the winner of each window;
+// node.flag marks max pooling.
+func (tp *Tape) pool2d(op string, x *Var, p tensor.PoolParams, isMax bool) *Var {
+	out := tp.poolOut(op, x.Value, p)
+	var idx []int32
+	if isMax {
+		idx = tp.idx.get(out.Len())
+		tensor.MaxPool2d(out, idx, x.Value, p)
+	} else {
+		tensor.AvgPool2d(out, x.Value, p)
+	}
+	v, nd := tp.output(out, backPool2d, x, nil, nil)
 	if nd != nil {
-		nd.pool = p
+		nd.idx, nd.pool, nd.flag = idx, p, isMax
 	}
 	return v
 }
 
-// backAvgPool2d spreads dy evenly over each window.
-func backAvgPool2d(tp *Tape, n *node) {
+// backPool2d routes dy to the winners recorded in the forward pass of
+// max pooling, or spreads it evenly over each window of average pooling.
+func backPool2d(tp *Tape, n *node) {
 	x := n.in[0]
 	buf := tp.gradBuf(x)
-	tensor.AvgPool2dBackward(buf, n.out.Grad, x.Value.Shape(), n.pool)
+	if n.flag {
+		tensor.MaxPool2dBackward(buf, n.out.Grad, n.idx, x.Value.Shape())
+	} else {
+		tensor.AvgPool2dBackward(buf, n.out.Grad, x.Value.Shape(), n.pool)
+	}
 	tp.commit(x, buf)
 }
 

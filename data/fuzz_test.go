@@ -10,7 +10,22 @@ import (
 )
 
 // Each fuzz target writes its input to a file, reads it, and requires an
-// error naming the file or a set whose samples all decode.
+// error naming the file or a set whose samples all decode: checkOpened.
+
+// checkOpened fails t unless err names where (the file or the folder of
+// files read) or, with no error, every sample of ds decodes (or fails
+// naming where) and has a valid label. It closes ds.
+func checkOpened(t *testing.T, ds Dataset, err error, where string) {
+	t.Helper()
+	if err != nil {
+		if !strings.Contains(err.Error(), where) {
+			t.Fatalf("error %q does not name %s", err, where)
+		}
+		return
+	}
+	defer Close(ds)
+	decodeAll(t, ds, where)
+}
 
 func FuzzIDX(f *testing.F) {
 	img := idxBytes([]int{2, 3, 3}, pattern(18, 1))
@@ -23,13 +38,7 @@ func FuzzIDX(f *testing.F) {
 		dir := t.TempDir()
 		ip, lp := writeFile(t, dir, "img", img), writeFile(t, dir, "lab", lab)
 		ds, err := ReadIDX(ip, lp)
-		if err != nil {
-			if !strings.Contains(err.Error(), dir) {
-				t.Fatalf("error %q names no file", err)
-			}
-			return
-		}
-		decodeAll(t, ds, dir)
+		checkOpened(t, ds, err, dir)
 	})
 }
 
@@ -52,13 +61,7 @@ func FuzzCIFAR(f *testing.F) {
 			}
 			train, _, err = ReadCIFAR10(dir)
 		}
-		if err != nil {
-			if !strings.Contains(err.Error(), dir) {
-				t.Fatalf("error %q names no file", err)
-			}
-			return
-		}
-		decodeAll(t, train, dir)
+		checkOpened(t, train, err, dir)
 	})
 }
 
@@ -75,14 +78,7 @@ func FuzzNpy(f *testing.F) {
 			t.Fatalf("error %q does not name %s", err, xp)
 		}
 		ds, err := OpenNpy(xp, yp)
-		if err != nil {
-			if !strings.Contains(err.Error(), dir) {
-				t.Fatalf("error %q names no file", err)
-			}
-			return
-		}
-		defer Close(ds)
-		decodeAll(t, ds, dir)
+		checkOpened(t, ds, err, dir)
 	})
 }
 
@@ -100,13 +96,6 @@ func FuzzNpz(f *testing.F) {
 			t.Fatal(err)
 		}
 		ds, err := OpenNpz(p)
-		if err != nil {
-			if !strings.Contains(err.Error(), p) {
-				t.Fatalf("error %q does not name %s", err, p)
-			}
-			return
-		}
-		defer Close(ds)
-		decodeAll(t, ds, p)
+		checkOpened(t, ds, err, p)
 	})
 }

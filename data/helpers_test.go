@@ -80,6 +80,27 @@ func pattern(n int, seed uint64) []byte {
 	return b
 }
 
+// openError is a dataset spec that Open must refuse, and what its error
+// must mention besides the quoted spec.
+type openError struct{ spec, want string }
+
+// checkOpenErrors checks, in a subtest for each case, that Open refuses
+// the case's spec with an error that quotes the spec and mentions want.
+// name, if not nil, shortens the spec for the subtest's name (a temporary
+// path in it, say).
+func checkOpenErrors(t *testing.T, name *strings.Replacer, cases []openError) {
+	for _, tc := range cases {
+		sub := tc.spec
+		if name != nil {
+			sub = name.Replace(sub)
+		}
+		t.Run(sub, func(t *testing.T) {
+			_, _, err := Open(tc.spec)
+			wantErr(t, err, `"`+tc.spec+`"`, tc.want)
+		})
+	}
+}
+
 // wantErr fails unless err is non-nil and mentions every part.
 func wantErr(t *testing.T, err error, parts ...string) {
 	t.Helper()

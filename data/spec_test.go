@@ -158,7 +158,7 @@ func TestOpenSubsetSlice(t *testing.T) {
 			}
 		})
 	}
-	for _, tc := range []struct{ spec, want string }{
+	checkOpenErrors(t, nil, []openError{
 		{"mnist[0:21]", "has 20 samples"},
 		{"mnist[20:]", "has 20 samples"},
 		{"mnist[5:5]", "has 20 samples"},
@@ -173,12 +173,7 @@ func TestOpenSubsetSlice(t *testing.T) {
 		{"mnist[evens:3]", `bound "evens"`},
 		{"imagenet[0:3]", "imagenet"},
 		{"[0:3]", "unknown dataset spec"},
-	} {
-		t.Run(tc.spec, func(t *testing.T) {
-			_, _, err := Open(tc.spec)
-			wantErr(t, err, `"`+tc.spec+`"`, tc.want)
-		})
-	}
+	})
 }
 
 func TestOpenSubsetBalanced(t *testing.T) {
@@ -222,20 +217,14 @@ func TestOpenSubsetBalanced(t *testing.T) {
 			}
 		})
 	}
-	for _, tc := range []struct{ spec, want string }{
-		{"[balanced:11]", "class 1 has 3 training samples, fewer than the 4"},
-		{"[balanced:13]", "only 12 samples"},
-		{"[balanced:0]", `N "0"`},
-		{"[balanced:-2]", `N "-2"`},
-		{"[balanced:x]", `N "x"`},
-		{"[balanced:]", `N ""`},
-	} {
-		t.Run(tc.spec, func(t *testing.T) {
-			spec := "npz:" + np + tc.spec
-			_, _, err := Open(spec)
-			wantErr(t, err, `"`+spec+`"`, tc.want)
-		})
-	}
+	checkOpenErrors(t, strings.NewReplacer("npz:"+np, ""), []openError{
+		{"npz:" + np + "[balanced:11]", "class 1 has 3 training samples, fewer than the 4"},
+		{"npz:" + np + "[balanced:13]", "only 12 samples"},
+		{"npz:" + np + "[balanced:0]", `N "0"`},
+		{"npz:" + np + "[balanced:-2]", `N "-2"`},
+		{"npz:" + np + "[balanced:x]", `N "x"`},
+		{"npz:" + np + "[balanced:]", `N ""`},
+	})
 	if !strings.Contains(Specs, "[a:b]") || !strings.Contains(Specs, "[balanced:N]") {
 		t.Errorf("Specs %q does not list the subset suffixes", Specs)
 	}
@@ -289,15 +278,10 @@ func TestOpenSubsetSynth(t *testing.T) {
 		t.Fatalf("subset of a pool: %v", err)
 	}
 	Close(train)
-	for _, tc := range []struct{ spec, want string }{
+	checkOpenErrors(t, strings.NewReplacer(np, "NPZ"), []openError{
 		{"synth:npz:" + np + "[0:13]:30", "has 12 samples"},
 		{"synth:npz:" + np + "[balanced:11]:30", "class 1"},
-	} {
-		t.Run(strings.ReplaceAll(tc.spec, np, "NPZ"), func(t *testing.T) {
-			_, _, err := Open(tc.spec)
-			wantErr(t, err, `"`+tc.spec+`"`, tc.want)
-		})
-	}
+	})
 }
 
 // openSubsetNpz writes subsetNpz's file and opens it whole (closed when

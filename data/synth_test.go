@@ -503,7 +503,7 @@ func TestOpenSynth(t *testing.T) {
 	if !strings.Contains(Specs, "synth:BASE:N[:SEED]") {
 		t.Errorf("Specs %q does not list synth", Specs)
 	}
-	for _, tc := range []struct{ spec, want string }{
+	checkOpenErrors(t, strings.NewReplacer(filepath.Join(xdir, "none.npz"), "none.npz"), []openError{
 		{"synth:", "unknown dataset spec"},
 		{"synth:mnist", "no sample count"},
 		{"synth::10", "no base dataset"},
@@ -514,12 +514,7 @@ func TestOpenSynth(t *testing.T) {
 		{"synth:mnist:99999999999999999999", `N "99999999999999999999"`},
 		{"synth:imagenet:10", `"imagenet"`},
 		{"synth:npz:" + filepath.Join(xdir, "none.npz") + ":10", "none.npz"},
-	} {
-		t.Run(strings.ReplaceAll(tc.spec, filepath.Join(xdir, "none.npz"), "none.npz"), func(t *testing.T) {
-			_, _, err := Open(tc.spec)
-			wantErr(t, err, `"`+tc.spec+`"`, tc.want)
-		})
-	}
+	})
 	for _, spec := range []string{"synth:mnist:10", "synth:mnist:10:20"} {
 		t.Setenv("BULWARK_DATA", t.TempDir())
 		t.Setenv("GOMODCACHE", t.TempDir())
@@ -791,7 +786,7 @@ func TestOpenSynthOptions(t *testing.T) {
 	if !strings.Contains(Specs, "synth:BASE:N[:SEED][:tail=A][:deform=F]") {
 		t.Errorf("Specs %q does not list tail=A and deform=F", Specs)
 	}
-	for _, tc := range []struct{ spec, want string }{
+	checkOpenErrors(t, strings.NewReplacer(np, "NPZ"), []openError{
 		{"synth:npz:" + np + ":40:tail=0", `tail "0"`},
 		{"synth:npz:" + np + ":40:tail=-1", `tail "-1"`},
 		{"synth:npz:" + np + ":40:tail=inf", `tail "inf"`},
@@ -810,12 +805,7 @@ func TestOpenSynthOptions(t *testing.T) {
 		{"synth:npz:" + np + ":tail=3", `N "`},
 		{"synth:mnist:tail=3", "no sample count"},
 		{"synth:tail=3", "no sample count"},
-	} {
-		t.Run(strings.ReplaceAll(tc.spec, np, "NPZ"), func(t *testing.T) {
-			_, _, err := Open(tc.spec)
-			wantErr(t, err, `"`+tc.spec+`"`, tc.want)
-		})
-	}
+	})
 }
 
 // withTail returns o with Tail t.

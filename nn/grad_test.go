@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/bulwark-ml/bulwark/autograd"
+	"github.com/bulwark-ml/bulwark/internal/testutil"
 	"github.com/bulwark-ml/bulwark/tensor"
 )
 
@@ -102,14 +103,7 @@ func TestGradCheckParams(t *testing.T) {
 		}
 		d := p.Var.Value.Data()
 		for _, k := range []int{0, len(d) / 2, len(d) - 1} {
-			v := d[k]
-			const h = 1e-3
-			d[k] = v + h
-			lp := loss()
-			d[k] = v - h
-			lm := loss()
-			d[k] = v
-			num := (lp - lm) / (2 * h)
+			num := testutil.CentralDiff(d, k, 1e-3, loss)
 			ana := float64(p.Var.Grad.Data()[k])
 			if e := math.Abs(num-ana) / math.Max(math.Abs(num)+math.Abs(ana), 1e-2); e > worst {
 				worst, worstAt = e, fmt.Sprintf("%s[%d]: analytic %.6g, numeric %.6g", p.Name, k, ana, num)

@@ -173,38 +173,38 @@ func NewCIFARResNet(depth int, cfg Config) (*Net, error) {
 	if depth < 8 || (depth-2)%6 != 0 {
 		return nil, fmt.Errorf("nn: %s: depth %d, want 6n+2 with n ≥ 1", arch, depth)
 	}
-	r, err := cfg.resolve(arch, false)
+	n, r, c, err := newResNet(arch, cfg, 16)
 	if err != nil {
 		return nil, err
 	}
-	n := r.newNet(arch)
-	c := r.ch(16)
-	n.stage("conv1", conv3x3(r.rng, r.InChannels, c, 1))
 	n.stage("bn1", NewBatchNorm2d(c))
 	n.op(&ReLU{})
-	cin := c
-	for s, base := range []int{16, 32, 64} {
-		cout, layer := r.ch(base), NewSequential()
-		for i := range (depth - 2) / 6 {
-			stride := 1
-			if s > 0 && i == 0 {
-				stride = 2
-			}
-			layer.Append(fmt.Sprint(i), NewBasicBlock(r.rng, cin, cout, stride))
-			cin = cout
-		}
-		n.stage(fmt.Sprintf("layer%d", s+1), layer)
-	}
+	c = n.resStages(r, c, []int{16, 32, 64}, (depth-2)/6, "layer%d",
+		func(cin, cout, stride int) Module { return NewBasicBlock(r.rng, cin, cout, stride) }, nil)
 	n.op(&GlobalAvgPool{})
-	n.setHead("fc", cin, r.NumClasses, r)
+	n.setHead("fc", c, r.NumClasses, r)
 	return n, nil
 }
 
-// preActStages appends to n the stages of PreActBlocks: for each width w
-// (times Width), blocks blocks of which the first has the stride given
-// (stride 2 for every stage but the first), named name(i). It returns the
-// final channel count.
-func (n *Net) preActStages(r *resolved, cin int, widths []int, blocks int, act activation, style shortcutStyle, name func(i int) string, wrap func(*Sequential) Module) int {
+// newResNet resolves cfg for the ResNet arch and starts its Net with the
+// stem the ResNets share: a 3×3 conv (conv1) of width channels (times
+// Width), whose channel count it returns as c.
+func newResNet(arch string, cfg Config, width int) (n *Net, r *resolved, c int, err error) {
+	if r, err = cfg.resolve(arch, false); err != nil {
+		return nil, nil, 0, err
+	}
+	n, c = r.newNet(arch), r.ch(width)
+	n.stage("conv1", conv3x3(r.rng, r.InChannels, c, 1))
+	return n, r, c, nil
+}
+
+// resStages appends to n the residual stages the ResNets share: for each
+// width w (times Width), a Sequential of blocks blocks made by block, the
+// first of them with stride 2 in every stage but the first, named by the
+// format name with the stage's number from 1 and, if wrap is not nil,
+// wrapped by it. It returns the final channel count.
+func (n *Net) resStages(r *resolved, cin int, widths []int, blocks int, name string,
+	block func(cin, cout, stride int) Module, wrap func(*Sequential) Module) int {
 	for s, w := range widths {
 		cout, layer := r.ch(w), NewSequential()
 		for i := range blocks {
@@ -212,10 +212,14 @@ func (n *Net) preActStages(r *resolved, cin int, widths []int, blocks int, act a
 			if s > 0 && i == 0 {
 				stride = 2
 			}
-			layer.Append(fmt.Sprint(i), newPreActBlock(r.rng, cin, cout, stride, act, style))
+			layer.Append(fmt.Sprint(i), block(cin, cout, stride))
 			cin = cout
 		}
-		n.stage(name(s), wrap(layer))
+		var m Module = layer
+		if wrap != nil {
+			m = wrap(layer)
+		}
+		n.stage(fmt.Sprintf(name, s+1), m)
 	}
 	return cin
 }
@@ -229,16 +233,12 @@ func (n *Net) preActStages(r *resolved, cin int, widths []int, blocks int, act a
 // (linear).
 func NewPreActResNet18(cfg Config) (*Net, error) {
 	const arch = "preactresnet18"
-	r, err := cfg.resolve(arch, false)
+	n, r, c, err := newResNet(arch, cfg, 64)
 	if err != nil {
 		return nil, err
 	}
-	n := r.newNet(arch)
-	c := r.ch(64)
-	n.stage("conv1", conv3x3(r.rng, r.InChannels, c, 1))
-	c = n.preActStages(r, c, []int{64, 128, 256, 512}, 2, relu, shortcutSeq,
-		func(i int) string { return fmt.Sprintf("layer%d", i+1) },
-		func(s *Sequential) Module { return s })
+	c = n.resStages(r, c, []int{64, 128, 256, 512}, 2, "layer%d",
+		func(cin, cout, stride int) Module { return newPreActBlock(r.rng, cin, cout, stride, relu, shortcutSeq) }, nil)
 	n.stage("bn", NewBatchNorm2d(c))
 	n.op(&ReLU{})
 	n.op(&GlobalAvgPool{})
@@ -265,15 +265,12 @@ func NewWideResNet(depth, widen int, swishAct bool, cfg Config) (*Net, error) {
 	if depth < 10 || (depth-4)%6 != 0 || widen < 1 {
 		return nil, fmt.Errorf("nn: %s: depth %d and widen factor %d, want depth 6n+4 with n ≥ 1 and widen ≥ 1", arch, depth, widen)
 	}
-	r, err := cfg.resolve(arch, false)
+	n, r, c, err := newResNet(arch, cfg, 16)
 	if err != nil {
 		return nil, err
 	}
-	n := r.newNet(arch)
-	c := r.ch(16)
-	n.stage("conv1", conv3x3(r.rng, r.InChannels, c, 1))
-	c = n.preActStages(r, c, []int{16 * widen, 32 * widen, 64 * widen}, (depth-4)/6, act, shortcutConv,
-		func(i int) string { return fmt.Sprintf("block%d", i+1) },
+	c = n.resStages(r, c, []int{16 * widen, 32 * widen, 64 * widen}, (depth-4)/6, "block%d",
+		func(cin, cout, stride int) Module { return newPreActBlock(r.rng, cin, cout, stride, act, shortcutConv) },
 		func(s *Sequential) Module { return NewSequential().Append("layer", s) })
 	n.stage("bn1", NewBatchNorm2d(c))
 	if swishAct {

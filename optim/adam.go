@@ -82,15 +82,8 @@ func (o *Adam) Step() {
 }
 
 // update applies the Adam rule to one chunk of one parameter.
-func (o *Adam) update(c chunk) {
-	if !o.active[c.t] {
-		return
-	}
-	v := o.params[c.t].Var
-	p := v.Value.Data()[c.lo:c.hi]
-	g := v.Grad.Data()[c.lo:c.hi]
-	m := o.buffers[0][c.t].Data()[c.lo:c.hi]
-	s := o.buffers[1][c.t].Data()[c.lo:c.hi]
+func (o *Adam) update(c chunk, p, g []float32) {
+	m, s := o.slot(0, c), o.slot(1, c)
 	g, m, s = g[:len(p)], m[:len(p)], s[:len(p)]
 	wd, b1, b2, eps := o.decay[c.t], o.beta1, o.beta2, o.eps
 	shrink := float32(1)

@@ -47,19 +47,28 @@ func (f *fixture) setGrads(t testing.TB, k int) {
 // steps.
 type want3 [3][3]float64
 
-func checkSteps(t *testing.T, name string, f *fixture, opt Optimizer, want want3) {
-	t.Helper()
-	for k := range 3 {
-		f.setGrads(t, k)
-		opt.Step()
-		got := []float32{f.w.Value.Data()[0], f.w.Value.Data()[1], f.b.Value.Data()[0]}
-		for i, w := range want[k] {
-			if !testutil.Near(float64(got[i]), w, 2e-6) {
-				t.Errorf("%s step %d: got %v, want %v", name, k+1, got, want[k])
-				break
+// checkSteps is one case of an optimizer's rule, SGD's or Adam's, as a
+// subtest: the optimizer newOpt builds with cfg over a fresh fixture,
+// stepped three times, against want.
+func checkSteps[C any, O Optimizer](t *testing.T, name string, newOpt func([]Param, C) (O, error), cfg C, want want3) {
+	t.Run(name, func(t *testing.T) {
+		f := newFixture(t)
+		opt, err := newOpt(f.params, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k := range 3 {
+			f.setGrads(t, k)
+			opt.Step()
+			got := []float32{f.w.Value.Data()[0], f.w.Value.Data()[1], f.b.Value.Data()[0]}
+			for i, w := range want[k] {
+				if !testutil.Near(float64(got[i]), w, 2e-6) {
+					t.Errorf("%s step %d: got %v, want %v", name, k+1, got, want[k])
+					break
+				}
 			}
 		}
-	}
+	})
 }
 
 // The expected values below were worked out from the update formulas and
@@ -87,14 +96,7 @@ func TestSGD(t *testing.T) {
 			{0.99, -2.02, 0.4}, {0.966, -2.033, 0.4}, {0.9544, -2.0647, 0.21}}},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			f := newFixture(t)
-			opt, err := NewSGD(f.params, c.cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkSteps(t, c.name, f, opt, c.want)
-		})
+		checkSteps(t, c.name, NewSGD, c.cfg, c.want)
 	}
 }
 
@@ -113,14 +115,7 @@ func TestAdam(t *testing.T) {
 			{0.9890000820, -2.0079998970, 0.49}, {0.9785888791, -2.0081033707, 0.49}, {0.9756393433, -2.0130152702, 0.4801766276}}},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			f := newFixture(t)
-			opt, err := NewAdam(f.params, c.cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkSteps(t, c.name, f, opt, c.want)
-		})
+		checkSteps(t, c.name, NewAdam, c.cfg, c.want)
 	}
 }
 

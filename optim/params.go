@@ -117,8 +117,12 @@ type stateKey struct{ param, slot int }
 const globalStepKey = "step"
 
 // init validates params and the shared hyperparameters and lays out the
-// state: one zero tensor per slot and parameter. update is the optimizer's per-chunk rule, run over the parameters by Step.
-func (s *paramSet) init(kind string, params []Param, lr, wd float32, noDecay func(Param) bool, update func(chunk), slots ...string) error {
+// state: one zero tensor per slot and parameter. update is the
+// optimizer's per-chunk rule, which run calls on every chunk of the
+// parameters that have a gradient this step, with the chunk's part p of
+// the parameter's value and g of its gradient: the part of the rule SGD
+// and Adam share.
+func (s *paramSet) init(kind string, params []Param, lr, wd float32, noDecay func(Param) bool, update func(c chunk, p, g []float32), slots ...string) error {
 	s.kind, s.lr, s.slots = kind, lr, slots
 	if !(lr >= 0) {
 		return fmt.Errorf("optim: %s learning rate %g is not a non-negative number", kind, lr)
@@ -158,9 +162,18 @@ func (s *paramSet) init(kind string, params []Param, lr, wd float32, noDecay fun
 		}
 		lengths[i] = p.Var.Value.Len()
 	}
-	s.run = newParallel(lengths, update)
+	s.run = newParallel(lengths, func(c chunk) {
+		if !s.active[c.t] {
+			return
+		}
+		v := s.params[c.t].Var
+		update(c, v.Value.Data()[c.lo:c.hi], v.Grad.Data()[c.lo:c.hi])
+	})
 	return nil
 }
+
+// slot returns chunk c's part of slot k of its parameter's state.
+func (s *paramSet) slot(k int, c chunk) []float32 { return s.buffers[k][c.t].Data()[c.lo:c.hi] }
 
 // begin starts a step: it marks which parameters have a gradient, checks
 // its size and counts the update.

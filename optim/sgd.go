@@ -63,13 +63,7 @@ func (o *SGD) Step() {
 }
 
 // update applies the SGD rule to one chunk of one parameter.
-func (o *SGD) update(c chunk) {
-	if !o.active[c.t] {
-		return
-	}
-	v := o.params[c.t].Var
-	p := v.Value.Data()[c.lo:c.hi]
-	g := v.Grad.Data()[c.lo:c.hi]
+func (o *SGD) update(c chunk, p, g []float32) {
 	lr, wd, m := o.lr, o.decay[c.t], o.momentum
 	if m == 0 {
 		// p - lr·(g + wd·p) = (1 - lr·wd)·p - lr·g
@@ -79,7 +73,7 @@ func (o *SGD) update(c chunk) {
 		kernels.Axpy(-lr, g, p)
 		return
 	}
-	buf := o.buffers[0][c.t].Data()[c.lo:c.hi]
+	buf := o.slot(0, c)
 	if o.count[c.t] == 1 {
 		copy(buf, g)
 		if wd != 0 {

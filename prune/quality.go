@@ -15,7 +15,7 @@ func Pearson(x, y []float32) (float64, error) {
 	if err := checkPair(x, y); err != nil {
 		return 0, fmt.Errorf("pearson: %w", err)
 	}
-	return pearson(widen(x), widen(y)), nil
+	return pearson(x, y), nil
 }
 
 // Spearman returns the Spearman rank correlation of x and y: the Pearson
@@ -34,7 +34,7 @@ func VarianceRatio(pred, truth []float32) (float64, error) {
 	if err := checkPair(pred, truth); err != nil {
 		return 0, fmt.Errorf("variance ratio: %w", err)
 	}
-	return variance(widen(pred)) / variance(widen(truth)), nil
+	return variance(pred) / variance(truth), nil
 }
 
 // checkPair checks that x and y are equally long, hold at least two
@@ -52,37 +52,34 @@ func checkPair(x, y []float32) error {
 	return checkFinite("y", y)
 }
 
-func widen(x []float32) []float64 {
-	out := make([]float64, len(x))
-	for i, v := range x {
-		out[i] = float64(v)
-	}
-	return out
-}
+// mean, variance and pearson compute in float64 over scores (float32,
+// each value widened as it is read, with no float64 copy of the slice) or
+// ranks (float64).
 
-func mean(x []float64) float64 {
+func mean[T float32 | float64](x []T) float64 {
 	var s float64
 	for _, v := range x {
-		s += v
+		s += float64(v)
 	}
 	return s / float64(len(x))
 }
 
 // variance is the population variance (the ratio does not care which).
-func variance(x []float64) float64 {
+func variance[T float32 | float64](x []T) float64 {
 	mu := mean(x)
 	var ss float64
-	for _, v := range x {
+	for _, xv := range x {
+		v := float64(xv)
 		ss += (v - mu) * (v - mu)
 	}
 	return ss / float64(len(x))
 }
 
-func pearson(x, y []float64) float64 {
+func pearson[T float32 | float64](x, y []T) float64 {
 	mx, my := mean(x), mean(y)
 	var sxy, sxx, syy float64
 	for i := range x {
-		dx, dy := x[i]-mx, y[i]-my
+		dx, dy := float64(x[i])-mx, float64(y[i])-my
 		sxy += dx * dy
 		sxx += dx * dx
 		syy += dy * dy

@@ -110,128 +110,104 @@ func float8E4M3ToFloat32(b byte) float32 {
 	return v
 }
 
-func convertBool(dst []float32, src []byte) int {
+// widen is the loop of the convert functions below: it fills dst from
+// the size-byte elements of src, each widened by elem, and returns the
+// index of the first element elem reports as not exact (float32 cannot
+// hold it, or a BOOL byte is not 0 or 1), or -1. Each dtype passes its
+// element rule as a function literal, which is inlined into the loop.
+func widen(dst []float32, src []byte, size int, elem func(b []byte) (v float32, exact bool)) int {
 	for i := range dst {
-		if src[i] > 1 {
+		v, exact := elem(src[size*i:])
+		if !exact {
 			return i
 		}
-		dst[i] = float32(src[i])
+		dst[i] = v
 	}
 	return -1
+}
+
+func convertBool(dst []float32, src []byte) int {
+	return widen(dst, src, 1, func(b []byte) (float32, bool) { return float32(b[0]), b[0] <= 1 })
 }
 
 func convertU8(dst []float32, src []byte) int {
-	for i := range dst {
-		dst[i] = float32(src[i])
-	}
-	return -1
+	return widen(dst, src, 1, func(b []byte) (float32, bool) { return float32(b[0]), true })
 }
 
 func convertI8(dst []float32, src []byte) int {
-	for i := range dst {
-		dst[i] = float32(int8(src[i]))
-	}
-	return -1
+	return widen(dst, src, 1, func(b []byte) (float32, bool) { return float32(int8(b[0])), true })
 }
 
 func convertF8E5M2(dst []float32, src []byte) int {
-	for i := range dst {
-		dst[i] = HalfToFloat32(uint16(src[i]) << 8) // E5M2 is the top byte of a binary16
-	}
-	return -1
+	return widen(dst, src, 1, func(b []byte) (float32, bool) {
+		return HalfToFloat32(uint16(b[0]) << 8), true // E5M2 is the top byte of a binary16
+	})
 }
 
 func convertF8E4M3(dst []float32, src []byte) int {
-	for i := range dst {
-		dst[i] = float8E4M3ToFloat32(src[i])
-	}
-	return -1
+	return widen(dst, src, 1, func(b []byte) (float32, bool) { return float8E4M3ToFloat32(b[0]), true })
 }
 
 func convertI16(dst []float32, src []byte) int {
-	for i := range dst {
-		dst[i] = float32(int16(binary.LittleEndian.Uint16(src[2*i:])))
-	}
-	return -1
+	return widen(dst, src, 2, func(b []byte) (float32, bool) {
+		return float32(int16(binary.LittleEndian.Uint16(b))), true
+	})
 }
 
 func convertU16(dst []float32, src []byte) int {
-	for i := range dst {
-		dst[i] = float32(binary.LittleEndian.Uint16(src[2*i:]))
-	}
-	return -1
+	return widen(dst, src, 2, func(b []byte) (float32, bool) { return float32(binary.LittleEndian.Uint16(b)), true })
 }
 
 func convertF16(dst []float32, src []byte) int {
-	for i := range dst {
-		dst[i] = HalfToFloat32(binary.LittleEndian.Uint16(src[2*i:]))
-	}
-	return -1
+	return widen(dst, src, 2, func(b []byte) (float32, bool) {
+		return HalfToFloat32(binary.LittleEndian.Uint16(b)), true
+	})
 }
 
 func convertBF16(dst []float32, src []byte) int {
-	for i := range dst {
-		dst[i] = BFloat16ToFloat32(binary.LittleEndian.Uint16(src[2*i:]))
-	}
-	return -1
+	return widen(dst, src, 2, func(b []byte) (float32, bool) {
+		return BFloat16ToFloat32(binary.LittleEndian.Uint16(b)), true
+	})
 }
 
 func convertI32(dst []float32, src []byte) int {
-	for i := range dst {
-		v := int32(binary.LittleEndian.Uint32(src[4*i:]))
-		if v > maxSafe || v < -maxSafe {
-			return i
-		}
-		dst[i] = float32(v)
-	}
-	return -1
+	return widen(dst, src, 4, func(b []byte) (float32, bool) {
+		v := int32(binary.LittleEndian.Uint32(b))
+		return float32(v), v <= maxSafe && v >= -maxSafe
+	})
 }
 
 func convertU32(dst []float32, src []byte) int {
-	for i := range dst {
-		v := binary.LittleEndian.Uint32(src[4*i:])
-		if v > maxSafe {
-			return i
-		}
-		dst[i] = float32(v)
-	}
-	return -1
+	return widen(dst, src, 4, func(b []byte) (float32, bool) {
+		v := binary.LittleEndian.Uint32(b)
+		return float32(v), v <= maxSafe
+	})
 }
 
 func convertF32(dst []float32, src []byte) int {
-	for i := range dst {
-		dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(src[4*i:]))
-	}
-	return -1
+	return widen(dst, src, 4, func(b []byte) (float32, bool) {
+		return math.Float32frombits(binary.LittleEndian.Uint32(b)), true
+	})
 }
 
 func convertF64(dst []float32, src []byte) int {
-	for i := range dst {
-		dst[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(src[8*i:])))
-	}
-	return -1
+	return widen(dst, src, 8, func(b []byte) (float32, bool) {
+		return float32(math.Float64frombits(binary.LittleEndian.Uint64(b))), true
+	})
 }
 
 func convertI64(dst []float32, src []byte) int {
-	for i := range dst {
-		v := int64(binary.LittleEndian.Uint64(src[8*i:]))
-		if v > maxSafe || v < -maxSafe {
-			return i
-		}
-		dst[i] = float32(v)
-	}
-	return -1
+	return widen(dst, src, 8, func(b []byte) (float32, bool) {
+		v := int64(binary.LittleEndian.Uint64(b))
+		return float32(v), v <= maxSafe && v >= -maxSafe
+	})
 }
 
 func convertU64(dst []float32, src []byte) int {
-	for i := range dst {
-		v := binary.LittleEndian.Uint64(src[8*i:])
-		if v > maxSafe {
-			return i
-		}
-		dst[i] = float32(v)
-	}
-	return -1
+	return widen(dst, src, 8, func(b []byte) (float32, bool) {
+		v := binary.LittleEndian.Uint64(b)
+		return float32(v), v <= maxSafe
+	})
 }
 
 // describe renders the dtype d element at the start of src for an error

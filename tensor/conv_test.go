@@ -39,15 +39,8 @@ func cvCheckGrad(t *testing.T, what string, analytic []float32, x []float64, f f
 			idx[i] = i
 		}
 	}
-	const eps = 1e-3
 	for _, i := range idx {
-		v := x[i]
-		x[i] = v + eps
-		lp := f()
-		x[i] = v - eps
-		lm := f()
-		x[i] = v
-		fd := (lp - lm) / (2 * eps)
+		fd := testutil.CentralDiff(x, i, 1e-3, f)
 		if d := math.Abs(float64(analytic[i]) - fd); d > 2e-4*(1+math.Abs(fd)) {
 			t.Fatalf("%s: gradient [%d] = %v, finite difference %v", what, i, analytic[i], fd)
 		}

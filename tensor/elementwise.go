@@ -436,63 +436,44 @@ func mulVS(dst, x []float32, s float32) {
 	kernels.Scale(s, dst)
 }
 
-func subVV(dst, x, y []float32) {
-	x, y = x[:len(dst)], y[:len(dst)]
-	for i := range dst {
-		dst[i] = x[i] - y[i]
-	}
-}
+func subVV(dst, x, y []float32) { zipV(dst, x, y, func(a, b float32) float32 { return a - b }) }
 
 func subVS(dst, x []float32, s float32) { kernels.ScaleShift(dst, x, 1, -s) }
 
 func subSV(dst []float32, s float32, y []float32) { kernels.ScaleShift(dst, y, -1, s) }
 
-func divVV(dst, x, y []float32) {
-	x, y = x[:len(dst)], y[:len(dst)]
-	for i := range dst {
-		dst[i] = x[i] / y[i]
-	}
-}
+func divVV(dst, x, y []float32) { zipV(dst, x, y, func(a, b float32) float32 { return a / b }) }
 
-func divVS(dst, x []float32, s float32) {
-	x = x[:len(dst)]
-	for i := range dst {
-		dst[i] = x[i] / s
-	}
-}
+func divVS(dst, x []float32, s float32) { mapV(dst, x, func(a float32) float32 { return a / s }) }
 
 func divSV(dst []float32, s float32, y []float32) {
-	y = y[:len(dst)]
-	for i := range dst {
-		dst[i] = s / y[i]
-	}
+	mapV(dst, y, func(b float32) float32 { return s / b })
 }
 
-func maxVV(dst, x, y []float32) {
+func maxVV(dst, x, y []float32) { zipV(dst, x, y, func(a, b float32) float32 { return max(a, b) }) }
+
+func maxVS(dst, x []float32, s float32) { mapV(dst, x, func(a float32) float32 { return max(a, s) }) }
+
+func minVV(dst, x, y []float32) { zipV(dst, x, y, func(a, b float32) float32 { return min(a, b) }) }
+
+func minVS(dst, x []float32, s float32) { mapV(dst, x, func(a float32) float32 { return min(a, s) }) }
+
+// zipV sets dst[i] = f(x[i], y[i]) and mapV dst[i] = f(x[i]) for
+// i < len(dst): the one loop of the kernels here that have no SIMD form,
+// each of which passes its operation as a function literal. Both are
+// small enough to inline, and the literal is then inlined into the loop,
+// so a kernel compiles to the loop it would have written out.
+func zipV(dst, x, y []float32, f func(a, b float32) float32) {
 	x, y = x[:len(dst)], y[:len(dst)]
 	for i := range dst {
-		dst[i] = max(x[i], y[i])
+		dst[i] = f(x[i], y[i])
 	}
 }
 
-func maxVS(dst, x []float32, s float32) {
+func mapV(dst, x []float32, f func(a float32) float32) {
 	x = x[:len(dst)]
 	for i := range dst {
-		dst[i] = max(x[i], s)
-	}
-}
-
-func minVV(dst, x, y []float32) {
-	x, y = x[:len(dst)], y[:len(dst)]
-	for i := range dst {
-		dst[i] = min(x[i], y[i])
-	}
-}
-
-func minVS(dst, x []float32, s float32) {
-	x = x[:len(dst)]
-	for i := range dst {
-		dst[i] = min(x[i], s)
+		dst[i] = f(x[i])
 	}
 }
 
@@ -505,60 +486,39 @@ func mulScalarU(dst, x []float32, s, _ float32) { mulVS(dst, x, s) }
 
 func reluU(dst, x []float32, _, _ float32) { kernels.Relu(dst, x) }
 
-func negU(dst, x []float32, _, _ float32) {
-	x = x[:len(dst)]
-	for i := range dst {
-		dst[i] = -x[i]
-	}
-}
+func negU(dst, x []float32, _, _ float32) { mapV(dst, x, func(a float32) float32 { return -a }) }
 
 func expU(dst, x []float32, _, _ float32) {
-	x = x[:len(dst)]
-	for i := range dst {
-		dst[i] = float32(math.Exp(float64(x[i])))
-	}
+	mapV(dst, x, func(a float32) float32 { return float32(math.Exp(float64(a))) })
 }
 
 func logU(dst, x []float32, _, _ float32) {
-	x = x[:len(dst)]
-	for i := range dst {
-		dst[i] = float32(math.Log(float64(x[i])))
-	}
+	mapV(dst, x, func(a float32) float32 { return float32(math.Log(float64(a))) })
 }
 
 // sqrtU rounds the float64 root, which equals the correctly rounded
 // float32 root.
 func sqrtU(dst, x []float32, _, _ float32) {
-	x = x[:len(dst)]
-	for i := range dst {
-		dst[i] = float32(math.Sqrt(float64(x[i])))
-	}
+	mapV(dst, x, func(a float32) float32 { return float32(math.Sqrt(float64(a))) })
 }
 
 func absU(dst, x []float32, _, _ float32) {
-	x = x[:len(dst)]
-	for i := range dst {
-		dst[i] = math.Float32frombits(math.Float32bits(x[i]) &^ (1 << 31))
-	}
+	mapV(dst, x, func(a float32) float32 { return math.Float32frombits(math.Float32bits(a) &^ (1 << 31)) })
 }
 
 func signU(dst, x []float32, _, _ float32) {
-	x = x[:len(dst)]
-	for i, v := range x {
+	mapV(dst, x, func(v float32) float32 {
 		switch {
 		case v > 0:
-			dst[i] = 1
+			return 1
 		case v < 0:
-			dst[i] = -1
+			return -1
 		default: // ±0 and NaN map to themselves
-			dst[i] = v
+			return v
 		}
-	}
+	})
 }
 
 func clampU(dst, x []float32, lo, hi float32) {
-	x = x[:len(dst)]
-	for i := range dst {
-		dst[i] = min(max(x[i], lo), hi)
-	}
+	mapV(dst, x, func(a float32) float32 { return min(max(a, lo), hi) })
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/bulwark-ml/bulwark/attack"
 	"github.com/bulwark-ml/bulwark/autograd"
 	"github.com/bulwark-ml/bulwark/data"
+	"github.com/bulwark-ml/bulwark/internal/testutil"
 	"github.com/bulwark-ml/bulwark/nn"
 )
 
@@ -179,11 +180,7 @@ func TestKLObjectiveGradient(t *testing.T) {
 		t.Fatalf("KL = %v, want > 0", kl)
 	}
 	for j := range z {
-		const h = 1e-3
-		zp, zm := slices.Clone(z), slices.Clone(z)
-		zp[j] += h
-		zm[j] -= h
-		num := (a.klObjective(0, zp, 0, make([]float32, 3)) - a.klObjective(0, zm, 0, make([]float32, 3))) / (2 * h)
+		num := testutil.CentralDiff(z, j, 1e-3, func() float64 { return a.klObjective(0, z, 0, make([]float32, 3)) })
 		if math.Abs(num-float64(g[j])) > 1e-3 {
 			t.Fatalf("∂KL/∂z[%d] = %v, numerically %v", j, g[j], num)
 		}
@@ -399,11 +396,8 @@ func TestMixedTraining(t *testing.T) {
 }
 
 func TestAdvConfigErrorsNameTheField(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		edit func(*Config)
-		flag string
-	}{
+	pgd := func(dir string) Config { return advConfig(dir, "pgd") }
+	checkConfigErrors(t, pgd, []configCase{
 		{"unknown adv", func(c *Config) { c.Adv = "mart" }, "Adv"},
 		{"zero eps", func(c *Config) { c.Eps = 0 }, "Eps"},
 		{"eps 2", func(c *Config) { c.Eps = 2 }, "Eps"},
@@ -417,18 +411,11 @@ func TestAdvConfigErrorsNameTheField(t *testing.T) {
 		{"negative val size", func(c *Config) { c.ValSize = -3 }, "ValSize"},
 		{"negative eval every", func(c *Config) { c.EvalEvery = -1 }, "EvalEvery"},
 		{"missing synthetic", func(c *Config) { c.Synthetic = "npz:/nonexistent.npz" }, "Synthetic"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			cfg := advConfig(t.TempDir(), "pgd")
-			tc.edit(&cfg)
-			_, err := New(cfg, tinyOptions(t))
-			checkFieldError(t, err, tc.flag)
-		})
-	}
+	})
 	// A custom loss and --adv do not mix.
 	opts := tinyOptions(t)
 	opts.Loss = func(s *Step) (*autograd.Var, *autograd.Var, error) { return nil, nil, nil }
-	_, err := New(advConfig(t.TempDir(), "pgd"), opts)
+	_, err := New(pgd(t.TempDir()), opts)
 	checkFieldError(t, err, "Adv")
 }
 

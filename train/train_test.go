@@ -294,12 +294,29 @@ func TestRunDirectoryGuards(t *testing.T) {
 	checkFieldError(t, err, "Resume")
 }
 
+// configCase is an edit that makes a valid Config invalid, and the
+// field the error must name.
+type configCase struct {
+	name  string
+	edit  func(*Config)
+	field string
+}
+
+// checkConfigErrors applies each case to a fresh valid config from base
+// and checks that New fails with a FieldError naming the case's field.
+func checkConfigErrors(t *testing.T, base func(dir string) Config, cases []configCase) {
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := base(t.TempDir())
+			tc.edit(&cfg)
+			_, err := New(cfg, tinyOptions(t))
+			checkFieldError(t, err, tc.field)
+		})
+	}
+}
+
 func TestConfigErrorsNameTheField(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		edit func(*Config)
-		flag string
-	}{
+	checkConfigErrors(t, tinyConfig, []configCase{
 		{"unknown arch", func(c *Config) { c.Arch = "resnet9" }, "Arch"},
 		{"zero epochs", func(c *Config) { c.Epochs = 0 }, "Epochs"},
 		{"negative batch size", func(c *Config) { c.BatchSize = -1 }, "BatchSize"},
@@ -309,14 +326,7 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{"label smoothing 2", func(c *Config) { c.LabelSmoothing = 2 }, "LabelSmoothing"},
 		{"empty arch", func(c *Config) { c.Arch = "" }, "Arch"},
 		{"unsorted milestones", func(c *Config) { c.Milestones = []int{3, 2} }, "Milestones"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			cfg := tinyConfig(t.TempDir())
-			tc.edit(&cfg)
-			_, err := New(cfg, tinyOptions(t))
-			checkFieldError(t, err, tc.flag)
-		})
-	}
+	})
 }
 
 func TestModelFileReloads(t *testing.T) {

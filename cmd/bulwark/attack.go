@@ -13,8 +13,6 @@ import (
 	"github.com/bulwark-ml/bulwark/attack"
 	"github.com/bulwark-ml/bulwark/data"
 	"github.com/bulwark-ml/bulwark/kernels"
-	"github.com/bulwark-ml/bulwark/nn"
-	"github.com/bulwark-ml/bulwark/pipeline"
 )
 
 // attackNames lists what --attack accepts; "all" is the four in order.
@@ -35,9 +33,7 @@ func runAttack(args []string, stdout io.Writer) error {
 	steps := fs.Int("steps", 0, "iterations (0 = 20 for pgd, 100 for apgd)")
 	restarts := fs.Int("restarts", 1, "random restarts of pgd and apgd (per sample, the worst is kept)")
 	n := fs.Int("n", 0, "attack the first N samples (0 = all)")
-	batch := fs.Int("batch", 256, "batch size")
 	seed := fs.Uint64("seed", 0, "seed of the random starts")
-	threads := fs.Int("threads", 0, "kernel threads (0 = GOMAXPROCS)")
 	saveAdv := fs.String("save-adv", "", "write the worst-case adversarial inputs as float32 N×C×H×W .npy")
 	if err := parseFlags(fs, "attack", args, stdout); err != nil {
 		return err
@@ -56,10 +52,9 @@ func runAttack(args []string, stdout io.Writer) error {
 		return fmt.Errorf("attack: --restarts: %d, want at least 1", *restarts)
 	case *n < 0:
 		return fmt.Errorf("attack: --n: %d, want at least 0", *n)
-	case *batch < 1:
-		return fmt.Errorf("attack: --batch: %d, want at least 1", *batch)
-	case *threads < 0:
-		return fmt.Errorf("attack: --threads: %d, want at least 0", *threads)
+	}
+	if err := ml.check("attack"); err != nil {
+		return err
 	}
 	var aa *attack.AutoAttack
 	var attacks []attack.Attack
@@ -82,15 +77,12 @@ func runAttack(args []string, stdout io.Writer) error {
 			return fmt.Errorf("attack: --attack: %w", err)
 		}
 	}
-	model, ds, closeData, err := ml.load("attack")
+	model, ds, done, err := ml.load("attack")
 	if err != nil {
 		return err
 	}
-	defer closeData()
-	if *threads > 0 {
-		defer kernels.SetThreads(kernels.SetThreads(*threads))
-	}
-	o := attack.EvalOptions{BatchSize: *batch}
+	defer done()
+	o := attack.EvalOptions{BatchSize: ml.batch}
 	total := ds.Len()
 	if *n > 0 && *n < total {
 		total = *n
@@ -225,77 +217,4 @@ func (f *fraction) Set(s string) error {
 	}
 	*f = fraction(v)
 	return nil
-}
-
-// modelFlags are the flags that name a model and the data it runs on,
-// shared by eval and attack.
-type modelFlags struct {
-	weights, arch, spec, split string
-	width                      float64
-}
-
-// bind defines the flags on fs; split is the default --split.
-func (ml *modelFlags) bind(fs *flag.FlagSet, split string) {
-	fs.StringVar(&ml.weights, "weights", "", "model weights (.safetensors): a bulwark model or checkpoint, or a PyTorch state dict with torchvision names")
-	fs.StringVar(&ml.arch, "arch", "", "architecture: "+strings.Join(nn.Archs(), ", ")+" (default: the one recorded in --weights)")
-	fs.StringVar(&ml.spec, "data", "", "dataset: "+data.Specs+"; its test split is used when it has one")
-	fs.StringVar(&ml.split, "split", split, "which split of mnist, fashion-mnist and cifar specs: test or train")
-	fs.Float64Var(&ml.width, "width", 0, "channel-width multiplier (default: recorded in --weights, else 1)")
-}
-
-// load checks the flags, opens the data and builds the model. closeData
-// releases the data; errors name the flag and the command cmd.
-func (ml *modelFlags) load(cmd string) (model nn.FeatureModel, ds data.Dataset, closeData func(), err error) {
-	switch {
-	case ml.weights == "":
-		return nil, nil, nil, fmt.Errorf("%s: --weights is missing", cmd)
-	case ml.spec == "":
-		return nil, nil, nil, fmt.Errorf("%s: --data is missing; want one of: %s", cmd, data.Specs)
-	case ml.split != "test" && ml.split != "train":
-		return nil, nil, nil, fmt.Errorf("%s: --split: %q, want test or train", cmd, ml.split)
-	case !(ml.width >= 0):
-		return nil, nil, nil, fmt.Errorf("%s: --width: %g is not a non-negative number", cmd, ml.width)
-	}
-	w, err := nn.ReadWeights(ml.weights)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%s: --weights: %w", cmd, err)
-	}
-	arch := ml.arch
-	if arch == "" && w.Arch == "" {
-		return nil, nil, nil, fmt.Errorf("%s: --arch is missing and %s does not record one", cmd, ml.weights)
-	}
-	trainSet, testSet, err := data.Open(ml.spec)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%s: --data: %w", cmd, err)
-	}
-	closeData = func() {
-		data.Close(trainSet)
-		if testSet != nil {
-			data.Close(testSet)
-		}
-	}
-	ds = trainSet
-	if testSet != nil && ml.split == "test" {
-		ds = testSet
-	}
-	if model, err = ml.build(cmd, w, arch, ds); err != nil {
-		closeData()
-		return nil, nil, nil, err
-	}
-	return model, ds, closeData, nil
-}
-
-// build makes the model of w (with architecture arch, if set) for
-// images like those of ds.
-func (ml *modelFlags) build(cmd string, w *nn.Weights, arch string, ds data.Dataset) (nn.FeatureModel, error) {
-	if _, h, wd := ds.Shape(); h != wd {
-		return nil, fmt.Errorf("%s: --data %s: images are %d×%d, want square ones", cmd, ml.spec, h, wd)
-	}
-	o := pipeline.ImageOptions(ds)
-	o.Arch, o.Width = arch, ml.width
-	model, err := w.Build(o)
-	if err != nil {
-		return nil, fmt.Errorf("%s: --weights %s: %w", cmd, ml.weights, err)
-	}
-	return model, nil
 }

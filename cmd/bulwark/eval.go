@@ -7,7 +7,6 @@ import (
 
 	"github.com/bulwark-ml/bulwark/attack"
 	"github.com/bulwark-ml/bulwark/data"
-	"github.com/bulwark-ml/bulwark/kernels"
 	"github.com/bulwark-ml/bulwark/nn"
 )
 
@@ -16,32 +15,21 @@ func runEval(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	var ml modelFlags
 	ml.bind(fs, "test")
-	batch := fs.Int("batch", 256, "batch size")
-	threads := fs.Int("threads", 0, "kernel threads (0 = GOMAXPROCS)")
 	logits := fs.String("save-logits", "", "write the logits as a float32 N×classes .npy file")
 	if err := parseFlags(fs, "eval", args, stdout); err != nil {
 		return err
 	}
-	switch {
-	case *batch < 1:
-		return fmt.Errorf("eval: --batch: %d, want at least 1", *batch)
-	case *threads < 0:
-		return fmt.Errorf("eval: --threads: %d, want at least 0", *threads)
-	}
-	model, ds, closeData, err := ml.load("eval")
+	model, ds, done, err := ml.load("eval")
 	if err != nil {
 		return err
 	}
-	defer closeData()
-	if *threads > 0 {
-		defer kernels.SetThreads(kernels.SetThreads(*threads))
-	}
+	defer done()
 	var out []float32
 	classes := classCount(model)
 	if *logits != "" {
 		out = make([]float32, ds.Len()*classes)
 	}
-	r, err := attack.Evaluate(model, ds, attack.EvalOptions{BatchSize: *batch, Logits: out})
+	r, err := attack.Evaluate(model, ds, attack.EvalOptions{BatchSize: ml.batch, Logits: out})
 	if err != nil {
 		return fmt.Errorf("eval: --data %s: %w", ml.spec, err)
 	}

@@ -64,9 +64,7 @@ func runPrunePipeline(args []string, stdout io.Writer) (err error) {
 		return errors.New("prune-pipeline: --synthetic: not supported; give the pool as --data")
 	}
 	pc.Data, pc.Out, pc.Train = tc.Data, tc.Out, tc
-	if tc.Threads > 0 {
-		defer kernels.SetThreads(kernels.SetThreads(tc.Threads))
-	}
+	defer useThreads(tc.Threads)()
 	fmt.Fprintf(stdout, "bulwark prune-pipeline: %s, seed %g%%, scores %s, prune %v, %d seed(s), %d threads, run directory %s\n",
 		pc.Data, 100*pc.SeedFrac, strings.Join(pc.Scores, ","), pc.Prune, pc.Seeds, kernels.Threads(), pc.Out)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

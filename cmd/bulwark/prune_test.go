@@ -23,6 +23,18 @@ func runOK(t *testing.T, args ...string) string {
 	return buf.String()
 }
 
+// runFails runs the CLI and fails the test unless it returns an error of
+// one line containing want: the CLI's errors name what is wrong in one
+// line. The flag-error tables of the commands share it.
+func runFails(t *testing.T, want string, args ...string) {
+	t.Helper()
+	var buf bytes.Buffer
+	err := run(args, &buf, &buf)
+	if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+		t.Errorf("%v: error %v, want one line containing %q", args, err, want)
+	}
+}
+
 // TestPruningStages chains score → embed → extrapolate → select through
 // the files each stage writes.
 func TestPruningStages(t *testing.T) {
@@ -134,12 +146,6 @@ func TestPruningStages(t *testing.T) {
 		{"unknown score", []string{"score", "--data", spec, "--score", "magic", "--out", filepath.Join(dir, "x")}, "--score: unknown score"},
 		{"seed-frac 1", []string{"prune-pipeline", "--data", spec, "--seed-frac", "1", "--out", filepath.Join(dir, "y")}, "--seed-frac: 1 scores the whole pool"},
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			var buf bytes.Buffer
-			err := run(c.args, &buf, &buf)
-			if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
-				t.Errorf("%v: error %v, want one line containing %q", c.args, err, c.want)
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { runFails(t, c.want, c.args...) })
 	}
 }

@@ -67,9 +67,7 @@ func runScore(args []string, stdout io.Writer) (err error) {
 	if err := pipeline.WriteIndices(seedPath, seed); err != nil {
 		return fmt.Errorf("score: %w", err)
 	}
-	if tc.Threads > 0 {
-		defer kernels.SetThreads(kernels.SetThreads(tc.Threads))
-	}
+	defer useThreads(tc.Threads)()
 	fmt.Fprintf(stdout, "bulwark score: %d of %d samples of %s, %s %s ε=%.4g for %d epochs, %d threads, run directory %s\n",
 		len(seed), pool.Len(), tc.Data, tc.Arch, tc.Adv, tc.Eps, tc.Epochs, kernels.Threads(), tc.Out)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

@@ -1,8 +1,8 @@
 // Package testutil holds the helpers that the engine's tests share:
 // CheckPanic for the panics that name an op and its shapes, ForEachImpl to
 // run a test on every kernel implementation, Near and Close to compare
-// floats within a tolerance, and StopAfter to end a training run after an
-// epoch.
+// floats within a tolerance, CentralDiff for the numeric side of a
+// gradient check, and StopAfter to end a training run after an epoch.
 //
 // It imports no package of the engine, so that any package's internal
 // tests can use it without an import cycle: what it needs of an engine
@@ -90,6 +90,21 @@ func Near(a, b, tol float64) bool {
 // is close whatever the tolerance, and so is NaN to NaN.
 func Close(got, want, scale, tol float64) bool {
 	return got == want || math.IsNaN(got) && math.IsNaN(want) || math.Abs(got-want) <= tol*scale
+}
+
+// CentralDiff returns the central difference (f(x+h) − f(x−h))/2h of f
+// in element i of x, which f reads: it moves x[i] by ±h (rounded to x's
+// type), calls f at each point and restores x[i]. It is the numeric
+// gradient that hand-written gradient checks compare the analytic one
+// against.
+func CentralDiff[T float32 | float64](x []T, i int, h float64, f func() float64) float64 {
+	v := x[i]
+	x[i] = v + T(h)
+	lp := f()
+	x[i] = v - T(h)
+	lm := f()
+	x[i] = v
+	return (lp - lm) / (2 * h)
 }
 
 // StopAfter sets *hook, an end-of-epoch hook such as

@@ -149,6 +149,20 @@ func TestClose(t *testing.T) {
 	}
 }
 
+func TestCentralDiff(t *testing.T) {
+	x := []float64{1, 3, 5}
+	var calls int
+	cube := func() float64 { calls++; return x[1] * x[1] * x[1] }
+	// ((3+h)³ − (3−h)³)/2h = 27 + h² exactly in reals.
+	if got := CentralDiff(x, 1, 0.5, cube); got != 27.25 || calls != 2 || x[1] != 3 {
+		t.Errorf("CentralDiff of x³ at 3, h 0.5: %v after %d calls, x[1] left at %v; want 27.25, 2 calls, 3", got, calls, x[1])
+	}
+	y := []float32{2}
+	if got := CentralDiff(y, 0, 0.25, func() float64 { return float64(y[0]) * float64(y[0]) }); got != 4 || y[0] != 2 {
+		t.Errorf("CentralDiff of y² at 2, h 0.25: %v, y[0] left at %v; want 4 and 2", got, y[0])
+	}
+}
+
 func TestStopAfter(t *testing.T) {
 	var hook func(epoch int, model string) error
 	ctx := StopAfter(&hook, 1)
