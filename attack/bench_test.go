@@ -69,7 +69,7 @@ func BenchmarkPGD10(b *testing.B) {
 	for _, c := range []struct {
 		arch    string
 		c, side int
-	}{{"resnet20", 3, 32}, {"resnet8", 1, 28}} {
+	}{{"resnet20", 3, 32}, {"resnet8", 1, 28}, {"smallcnn", 1, 28}} {
 		m, err := nn.New(c.arch, nn.Config{InChannels: c.c, Seed: 1})
 		if err != nil {
 			b.Fatal(err)

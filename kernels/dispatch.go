@@ -12,9 +12,12 @@ type impl struct {
 	// rank orders implementations: the highest-ranked one the CPU supports
 	// is the default. It reflects measured speed, not instruction-set age.
 	rank int
+	// why, if not empty, says why it ranks where it does on this CPU.
+	why string
 
-	// gemm is the GEMM microkernel.
-	gemm *gemmKernel
+	// gemm is the GEMM microkernel; gemmSmall, if not nil, a narrower tile
+	// for products of few rows (see gemmFor).
+	gemm, gemmSmall *gemmKernel
 
 	axpy         func(alpha float32, x, y []float32)
 	dot          func(x, y []float32) float32
@@ -112,6 +115,47 @@ type gemmKernel struct {
 	// packBRow copies the nr-float chunks of src to dst, stride floats
 	// apart (see packBRowGeneric): the inner loop of packing B.
 	packBRow func(dst []float32, stride int, src []float32)
+}
+
+// smallTileMaxRows is the most rows of C for which gemmFor considers the
+// narrower tile: beyond it the padding of the wider one is small.
+const smallTileMaxRows = 96
+
+// gemmFor returns the microkernel for a product with m rows of C: the
+// narrower tile where it pads m less, for m < smallTileMaxRows (the 16, 32
+// and 64 output channels of small convolutions), else the default one. The
+// choice depends only on m, so results stay the same from run to run.
+func (im *impl) gemmFor(m int) *gemmKernel {
+	s := im.gemmSmall
+	if s == nil || m >= smallTileMaxRows || roundUp(m, s.mr) >= roundUp(m, im.gemm.mr) {
+		return im.gemm
+	}
+	return s
+}
+
+// Describe returns one line per implementation this CPU supports, the
+// default first: its name, GEMM tiles, why it ranks where it does, and
+// which one is in use, for benchmark tables and bug reports.
+func Describe() string {
+	var b strings.Builder
+	for i, im := range impls {
+		tiles := im.gemm.name
+		if im.gemmSmall != nil {
+			tiles += fmt.Sprintf(", %s below %d rows", im.gemmSmall.name, smallTileMaxRows)
+		}
+		fmt.Fprintf(&b, "%s (GEMM %s)", im.name, tiles)
+		if i == 0 {
+			b.WriteString(", default")
+		}
+		if im == active {
+			b.WriteString(", in use")
+		}
+		if im.why != "" {
+			fmt.Fprintf(&b, ": %s", im.why)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
 }
 
 // TileSize returns the register tile (rows × columns of C) of the active

@@ -96,7 +96,7 @@ func runGemm(spec gemmJob) {
 	}
 	j := jobs.Get()
 	*j = spec
-	j.gk = active.gemm
+	j.gk = active.gemmFor(spec.m)
 	j.blk = blockingFor(j.gk)
 	parts := j.split(Threads())
 	Run(j, parts)

@@ -157,6 +157,53 @@ func TestMaxPool2dNaN(t *testing.T) {
 	}
 }
 
+// TestMaxPool2x2 checks the unrolled 2×2/stride-2 path against the
+// general loop, value and index, on odd and even planes with ties, NaNs
+// and -Inf, where the order of comparisons decides the index.
+func TestMaxPool2x2(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	specials := []float32{0, 1, -1, float32(math.Inf(-1)), float32(math.Inf(1)), float32(math.NaN())}
+	for _, shape := range [][]int{{2, 3, 8, 8}, {1, 2, 7, 9}, {3, 1, 2, 2}, {1, 1, 5, 3}} {
+		x := New(shape...)
+		for i := range x.data {
+			if rng.IntN(2) == 0 {
+				x.data[i] = specials[rng.IntN(len(specials))]
+			} else {
+				x.data[i] = float32(rng.IntN(3))
+			}
+		}
+		p := PoolParams{KernelH: 2, KernelW: 2}
+		g := newPoolGeom("MaxPool2d", x.shape, p)
+		if !g.is2x2() {
+			t.Fatalf("%v: geometry %+v not 2x2", shape, g)
+		}
+		y, idx := MaxPool2d(nil, nil, x, p)
+		want, wantIdx := New(y.shape...), make([]int32, len(idx))
+		in, on := g.h*g.w, g.oh*g.ow
+		for pl := range g.n * g.c {
+			g.maxPlane(x.data[pl*in:(pl+1)*in], want.data[pl*on:(pl+1)*on], wantIdx[pl*on:(pl+1)*on])
+		}
+		for i := range idx {
+			same := y.data[i] == want.data[i] || y.data[i] != y.data[i] && want.data[i] != want.data[i]
+			if !same || idx[i] != wantIdx[i] {
+				t.Fatalf("%v: output %d = %v at %d, general loop %v at %d", shape, i, y.data[i], idx[i], want.data[i], wantIdx[i])
+			}
+		}
+	}
+}
+
+// BenchmarkMaxPool2d is SmallCNN's pooling of a batch of 128: 32 channels
+// of 28×28, 2×2 at stride 2.
+func BenchmarkMaxPool2d(b *testing.B) {
+	x := cvRand(rand.New(rand.NewPCG(1, 2)), 128, 32, 28, 28)
+	p := PoolParams{KernelH: 2, KernelW: 2}
+	y, idx := MaxPool2d(nil, nil, x, p)
+	b.ReportAllocs()
+	for b.Loop() {
+		MaxPool2d(y, idx, x, p)
+	}
+}
+
 func TestPoolMisuse(t *testing.T) {
 	x := New(2, 3, 8, 8)
 	p := PoolParams{KernelH: 2, KernelW: 2}

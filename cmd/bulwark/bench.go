@@ -48,7 +48,7 @@ func runBench(args []string, stdout io.Writer) error {
 	}
 
 	peak := map[int]float64{}
-	fmt.Fprintf(stdout, "bulwark bench: implementation %s, blocking %+v\n", *impl, kernels.CurrentBlocking())
+	fmt.Fprintf(stdout, "bulwark bench: implementation %s, blocking %+v\n%s", *impl, kernels.CurrentBlocking(), kernels.Describe())
 	for _, t := range threads {
 		g, what := bench.Peak(t, max(opts.MinTime, 100*time.Millisecond))
 		if g > 0 {

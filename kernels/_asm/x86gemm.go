@@ -78,8 +78,24 @@ var avx2GEMM = []gemmSpec{
 			"of implicit-GEMM convolution), and prefetches like gemm6x16StridedAVX2."},
 }
 
-var avx512GEMM = gemmSpec{name: "gemm12x32AVX512", isa: avx512, mr: 12, nv: 2, b: stridedB,
-	note: "It reads B at stride ldb and prefetches the same row of the next micro-panel."}
+// avx512GEMM are the AVX-512 microkernels: the 12×32 tile for products of
+// many rows, and the 8×32 tile for the 16, 32 or 64 rows (output channels)
+// of small convolutions, which 12-row tiles pad by up to 50%.
+var avx512GEMM = []gemmSpec{
+	{name: "gemm12x32AVX512", isa: avx512, mr: 12, nv: 2, b: stridedB,
+		note: "It reads B at stride ldb and prefetches the same row of the next micro-panel."},
+	{name: "gemm12x32RowsAVX512", isa: avx512, mr: 12, nv: 2, b: indexedB,
+		note: "It reads row p of B at b + rows[p] floats (implicit-GEMM convolution) " +
+			"and prefetches like gemm12x32AVX512."},
+	{name: "gemm8x32AVX512", isa: avx512, mr: 8, nv: 2, b: packedB,
+		note: "It reads a packed B micro-panel (ldb=32) and prefetches eight rows ahead in it."},
+	{name: "gemm8x32StridedAVX512", isa: avx512, mr: 8, nv: 2, b: stridedB,
+		note: "It reads B in place (rows ldb apart) and prefetches the same row of " +
+			"the next micro-panel, which the following call will read."},
+	{name: "gemm8x32RowsAVX512", isa: avx512, mr: 8, nv: 2, b: indexedB,
+		note: "It reads row p of B at b + rows[p] floats (implicit-GEMM convolution) " +
+			"and prefetches like gemm8x32StridedAVX512."},
+}
 
 // gemmDoc is the doc comment of microkernel g: the Go loop it computes and
 // how it computes it.
@@ -423,9 +439,12 @@ A and B for it. gemm_amd64.go declares them.`)
 }
 
 func gemmAVX512File() ([]byte, error) {
-	a := newX86(`The 12×32 AVX-512 GEMM microkernel and the loop that packs B for it.
-avx512_amd64.go declares them.`)
-	a.gemmKernel(avx512GEMM)
+	a := newX86(`The AVX-512 GEMM microkernels, 12×32 and 8×32, in variants that differ only
+in how they find the rows of B and what they prefetch, and the loop that
+packs B for them. avx512_amd64.go declares them.`)
+	for _, g := range avx512GEMM {
+		a.gemmKernel(g)
+	}
 	a.packRow(avx512, 2, "packRow32AVX512")
 	return a.print()
 }

@@ -1,0 +1,33 @@
+package kernels
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestDescribe checks that Describe lists every implementation, default
+// first, and marks the one in use, also after Use switches.
+func TestDescribe(t *testing.T) {
+	names := Implementations()
+	last := names[len(names)-1]
+	restore, err := Use(last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer restore()
+	lines := strings.Split(strings.TrimSuffix(Describe(), "\n"), "\n")
+	if len(lines) != len(names) {
+		t.Fatalf("Describe has %d lines for %d implementations:\n%s", len(lines), len(names), Describe())
+	}
+	for i, name := range names {
+		if !strings.HasPrefix(lines[i], name+" (GEMM ") {
+			t.Errorf("line %d = %q, want implementation %s", i, lines[i], name)
+		}
+		if got := strings.Contains(lines[i], "in use"); got != (name == last) {
+			t.Errorf("line %d = %q: in use %v, want %v", i, lines[i], got, name == last)
+		}
+	}
+	if !strings.Contains(lines[0], ", default") {
+		t.Errorf("first line %q does not say default", lines[0])
+	}
+}
