@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 )
@@ -52,10 +53,34 @@ var impls = []*impl{&genericImpl}
 // active is the implementation in use.
 var active = &genericImpl
 
+// EnvVar names the environment variable that overrides the default
+// implementation for a whole process (for example BULWARK_KERNELS=avx2), so
+// that benchmarks and programs can be compared across implementations
+// without code.
+const EnvVar = "BULWARK_KERNELS"
+
 func registerImpl(im *impl) {
 	impls = append(impls, im)
 	slices.SortStableFunc(impls, func(a, b *impl) int { return b.rank - a.rank })
 	active = impls[0]
+	// Every registration re-applies the override, so it holds whatever
+	// order the per-ISA init functions run in.
+	if want := os.Getenv(EnvVar); want != "" {
+		for _, im := range impls {
+			if im.name == want {
+				active = im
+			}
+		}
+	}
+}
+
+// EnvError reports an EnvVar that names no implementation this CPU
+// supports; the default is then in use. Programs should check it at start.
+func EnvError() error {
+	if want := os.Getenv(EnvVar); want != "" && !slices.Contains(Implementations(), want) {
+		return fmt.Errorf("%s=%s: implementation not supported here (have %s)", EnvVar, want, strings.Join(Implementations(), ", "))
+	}
+	return nil
 }
 
 // Implementations returns the names of the kernel implementations this CPU

@@ -31,3 +31,27 @@ func TestDescribe(t *testing.T) {
 		t.Errorf("first line %q does not say default", lines[0])
 	}
 }
+
+// TestEnvVar checks that BULWARK_KERNELS picks the implementation whatever
+// the registration order, and that EnvError names a bad value.
+func TestEnvVar(t *testing.T) {
+	defer func(saved []*impl, act *impl) { impls, active = saved, act }(impls, active)
+	names := Implementations()
+	last := names[len(names)-1]
+	t.Setenv(EnvVar, last)
+	if err := EnvError(); err != nil {
+		t.Errorf("EnvError with %s: %v", last, err)
+	}
+	all := impls
+	impls = nil
+	for i := len(all) - 1; i >= 0; i-- { // register in reverse rank order
+		registerImpl(all[i])
+	}
+	if active.name != last {
+		t.Errorf("%s=%s: active is %s", EnvVar, last, active.name)
+	}
+	t.Setenv(EnvVar, "no-such-isa")
+	if err := EnvError(); err == nil || !strings.Contains(err.Error(), "no-such-isa") || !strings.Contains(err.Error(), EnvVar) {
+		t.Errorf("EnvError with a bad value = %v, want an error naming it and %s", err, EnvVar)
+	}
+}
