@@ -22,6 +22,14 @@ type Shape struct {
 // Flops is the number of floating-point operations of the product.
 func (s Shape) Flops() float64 { return 2 * float64(s.M) * float64(s.N) * float64(s.K) }
 
+// Operands returns the operands every measurement of s uses: A (M×K) and
+// B (K×N) drawn from a normal distribution with a seed fixed by the
+// shape, so that each run times the same numbers, and C (M×N) zeroed.
+func (s Shape) Operands() (a, b, c []float32) {
+	rng := rand.New(rand.NewPCG(1, uint64(s.M*s.N*s.K)))
+	return randSlice(rng, s.M*s.K), randSlice(rng, s.K*s.N), make([]float32, s.M*s.N)
+}
+
 // SquareShapes are the square products of the suite.
 var SquareShapes = []Shape{
 	{"square", 64, 64, 64},
@@ -66,8 +74,7 @@ type Options struct {
 func RunSgemm(shapes []Shape, opts Options) []Result {
 	var out []Result
 	for _, s := range shapes {
-		rng := rand.New(rand.NewPCG(1, uint64(s.M*s.N*s.K)))
-		a, b, c := randSlice(rng, s.M*s.K), randSlice(rng, s.K*s.N), make([]float32, s.M*s.N)
+		a, b, c := s.Operands()
 		for _, t := range opts.Threads {
 			r := Result{Shape: s, Impl: kernels.Implementation(), Threads: t}
 			prev := kernels.SetThreads(t)

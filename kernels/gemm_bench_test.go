@@ -1,59 +1,48 @@
-package kernels
+package kernels_test
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"runtime"
+	"strings"
 	"testing"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
 
+	"github.com/bulwark-ml/bulwark/bench"
 	"github.com/bulwark-ml/bulwark/internal/testutil"
+	"github.com/bulwark-ml/bulwark/kernels"
 )
 
-// GemmShape is one benchmarked product: C (M×N) = A (M×K) · B (K×N).
-type gemmShape struct {
-	name    string
-	m, n, k int
-}
-
-// gemmBenchShapes are the square sizes and the conv-as-GEMM shapes of
-// ResNet-20's forward pass on a batch of 128 3×32×32 images
-// (M = output channels, K = input channels·9, N = 128·H·W).
-var gemmBenchShapes = []gemmShape{
-	{"square-64", 64, 64, 64},
-	{"square-256", 256, 256, 256},
-	{"square-1024", 1024, 1024, 1024},
-	{"square-2048", 2048, 2048, 2048},
-	{"resnet20-stem", 16, 128 * 32 * 32, 27},
-	{"resnet20-stage1", 16, 128 * 32 * 32, 144},
-	{"resnet20-stage2-down", 32, 128 * 16 * 16, 144},
-	{"resnet20-stage2", 32, 128 * 16 * 16, 288},
-	{"resnet20-stage3-down", 64, 128 * 8 * 8, 288},
-	{"resnet20-stage3", 64, 128 * 8 * 8, 576},
+// gemmBenchName is the sub-benchmark name of shape s: the square sizes as
+// square-64 ..., the conv-as-GEMM shapes as resnet20-stem ....
+func gemmBenchName(s bench.Shape) string {
+	if s.Name == "square" {
+		return fmt.Sprintf("square-%d", s.M)
+	}
+	return strings.ReplaceAll(s.Name, " ", "-")
 }
 
 // BenchmarkSgemm runs bulwark's Sgemm (every implementation, 1 and 2
 // threads) and gonum's Sgemm (the implementation behind blas32, at
-// GOMAXPROCS 1 and 2) on the same operands, reporting GFLOP/s.
+// GOMAXPROCS 1 and 2) on the same operands, reporting GFLOP/s. The shapes
+// and operands are those of `bulwark bench` (package bench): the square
+// sizes and the conv-as-GEMM products of ResNet-20's forward pass.
 func BenchmarkSgemm(b *testing.B) {
-	for _, s := range gemmBenchShapes {
-		rng := rand.New(rand.NewPCG(1, 2))
-		a, bm, c := randMatrix(rng, s.m, s.k), randMatrix(rng, s.k, s.n), make([]float32, s.m*s.n)
-		flops := 2 * float64(s.m) * float64(s.n) * float64(s.k)
+	for _, s := range append(append([]bench.Shape{}, bench.SquareShapes...), bench.ConvShapes...) {
+		a, bm, c := s.Operands()
 		report := func(b *testing.B) {
-			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			b.ReportMetric(s.Flops()*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		}
-		b.Run(s.name, func(b *testing.B) {
-			testutil.ForEachImpl(b, Implementations(), Use, func(b *testing.B) {
+		b.Run(gemmBenchName(s), func(b *testing.B) {
+			testutil.ForEachImpl(b, kernels.Implementations(), kernels.Use, func(b *testing.B) {
 				for _, threads := range []int{1, 2} {
 					b.Run(fmt.Sprintf("threads-%d", threads), func(b *testing.B) {
-						defer SetThreads(SetThreads(threads))
-						Sgemm(false, false, s.m, s.n, s.k, 1, a, s.k, bm, s.n, 0, c, s.n) // warm the buffers
+						defer kernels.SetThreads(kernels.SetThreads(threads))
+						kernels.Sgemm(false, false, s.M, s.N, s.K, 1, a, s.K, bm, s.N, 0, c, s.N) // warm the buffers
 						b.ReportAllocs()
 						for b.Loop() {
-							Sgemm(false, false, s.m, s.n, s.k, 1, a, s.k, bm, s.n, 0, c, s.n)
+							kernels.Sgemm(false, false, s.M, s.N, s.K, 1, a, s.K, bm, s.N, 0, c, s.N)
 						}
 						report(b)
 					})
@@ -65,7 +54,7 @@ func BenchmarkSgemm(b *testing.B) {
 					var impl gonum.Implementation
 					b.ReportAllocs()
 					for b.Loop() {
-						impl.Sgemm(blas.NoTrans, blas.NoTrans, s.m, s.n, s.k, 1, a, s.k, bm, s.n, 0, c, s.n)
+						impl.Sgemm(blas.NoTrans, blas.NoTrans, s.M, s.N, s.K, 1, a, s.K, bm, s.N, 0, c, s.N)
 					}
 					report(b)
 				})

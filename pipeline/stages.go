@@ -194,6 +194,8 @@ func TrainRun(ctx context.Context, cfg train.Config, sets TrainSets, stdout, bar
 	var rec *prune.Recorder
 	if sets.Record != nil {
 		ro := *sets.Record
+		// The run's settings note the recording, for its weight files.
+		cfg.Recording = train.Recording{RecordAll: ro.Indices == nil, RecordAdv: ro.Kind == prune.RecordAdv, RecordTrain: ro.Kind == prune.RecordTrain}
 		var err error
 		if ro.Data, err = prune.RecordData(sets.Train, sets.Synthetic); err != nil {
 			return nil, nil, err

@@ -207,10 +207,12 @@ func metaInt(f *safetensors.File, key string) (int, error) {
 
 // configDiff returns the JSON name of the first setting that differs
 // between a and b, ignoring those that do not change the result's
-// meaning (threads and the output directory), or "".
+// meaning (threads and the output directory) and the Recording note,
+// which the recorder checks against its own files, or "".
 func configDiff(a, b Config) string {
 	a.Threads, b.Threads = 0, 0
 	a.Out, b.Out = "", ""
+	a.Recording, b.Recording = Recording{}, Recording{}
 	return configdiff.First(a, b)
 }
 

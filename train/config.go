@@ -94,6 +94,11 @@ type Config struct {
 	// of the run.
 	EvalEvery int `json:"eval_every,omitempty"`
 
+	// Recording notes the per-sample recording that hooks on this run
+	// make (a prune.Recorder; bulwark train's --record flags). Its JSON
+	// fields sit here, among the settings every weights file lists.
+	Recording
+
 	Seed    uint64 `json:"seed"`
 	Threads int    `json:"threads"` // kernel threads; 0 leaves the current setting
 	// Out is the run directory (e.g. runs/NAME) for the checkpoint, the
@@ -101,6 +106,19 @@ type Config struct {
 	// memory: the run cannot then be resumed, record or write a best
 	// checkpoint file (Result has the best weights).
 	Out string `json:"out"`
+}
+
+// Recording describes a per-sample recording of a run's trajectories
+// (package prune's Recorder, attached to Options.OnBatch and OnEpochEnd)
+// for the record: train itself acts on none of it, and a resumed run may
+// differ in it, since the recorder checks its own files. It keeps the
+// JSON names bulwark train has always stored for its --record flags, so
+// weight files describe a recorded run as they did when train recorded.
+type Recording struct {
+	Record      string `json:"record,omitempty"`       // .npy of int64 training-set indices recorded
+	RecordAll   bool   `json:"record_all,omitempty"`   // every training sample recorded
+	RecordAdv   bool   `json:"record_adv,omitempty"`   // also on the training attack's inputs (prune.RecordAdv)
+	RecordTrain bool   `json:"record_train,omitempty"` // from the training pass instead (prune.RecordTrain)
 }
 
 // Check validates c. Its error is a *FieldError naming the first

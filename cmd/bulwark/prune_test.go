@@ -11,6 +11,7 @@ import (
 
 	"github.com/bulwark-ml/bulwark/data"
 	"github.com/bulwark-ml/bulwark/pipeline"
+	"github.com/bulwark-ml/bulwark/safetensors"
 )
 
 // runOK runs the CLI and fails the test on an error.
@@ -47,6 +48,15 @@ func TestPruningStages(t *testing.T) {
 	seed, err := pipeline.ReadIndices(filepath.Join(run1, pipeline.SeedFile), 40)
 	if err != nil || len(seed) != 20 {
 		t.Fatalf("seed_indices.npy: %v, %d samples", err, len(seed))
+	}
+	// The scoring run's weight files note its recording where bulwark
+	// train notes --record-all (TestTrainRecordMetadata).
+	st, err := safetensors.Read(filepath.Join(run1, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg := st.Metadata["config"]; !strings.Contains(cfg, `"val_steps":10,"record_all":true,"seed":0,`) {
+		t.Fatalf("score's model.safetensors: config metadata without the recording: %s", cfg)
 	}
 	for _, m := range []string{"fp", "el2n", "forgetting"} {
 		if s, err := pipeline.ReadVector(filepath.Join(run1, "scores_"+m+".npy")); err != nil || len(s) != 20 {

@@ -14,44 +14,46 @@ import (
 	"github.com/bulwark-ml/bulwark/train"
 )
 
-// recordFlags are `bulwark train`'s per-sample recording flags, served by
-// a prune.Recorder on the trainer's hooks, writing into --out.
-type recordFlags struct {
-	indices      string // --record IDX.npy
-	all          bool   // --record-all
-	adv, trained bool   // --record-adv, --record-train
+// recordFlags serves `bulwark train`'s per-sample recording flags with a
+// prune.Recorder on the trainer's hooks, writing into --out. The flags
+// set the run's train.Recording (bindRecordFlags), which the weight files
+// list with the other settings; recordFlags holds the recording made.
+type recordFlags struct{ train.Recording }
+
+// bindRecordFlags binds the --record flags to r, with r's values as
+// defaults (so a resumed run's stored ones stay unless a flag is given).
+func bindRecordFlags(fs *flag.FlagSet, r *train.Recording) {
+	fs.StringVar(&r.Record, "record", r.Record, "record per-epoch true-class probabilities of the training samples listed in this int64 .npy")
+	fs.BoolVar(&r.RecordAll, "record-all", r.RecordAll, "record every training sample (instead of --record)")
+	fs.BoolVar(&r.RecordAdv, "record-adv", r.RecordAdv, "also record on inputs of the training attack's settings (PGD-10 at ε/4 without --adv; same --eps and --norm)")
+	fs.BoolVar(&r.RecordTrain, "record-train", r.RecordTrain, "record from the training forward pass instead of an eval pass (cheaper)")
 }
 
-func (rf *recordFlags) bind(fs *flag.FlagSet) {
-	fs.StringVar(&rf.indices, "record", "", "record per-epoch true-class probabilities of the training samples listed in this int64 .npy")
-	fs.BoolVar(&rf.all, "record-all", false, "record every training sample (instead of --record)")
-	fs.BoolVar(&rf.adv, "record-adv", false, "also record on inputs of the training attack's settings (PGD-10 at ε/4 without --adv; same --eps and --norm)")
-	fs.BoolVar(&rf.trained, "record-train", false, "record from the training forward pass instead of an eval pass (cheaper)")
-}
+func (rf *recordFlags) on() bool { return rf.Record != "" || rf.RecordAll }
 
-func (rf *recordFlags) on() bool { return rf.indices != "" || rf.all }
-
-// resumed takes a resumed run's recording from its directory when the
-// command line does not repeat it: the samples in record_indices.npy, the
-// kind from the arrays there.
+// resumed takes a resumed run's recording from its directory when
+// neither the command line nor the checkpoint's settings name one (the
+// checkpoints of recorded runs written while the weight files left the
+// recording out): the samples in record_indices.npy, the kind from the
+// arrays there.
 func (rf *recordFlags) resumed(dir string) {
 	if rf.on() || !exists(filepath.Join(dir, prune.RecordIndicesFile)) {
 		return
 	}
-	rf.indices = filepath.Join(dir, prune.RecordIndicesFile)
-	rf.adv = exists(filepath.Join(dir, prune.ProbsAdvFile))
-	rf.trained = exists(filepath.Join(dir, prune.ProbsTrainFile))
+	rf.Record = filepath.Join(dir, prune.RecordIndicesFile)
+	rf.RecordAdv = exists(filepath.Join(dir, prune.ProbsAdvFile))
+	rf.RecordTrain = exists(filepath.Join(dir, prune.ProbsTrainFile))
 }
 
 func (rf *recordFlags) check(cfg train.Config) error {
 	switch {
-	case rf.indices != "" && rf.all:
+	case rf.Record != "" && rf.RecordAll:
 		return errors.New("--record: give --record IDX.npy or --record-all, not both")
-	case (rf.adv || rf.trained) && !rf.on():
+	case (rf.RecordAdv || rf.RecordTrain) && !rf.on():
 		return errors.New("--record-adv: --record-adv and --record-train need --record IDX.npy or --record-all")
-	case rf.adv && rf.trained:
+	case rf.RecordAdv && rf.RecordTrain:
 		return errors.New("--record-train: records from the training pass instead of an eval pass; drop --record-adv")
-	case rf.adv && cfg.Eps == 0:
+	case rf.RecordAdv && cfg.Eps == 0:
 		return errors.New("--eps: missing: --record-adv needs the radius, e.g. --eps 8/255")
 	}
 	return nil
@@ -65,7 +67,7 @@ func (rf *recordFlags) hooks(opts *train.Options) **prune.Recorder {
 		return nil
 	}
 	rec := new(*prune.Recorder)
-	if rf.trained {
+	if rf.RecordTrain {
 		opts.OnBatch = func(s *train.Step) error {
 			(*rec).Observe(s.Indices, s.Labels, s.Logits.Value)
 			return nil
@@ -87,13 +89,13 @@ func (rf *recordFlags) start(rec **prune.Recorder, t *train.Trainer, cfg train.C
 	o := prune.RecorderOptions{Data: ds, Kind: prune.RecordClean, BatchSize: cfg.BatchSize, Workers: workers, Dir: cfg.Out,
 		Attack: func(e int) attack.Attack { return cfg.RecordAttack(e) }}
 	switch {
-	case rf.adv:
+	case rf.RecordAdv:
 		o.Kind = prune.RecordAdv
-	case rf.trained:
+	case rf.RecordTrain:
 		o.Kind = prune.RecordTrain
 	}
-	if rf.indices != "" {
-		if o.Indices, err = data.ReadIndices(rf.indices, ds.Len()); err != nil {
+	if rf.Record != "" {
+		if o.Indices, err = data.ReadIndices(rf.Record, ds.Len()); err != nil {
 			return fmt.Errorf("--record: %w", err)
 		}
 	}

@@ -82,7 +82,7 @@ func runTrain(args []string, stdout io.Writer) error {
 	newFlags := func() *flag.FlagSet {
 		fs := flag.NewFlagSet("train", flag.ContinueOnError)
 		trainFlags(fs, &cfg)
-		rf.bind(fs)
+		bindRecordFlags(fs, &cfg.Recording)
 		fs.BoolVar(&resume, "resume", false, "continue the run in --out from its checkpoint; settings come from the checkpoint")
 		fs.BoolVar(&quiet, "quiet", false, "no progress bar (it is also off when stderr is not a terminal)")
 		fs.IntVar(&workers, "workers", 0, "goroutines decoding batches (0 = default)")
@@ -126,6 +126,7 @@ func runTrain(args []string, stdout io.Writer) error {
 	if workers < 0 {
 		return fmt.Errorf("train: --workers: %d, want at least 0", workers)
 	}
+	rf.Recording = cfg.Recording
 	if resume {
 		rf.resumed(cfg.Out)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/bulwark-ml/bulwark/data"
+	"github.com/bulwark-ml/bulwark/safetensors"
 	"github.com/bulwark-ml/bulwark/tensor"
 )
 
@@ -162,5 +164,61 @@ func TestTrainRefusesNaNData(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "X.npy") || !strings.Contains(err.Error(), "sample 5") ||
 		!strings.Contains(err.Error(), "NaN") || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("training on a NaN pixel: error %v, want one line naming X.npy, sample 5 and NaN", err)
+	}
+}
+
+// TestTrainRecordMetadata: the weight files of a recorded run list the
+// --record flags in their config metadata, exactly where and as they
+// always did (the golden string is what bulwark train wrote before the
+// recorder moved to prune), and a resumed run takes them from there.
+func TestTrainRecordMetadata(t *testing.T) {
+	dir := t.TempDir()
+	spec := writeNpySet(t, dir, 24, 1, 8)
+	idx := filepath.Join(dir, "idx.npy")
+	if err := data.WriteNpy(idx, []int{3}, []int64{0, 5, 9}); err != nil {
+		t.Fatal(err)
+	}
+	quote := func(s string) string {
+		b, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	// The config is head, data, middle, eps (if set), settings, the
+	// recording's fields (if any), then seed, threads and out.
+	const (
+		head   = `{"arch":"resnet8","width":0.25,"data":`
+		middle = `,"epochs":1,"batch_size":8,"lr":0.05,"schedule":"cosine","warmup":0,"gamma":0,"momentum":0.9,"nesterov":false,` +
+			`"weight_decay":0.0005,"decay_all":false,"label_smoothing":0,"ema":0.9,"augment":false,"adv":"none",`
+		settings = `"norm":"linf","steps":10,"beta":6,"adv_bn":"eval","synthetic_frac":0.8,"val_size":1000,"val_steps":10,`
+	)
+	for _, tc := range []struct {
+		name   string
+		flags  []string
+		eps    string // the "eps" field, if set
+		record string // the recording's fields
+	}{
+		{"indices from the training pass", []string{"--record", idx, "--record-train"}, "", `"record":` + quote(idx) + `,"record_train":true,`},
+		{"all with the attack", []string{"--record-all", "--record-adv", "--eps", "0.1"}, `"eps":0.1,`, `"record_all":true,"record_adv":true,`},
+		{"none", nil, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "run")
+			tinyTrain(t, spec, out, append([]string{"--ema", "0.9"}, tc.flags...)...)
+			want := head + quote(spec) + middle + tc.eps + settings + tc.record + `"seed":0,"threads":1,"out":` + quote(out) + "}"
+			for _, f := range []string{"checkpoint.safetensors", "model.safetensors", "model_ema.safetensors"} {
+				st, err := safetensors.Read(filepath.Join(out, f))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := st.Metadata["config"]; got != want {
+					t.Errorf("%s: config metadata\n%s\nwant\n%s", f, got, want)
+				}
+			}
+			// The stored recording is the resumed run's: the finished run
+			// reloads with it and its record path.
+			runOK(t, "train", "--resume", "--out", out, "--quiet")
+		})
 	}
 }

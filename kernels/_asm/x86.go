@@ -54,6 +54,14 @@ func (a *x86) ret() operand.Mem {
 	return b.Addr
 }
 
+// exit returns from a function: VZEROUPPER first, which clears the upper
+// halves of the vector registers the kernel used, so that SSE code in the
+// caller pays no AVX-SSE transition penalty, then RET.
+func (a *x86) exit() {
+	a.VZEROUPPER()
+	a.RET()
+}
+
 // Vector registers by number.
 func xmm(i int) reg.Register { return vecReg(i, reg.S128) }
 func ymm(i int) reg.Register { return vecReg(i, reg.S256) }

@@ -318,8 +318,7 @@ func (a *x86) gemmStore(g gemmSpec, alpha, beta reg.Register) {
 			a.VMOVUPS(g.acc(i, j), mem(j*g.isa.bytes, reg.RDX, nil, 0))
 		}
 	}
-	a.VZEROUPPER()
-	a.RET()
+	a.exit()
 }
 
 // packRow writes name, which copies panels chunks of nv vectors from src to
@@ -350,8 +349,7 @@ func (a *x86) packRow(s isa, nv int, name string) {
 	a.JNE(operand.LabelRef("loop"))
 
 	a.Label("done")
-	a.VZEROUPPER()
-	a.RET()
+	a.exit()
 }
 
 // packA6x8 writes packA6x8AVX2, which packs blocks·8 columns of six rows
@@ -422,8 +420,7 @@ slack after the panel.`)
 	a.JNE(operand.LabelRef("loop"))
 
 	a.Label("done")
-	a.VZEROUPPER()
-	a.RET()
+	a.exit()
 }
 
 func gemmAVX2File() ([]byte, error) {

@@ -57,8 +57,7 @@ func (a *x86) nextRow() {
 	a.JMP(operand.LabelRef("row"))
 
 	a.Label("done")
-	a.VZEROUPPER()
-	a.RET()
+	a.exit()
 }
 
 // span runs over element CX up to limit, eight at a time with vec while
@@ -184,8 +183,7 @@ func (a *x86) copyRows() {
 	a.JMP(operand.LabelRef("row"))
 
 	a.Label("done")
-	a.VZEROUPPER()
-	a.RET()
+	a.exit()
 }
 
 func im2colFile() ([]byte, error) {

@@ -17,8 +17,7 @@ func (a *x86) interleaveLoop(body func(), incs ...any) {
 	}
 	a.DECQ(reg.RCX)
 	a.JNZ(operand.LabelRef("loop"))
-	a.VZEROUPPER()
-	a.RET()
+	a.exit()
 }
 
 func interleaveFile() ([]byte, error) {

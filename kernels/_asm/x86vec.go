@@ -100,8 +100,7 @@ func (a *x86) vecKernel(k vecKernel) {
 	if k.result != nil {
 		k.result(a)
 	}
-	a.VZEROUPPER()
-	a.RET()
+	a.exit()
 	if k.tail != nil {
 		k.tail(a)
 	}
@@ -340,8 +339,7 @@ src1=Y1, src2=Y2.`)
 			tail: func(a *x86) {
 				a.Label("nan")
 				a.MOVL(imm(0x7fc00000), a.ret())
-				a.VZEROUPPER()
-				a.RET()
+				a.exit()
 			},
 		},
 		{
