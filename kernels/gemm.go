@@ -96,8 +96,12 @@ func runGemm(spec gemmJob) {
 	}
 	j := jobs.Get()
 	*j = spec
-	j.gk = active.gemmFor(spec.m)
-	j.blk = blockingFor(j.gk)
+	if j.packed != nil {
+		j.gk, j.blk = j.packed.gk, j.packed.blk
+	} else {
+		j.gk = active.gemmFor(spec.m)
+		j.blk = blockingFor(j.gk)
+	}
 	parts := j.split(Threads())
 	Run(j, parts)
 	*j = gemmJob{}
@@ -154,7 +158,8 @@ type gemmJob struct {
 	alpha, beta    float32
 	a, b, c        []float32
 	lda, ldb, ldc  int
-	aRows, bRows   []int // scattered rows (SgemmRows), or nil
+	aRows, bRows   []int    // scattered rows (SgemmRows), or nil
+	packed         *PackedA // A packed ahead (SgemmPacked), or nil
 	gk             *gemmKernel
 	blk            Blocking
 
@@ -229,18 +234,23 @@ func (j *gemmJob) compute(i0, i1, j0, j1 int) {
 			}
 			for ic := i0; ic < i1; ic += j.blk.MC {
 				mc := min(j.blk.MC, i1-ic)
-				packA(j.gk, buf.a, j.a, j.lda, j.aRows, j.transA, ic, mc, pc, kc)
-				j.macroKernel(buf, ic, mc, jc, nc, pc, kc, beta, direct)
+				ap := buf.a
+				if j.packed != nil {
+					ap = j.packed.block(ic, pc, kc)
+				} else {
+					packA(j.gk, ap, j.a, j.lda, j.aRows, j.transA, ic, mc, pc, kc)
+				}
+				j.macroKernel(buf, ap, ic, mc, jc, nc, pc, kc, beta, direct)
 			}
 		}
 	}
 }
 
 // macroKernel runs the microkernel over every tile of an mc×nc block of C.
-// A is packed in buf.a; B is packed in buf.b, or read in place if direct
+// A is packed in ap; B is packed in buf.b, or read in place if direct
 // (except a partial last panel, which is packed so no read passes the end
 // of a row).
-func (j *gemmJob) macroKernel(buf *gemmBuffers, ic, mc, jc, nc, pc, kc int, beta float32, direct bool) {
+func (j *gemmJob) macroKernel(buf *gemmBuffers, ap []float32, ic, mc, jc, nc, pc, kc int, beta float32, direct bool) {
 	mr, nr := j.gk.mr, j.gk.nr
 	c, ldc := j.c, j.ldc
 	for jr := 0; jr < nc; jr += nr {
@@ -273,16 +283,16 @@ func (j *gemmJob) macroKernel(buf *gemmBuffers, ic, mc, jc, nc, pc, kc int, beta
 			}
 		}
 		for ir := 0; ir < mc; ir += mr {
-			ap := buf.a[ir*kc : (ir+mr)*kc]
+			panel := ap[ir*kc : (ir+mr)*kc]
 			rowsC := min(mr, mc-ir)
 			off := (ic+ir)*ldc + jc + jr
 			if rowsC == mr && cols == nr {
-				tile(ap, c[off:], ldc, beta)
+				tile(panel, c[off:], ldc, beta)
 				continue
 			}
 			// Edge tile: compute the full tile into scratch, then merge
 			// only the valid part, so nothing outside C is touched.
-			tile(ap, buf.tile, nr, 0)
+			tile(panel, buf.tile, nr, 0)
 			for r := range rowsC {
 				dst := c[off+r*ldc : off+r*ldc+cols]
 				src := buf.tile[r*nr : r*nr+cols]

@@ -467,6 +467,11 @@ type convRun struct {
 	rows    []int        // implicit GEMM: the window row table (see windowRows)
 	flip    *convScratch // backward input: the flipped kernel, in dw
 	scratch [maxConvParts]*convScratch
+	// packed holds the weights packed once for every image's product
+	// (forward and input gradient, one group), when usePacked: repacking
+	// them per image costs up to a third of a small image's product.
+	packed    kernels.PackedA
+	usePacked bool
 }
 
 // convScratch is one part's scratch: an image's column matrix (or, for an
@@ -538,6 +543,16 @@ func startConv(g *convGeom, op convOp) *convRun {
 // run executes every part and, except for the weight gradient (whose
 // partials the caller reduces first), releases the run.
 func (r *convRun) run() {
+	g := &r.g
+	r.usePacked = g.p.Groups == 1 && g.n > 1 && (r.op == convForward || r.op == convInputGrad)
+	if r.usePacked {
+		// op(A) is W (cout×K) forward and Wᵀ for the input gradient.
+		if r.op == convForward {
+			r.packed.Pack(false, g.coutG, g.kG, r.w, g.kG)
+		} else {
+			r.packed.Pack(true, g.kG, g.coutG, r.w, g.kG)
+		}
+	}
 	kernels.Run(r, r.parts)
 	if r.op != convWeightGradOp {
 		r.finish()
@@ -603,9 +618,13 @@ func (r *convRun) image(img int, s *convScratch) {
 	switch r.op {
 	case convForward:
 		im2col()
-		for grp := range pp.Groups {
-			kernels.Sgemm(false, false, g.coutG, g.pix, g.kG, 1, r.w[grp*g.coutG*g.kG:], g.kG,
-				col[grp*g.kG*ld:], ld, 0, yi[grp*g.coutG*g.pix:], g.pix)
+		if r.usePacked {
+			kernels.SgemmPacked(&r.packed, false, g.pix, 1, col, nil, ld, 0, yi, g.pix)
+		} else {
+			for grp := range pp.Groups {
+				kernels.Sgemm(false, false, g.coutG, g.pix, g.kG, 1, r.w[grp*g.coutG*g.kG:], g.kG,
+					col[grp*g.kG*ld:], ld, 0, yi[grp*g.coutG*g.pix:], g.pix)
+			}
 		}
 		for co, b := range r.bias {
 			c := yi[co*g.pix : (co+1)*g.pix]
@@ -613,9 +632,13 @@ func (r *convRun) image(img int, s *convScratch) {
 		}
 	case convInputGrad:
 		// With a direct convolution the "column matrix" is dx itself.
-		for grp := range pp.Groups {
-			kernels.Sgemm(true, false, g.kG, g.pix, g.coutG, 1, r.w[grp*g.coutG*g.kG:], g.kG,
-				yi[grp*g.coutG*g.pix:], g.pix, 0, col[grp*g.kG*ld:], ld)
+		if r.usePacked {
+			kernels.SgemmPacked(&r.packed, false, g.pix, 1, yi, nil, g.pix, 0, col, ld)
+		} else {
+			for grp := range pp.Groups {
+				kernels.Sgemm(true, false, g.kG, g.pix, g.coutG, 1, r.w[grp*g.coutG*g.kG:], g.kG,
+					yi[grp*g.coutG*g.pix:], g.pix, 0, col[grp*g.kG*ld:], ld)
+			}
 		}
 		if !g.direct() {
 			clear(xi)
@@ -646,9 +669,13 @@ func (r *convRun) implicitImage(xi, yi []float32, s *convScratch) {
 	g.fillPadded(s.col, xi)
 	switch r.op {
 	case convForward:
-		for grp := range g.p.Groups {
-			kernels.SgemmRows(false, g.coutG, grid, g.kG, 1, r.w[grp*g.coutG*g.kG:], nil, g.kG,
-				s.col[grp*g.cinG*csize:], r.rows, 0, 0, s.grid[grp*g.coutG*ldg:], ldg)
+		if r.usePacked {
+			kernels.SgemmPacked(&r.packed, false, grid, 1, s.col, r.rows, 0, 0, s.grid, ldg)
+		} else {
+			for grp := range g.p.Groups {
+				kernels.SgemmRows(false, g.coutG, grid, g.kG, 1, r.w[grp*g.coutG*g.kG:], nil, g.kG,
+					s.col[grp*g.cinG*csize:], r.rows, 0, 0, s.grid[grp*g.coutG*ldg:], ldg)
+			}
 		}
 		// Crop the grid to the output, adding the bias.
 		for co := range g.cout {
@@ -690,9 +717,13 @@ func (r *convRun) implicitInputGrad(dx, dy []float32, s *convScratch) {
 	ldg := padStride(grid)
 	csize := g.channelSize()
 	r.gridOf(dy, s)
-	for grp := range g.p.Groups {
-		kernels.Sgemm(true, false, g.kG, grid, g.coutG, 1, r.w[grp*g.coutG*g.kG:], g.kG,
-			s.grid[grp*g.coutG*ldg:], ldg, 0, s.cols[grp*g.kG*ldg:], ldg)
+	if r.usePacked {
+		kernels.SgemmPacked(&r.packed, false, grid, 1, s.grid, nil, ldg, 0, s.cols, ldg)
+	} else {
+		for grp := range g.p.Groups {
+			kernels.Sgemm(true, false, g.kG, grid, g.coutG, 1, r.w[grp*g.coutG*g.kG:], g.kG,
+				s.grid[grp*g.coutG*ldg:], ldg, 0, s.cols[grp*g.kG*ldg:], ldg)
+		}
 	}
 	clear(s.col)
 	s.padded = convGeom{} // the padding is no longer zero
