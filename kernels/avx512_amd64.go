@@ -12,7 +12,8 @@ import (
 // avx512Impl is the AVX-512 implementation for amd64: a 12×32 GEMM
 // microkernel (24 ZMM accumulators) for products of many rows, and an 8×32
 // one (16 accumulators) for the 16 to 64 rows of small convolutions, which
-// 12-row tiles pad by up to 50% (see gemmFor). Its vector kernels are the
+// 12-row tiles pad by up to 50%, and AVX2's 6×16 for products of at most
+// 16 columns (see gemmFor). Its vector kernels are the
 // AVX2 ones: they are bound by memory, not by vector width.
 //
 // It is the default only where the CPU executes 512-bit FMAs at full width
@@ -24,6 +25,7 @@ var avx512Impl = func() impl {
 	im.name, im.rank = "avx512", 10
 	im.gemm = &gemmKernel{name: "12x32", mr: 12, nr: 32, kernel: gemmKernel12x32AVX512,
 		rows: gemmKernel12x32RowsAVX512, packBRow: packBRow32AVX512}
+	im.gemmNarrow = avx2Impl.gemm
 	im.gemmSmall = &gemmKernel{name: "8x32", mr: 8, nr: 32, kernel: gemmKernel8x32AVX512,
 		strided: gemmKernel8x32StridedAVX512, rows: gemmKernel8x32RowsAVX512, packBRow: packBRow32AVX512}
 	return im

@@ -33,16 +33,21 @@ func TestFullWidthTable(t *testing.T) {
 	}
 }
 
-// TestGemmFor checks the AVX-512 tile chosen per row count: 8×32 where it
-// pads less below 96 rows, 12×32 otherwise.
+// TestGemmFor checks the AVX-512 tile chosen per shape: 6×16 for at most
+// 16 columns, else 8×32 where it pads less below 96 rows, else 12×32.
 func TestGemmFor(t *testing.T) {
 	for m, want := range map[int]string{1: "8x32", 8: "8x32", 12: "12x32", 16: "8x32", 24: "12x32",
 		32: "8x32", 64: "8x32", 72: "12x32", 95: "12x32", 96: "12x32", 100: "12x32", 288: "12x32"} {
-		if got := avx512Impl.gemmFor(m).name; got != want {
+		if got := avx512Impl.gemmFor(m, 100).name; got != want {
 			t.Errorf("gemmFor(%d) = %s, want %s", m, got, want)
 		}
 	}
-	if got := avx2Impl.gemmFor(32).name; got != "6x16" {
-		t.Errorf("avx2: gemmFor(32) = %s, want 6x16", got)
+	if got := avx2Impl.gemmFor(32, 100).name; got != "6x16" {
+		t.Errorf("avx2: gemmFor(32, 100) = %s, want 6x16", got)
+	}
+	for n, want := range map[int]string{1: "6x16", 16: "6x16", 17: "12x32", 32: "12x32"} {
+		if got := avx512Impl.gemmFor(144, n).name; got != want {
+			t.Errorf("gemmFor(144, %d) = %s, want %s", n, got, want)
+		}
 	}
 }

@@ -16,9 +16,10 @@ type impl struct {
 	// why, if not empty, says why it ranks where it does on this CPU.
 	why string
 
-	// gemm is the GEMM microkernel; gemmSmall, if not nil, a narrower tile
-	// for products of few rows (see gemmFor).
-	gemm, gemmSmall *gemmKernel
+	// gemm is the GEMM microkernel; gemmSmall, if not nil, a shorter tile
+	// for products of few rows, and gemmNarrow one for products of at most
+	// narrowMaxCols columns (see gemmFor).
+	gemm, gemmSmall, gemmNarrow *gemmKernel
 
 	axpy         func(alpha float32, x, y []float32)
 	dot          func(x, y []float32) float32
@@ -146,11 +147,21 @@ type gemmKernel struct {
 // narrower tile: beyond it the padding of the wider one is small.
 const smallTileMaxRows = 96
 
-// gemmFor returns the microkernel for a product with m rows of C: the
-// narrower tile where it pads m less, for m < smallTileMaxRows (the 16, 32
-// and 64 output channels of small convolutions), else the default one. The
-// choice depends only on m, so results stay the same from run to run.
-func (im *impl) gemmFor(m int) *gemmKernel {
+// narrowMaxCols is the most columns of C for which gemmFor takes the
+// narrow tile: a convolution's weight gradient with 16 output channels is
+// a product of 16 columns, which a 32-wide tile would pad to twice its work.
+const narrowMaxCols = 16
+
+// gemmFor returns the microkernel for a product with m rows and n columns
+// of C: the narrow tile for n ≤ narrowMaxCols where there is one; the
+// shorter tile where it pads m less, for m < smallTileMaxRows (the 16, 32
+// and 64 output channels of small convolutions); else the default one.
+// The choice depends only on the shape, so results stay the same from run
+// to run.
+func (im *impl) gemmFor(m, n int) *gemmKernel {
+	if im.gemmNarrow != nil && n <= narrowMaxCols {
+		return im.gemmNarrow
+	}
 	s := im.gemmSmall
 	if s == nil || m >= smallTileMaxRows || roundUp(m, s.mr) >= roundUp(m, im.gemm.mr) {
 		return im.gemm
@@ -167,6 +178,9 @@ func Describe() string {
 		tiles := im.gemm.name
 		if im.gemmSmall != nil {
 			tiles += fmt.Sprintf(", %s below %d rows", im.gemmSmall.name, smallTileMaxRows)
+		}
+		if im.gemmNarrow != nil {
+			tiles += fmt.Sprintf(", %s up to %d columns", im.gemmNarrow.name, narrowMaxCols)
 		}
 		fmt.Fprintf(&b, "%s (GEMM %s)", im.name, tiles)
 		if i == 0 {

@@ -99,7 +99,7 @@ func runGemm(spec gemmJob) {
 	if j.packed != nil {
 		j.gk, j.blk = j.packed.gk, j.packed.blk
 	} else {
-		j.gk = active.gemmFor(spec.m)
+		j.gk = active.gemmFor(spec.m, spec.n)
 		j.blk = blockingFor(j.gk)
 	}
 	parts := j.split(Threads())

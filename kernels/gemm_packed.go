@@ -7,7 +7,9 @@ import "fmt"
 // Sgemm packs A again on every call, which for the small images of late
 // convolution layers costs as much as a third of the product. A PackedA
 // keeps the microkernel and blocking it was packed for, so SgemmPacked
-// computes exactly, bit for bit, what Sgemm computes with the same A.
+// computes exactly, bit for bit, what Sgemm computes with the same A, for
+// products of more than 16 columns (narrowMaxCols; narrower ones, which
+// Sgemm may give a narrow tile, are computed with the packed tile).
 // The zero value is empty; Pack fills it, reusing its storage. It is
 // read-only once packed, so products on many goroutines may share it.
 type PackedA struct {
@@ -32,7 +34,7 @@ func (p *PackedA) Pack(transA bool, m, k int, a []float32, lda int) {
 		checkMatrix("a", "lda", m, k, a, lda)
 	}
 	p.m, p.k = m, k
-	p.gk = active.gemmFor(m)
+	p.gk = active.gemmFor(m, narrowMaxCols+1)
 	p.blk = blockingFor(p.gk)
 	mp := roundUp(m, p.gk.mr)
 	p.data = grow(p.data, mp*k)
