@@ -56,6 +56,16 @@ func SgemmRows(transB bool, m, n, k int, alpha float32, a []float32, aRows []int
 	} else {
 		checkRows("aRows", aRows, m, k, len(a))
 	}
+	checkBC(transB, m, n, k, b, bRows, ldb, c, ldc)
+	runGemm(gemmJob{
+		transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta,
+		a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc, aRows: aRows, bRows: bRows,
+	})
+}
+
+// checkBC panics unless op(B) (k×n: B, Bᵀ if transB, or B's rows at
+// bRows) and C (m×n) fit their slices.
+func checkBC(transB bool, m, n, k int, b []float32, bRows []int, ldb int, c []float32, ldc int) {
 	switch {
 	case bRows != nil:
 		checkRows("bRows", bRows, k, n, len(b))
@@ -65,10 +75,6 @@ func SgemmRows(transB bool, m, n, k int, alpha float32, a []float32, aRows []int
 		checkMatrix("b", "ldb", k, n, b, ldb)
 	}
 	checkMatrix("c", "ldc", m, n, c, ldc)
-	runGemm(gemmJob{
-		transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta,
-		a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc, aRows: aRows, bRows: bRows,
-	})
 }
 
 // checkRows panics unless rows holds count row offsets, each starting a run

@@ -72,17 +72,10 @@ func SgemmPacked(pa *PackedA, transB bool, n int, alpha float32, b []float32, bR
 	if n < 0 {
 		panic(fmt.Sprintf("kernels.SgemmPacked: negative size n=%d", n))
 	}
-	switch {
-	case bRows != nil && transB:
+	if bRows != nil && transB {
 		panic("kernels.SgemmPacked: bRows needs a non-transposed B")
-	case bRows != nil:
-		checkRows("bRows", bRows, k, n, len(b))
-	case transB:
-		checkMatrix("b", "ldb", n, k, b, ldb)
-	default:
-		checkMatrix("b", "ldb", k, n, b, ldb)
 	}
-	checkMatrix("c", "ldc", m, n, c, ldc)
+	checkBC(transB, m, n, k, b, bRows, ldb, c, ldc)
 	runGemm(gemmJob{transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta,
 		b: b, c: c, ldb: ldb, ldc: ldc, bRows: bRows, packed: pa})
 }
