@@ -13,6 +13,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/bulwark-ml/bulwark/data"
+	"github.com/bulwark-ml/bulwark/internal/cliflags"
 	"github.com/bulwark-ml/bulwark/kernels"
 	"github.com/bulwark-ml/bulwark/nn"
 	"github.com/bulwark-ml/bulwark/pipeline"
@@ -31,11 +32,10 @@ type Model struct {
 // check rejects what bulwark's commands reject before loading anything;
 // errors name the command cmd and the flag.
 func (m *Model) check(cmd string) error {
+	if err := (*cliflags.Model)(m).Check(cmd); err != nil {
+		return err
+	}
 	switch {
-	case m.Batch < 1:
-		return fmt.Errorf("%s: --batch: %d, want at least 1", cmd, m.Batch)
-	case m.Threads < 0:
-		return fmt.Errorf("%s: --threads: %d, want at least 0", cmd, m.Threads)
 	case m.Weights == "":
 		return fmt.Errorf("%s: --weights is missing", cmd)
 	case m.Data == "":
@@ -249,7 +249,7 @@ func (f *concatFn) ProcessElement(ctx context.Context, _ int, parts func(*Part) 
 		}
 	}
 	return writeAtomic(ctx, f.Out, func(w io.Writer) error {
-		if _, err := w.Write(npyHeaderF32(append([]int{f.Rows}, row...))); err != nil {
+		if _, err := w.Write(data.NpyHeader[float32](append([]int{f.Rows}, row...))); err != nil {
 			return err
 		}
 		for _, p := range all {

@@ -15,12 +15,13 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/bulwark-ml/bulwark/attack"
+	"github.com/bulwark-ml/bulwark/internal/cliflags"
 	"github.com/bulwark-ml/bulwark/kernels"
 )
 
 // AttackNames lists what --attack accepts, as bulwark attack does; "all"
 // is the four in order.
-var AttackNames = []string{"fgsm", "pgd", "apgd-ce", "apgd-dlr"}
+var AttackNames = cliflags.AttackNames
 
 // EvaluateJob is `bulwark-cluster evaluate`: the flags of bulwark attack,
 // and how to shard.
@@ -50,41 +51,7 @@ func (j *EvaluateJob) build() ([]attack.Attack, error) {
 	if err != nil {
 		return nil, err
 	}
-	eps, alpha := float32(j.Eps), float32(j.Alpha)
-	var names []string
-	for name := range strings.SplitSeq(j.Attack, ",") {
-		name = strings.TrimSpace(strings.ToLower(name))
-		if name == "all" {
-			names = append(names, AttackNames...)
-			continue
-		}
-		names = append(names, name)
-	}
-	var out []attack.Attack
-	for _, name := range names {
-		switch name {
-		case "fgsm":
-			if norm != attack.LInf {
-				return nil, errors.New("fgsm is an L∞ attack; use pgd with --norm l2")
-			}
-			out = append(out, &attack.FGSM{Eps: eps})
-		case "pgd":
-			steps := j.Steps
-			if steps == 0 {
-				steps = 20
-			}
-			out = append(out, &attack.PGD{Norm: norm, Eps: eps, Alpha: alpha, Steps: steps, Restarts: j.Restarts, Seed: j.Seed})
-		case "apgd-ce", "apgd-dlr":
-			a := &attack.APGD{Norm: norm, Eps: eps, Steps: j.Steps, Restarts: j.Restarts, Loss: attack.CE, Seed: j.Seed}
-			if name == "apgd-dlr" {
-				a.Loss = attack.DLR
-			}
-			out = append(out, a)
-		default:
-			return nil, fmt.Errorf("unknown attack %q; want %s or all", name, strings.Join(AttackNames, ", "))
-		}
-	}
-	return out, nil
+	return cliflags.BuildAttacks(j.Attack, norm, float32(j.Eps), float32(j.Alpha), j.Steps, j.Restarts, j.Seed)
 }
 
 // ShardResult is one shard's counts: attack.Result's, with the times in
@@ -148,11 +115,11 @@ func (f *evalShardFn) ProcessElement(ctx context.Context, s Shard, emit func(Sha
 		for i := range o.Indices {
 			o.Indices[i] = s.Lo + i
 		}
-		var adv worstInputs
+		var adv cliflags.WorstInputs
 		if j.SaveAdv != "" {
 			chw := j.Shape[0] * j.Shape[1] * j.Shape[2]
-			adv.x = make([]float32, len(o.Indices)*chw)
-			o.OnBatch = adv.add
+			adv.X = make([]float32, len(o.Indices)*chw)
+			o.OnBatch = adv.Add
 		}
 		res, err := attack.Evaluate(l.model, l.ds, o, attacks...)
 		if err != nil {
@@ -164,7 +131,7 @@ func (f *evalShardFn) ProcessElement(ctx context.Context, s Shard, emit func(Sha
 		}
 		if j.SaveAdv != "" {
 			out.Adv = j.Run.partFile(s)
-			if err := writeNpyF32(ctx, out.Adv, append([]int{len(o.Indices)}, j.Shape...), adv.x); err != nil {
+			if err := writeNpyF32(ctx, out.Adv, append([]int{len(o.Indices)}, j.Shape...), adv.X); err != nil {
 				return err
 			}
 		}
@@ -178,32 +145,6 @@ func (f *evalShardFn) ProcessElement(ctx context.Context, s Shard, emit func(Sha
 		return err
 	}
 	emit(out)
-	return nil
-}
-
-// worstInputs collects, per sample, the first attack's input that fools
-// the model or, if none does, the last attack's input: what bulwark
-// attack --save-adv writes.
-type worstInputs struct {
-	x    []float32
-	next int
-}
-
-func (w *worstInputs) add(b *attack.EvalBatch) error {
-	last := len(b.Adv) - 1
-	for i := range b.Labels {
-		a := last
-		for k := range b.Adv {
-			if b.Clean[i] && !b.Robust[k][i] {
-				a = k
-				break
-			}
-		}
-		x := b.Adv[a]
-		chw := x.Len() / len(b.Labels)
-		copy(w.x[(w.next+i)*chw:(w.next+i+1)*chw], x.Data()[i*chw:(i+1)*chw])
-	}
-	w.next += len(b.Labels)
 	return nil
 }
 

@@ -9,47 +9,15 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/bulwark-ml/bulwark/data"
 )
 
 // The pipelines write their shards and results as float32 .npy arrays
-// streamed through Beam's file systems, so the header is written here
-// rather than by data.WriteNpy, which writes local files only. The
-// layout is the one data.WriteNpy writes (the tests compare the bytes):
-// format 1.0, a header padded with spaces to a multiple of 64 bytes.
-
-// npyHeaderF32 returns the .npy preamble and header of a little-endian
-// float32 C-order array of the given shape.
-func npyHeaderF32(shape []int) []byte {
-	dims := make([]string, len(shape))
-	for i, d := range shape {
-		dims[i] = strconv.Itoa(d)
-	}
-	tuple := "(" + strings.Join(dims, ", ")
-	if len(shape) == 1 {
-		tuple += ","
-	}
-	tuple += ")"
-	dict := "{'descr': '<f4', 'fortran_order': False, 'shape': " + tuple + ", }"
-	start := 10
-	if len(dict)+1+start+63 > math.MaxUint16 {
-		start = 12
-	}
-	hlen := (start+len(dict)+1+63)/64*64 - start
-	b := make([]byte, start, start+hlen)
-	copy(b, "\x93NUMPY")
-	if start == 10 {
-		b[6] = 1
-		binary.LittleEndian.PutUint16(b[8:], uint16(hlen))
-	} else {
-		b[6] = 2
-		binary.LittleEndian.PutUint32(b[8:], uint32(hlen))
-	}
-	b = append(b, dict...)
-	for len(b) < start+hlen-1 {
-		b = append(b, ' ')
-	}
-	return append(b, '\n')
-}
+// streamed through Beam's file systems, so the data is written here
+// rather than by data.WriteNpy, which writes local files only; the header
+// is data.NpyHeader's, the one data.WriteNpy writes (the tests compare
+// the bytes).
 
 // writeF32 writes v as little-endian float32 values.
 func writeF32(w io.Writer, v []float32) error {
@@ -72,7 +40,7 @@ func writeF32(w io.Writer, v []float32) error {
 // atomically, through Beam's file systems.
 func writeNpyF32(ctx context.Context, p string, shape []int, v []float32) error {
 	return writeAtomic(ctx, p, func(w io.Writer) error {
-		if _, err := w.Write(npyHeaderF32(shape)); err != nil {
+		if _, err := w.Write(data.NpyHeader[float32](shape)); err != nil {
 			return err
 		}
 		return writeF32(w, v)

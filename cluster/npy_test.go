@@ -47,7 +47,7 @@ func TestNpyMatchesWriteNpy(t *testing.T) {
 		}
 	}
 	// The header of a huge array needs no data.
-	h := npyHeaderF32([]int{10000000, 64})
+	h := data.NpyHeader[float32]([]int{10000000, 64})
 	if len(h)%64 != 0 {
 		t.Errorf("header of %d bytes", len(h))
 	}

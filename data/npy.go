@@ -356,6 +356,11 @@ func dtypeOf[T Elem]() dtype {
 	return dtype{kind: 'u', size: 1}
 }
 
+// NpyHeader returns the .npy preamble and header of a C-order array of T
+// and shape, as WriteNpy writes it: for writers that stream the data
+// themselves.
+func NpyHeader[T Elem](shape []int) []byte { return npyHeader(dtypeOf[T](), shape) }
+
 // npyHeader returns the .npy preamble and header for a C-order array of
 // dt and shape, padded so the data starts at a multiple of 64 bytes.
 func npyHeader(dt dtype, shape []int) []byte {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/bulwark-ml/bulwark/data"
+	"github.com/bulwark-ml/bulwark/internal/cliflags"
 )
 
 func TestAttackEndToEnd(t *testing.T) {
@@ -106,7 +107,7 @@ func TestAttackFlagErrors(t *testing.T) {
 func TestFraction(t *testing.T) {
 	for s, want := range map[string]float64{"8/255": 8.0 / 255, "0.3": 0.3, " 2 / 255 ": 2.0 / 255, "0": 0} {
 		t.Run(s, func(t *testing.T) {
-			var f fraction
+			var f cliflags.Fraction
 			if err := f.Set(s); err != nil || float64(f) != want {
 				t.Errorf("fraction %q = %v, %v; want %v", s, float64(f), err, want)
 			}

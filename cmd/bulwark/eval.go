@@ -7,6 +7,7 @@ import (
 
 	"github.com/bulwark-ml/bulwark/attack"
 	"github.com/bulwark-ml/bulwark/data"
+	"github.com/bulwark-ml/bulwark/internal/cliflags"
 	"github.com/bulwark-ml/bulwark/nn"
 )
 
@@ -14,9 +15,9 @@ import (
 func runEval(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
 	var ml modelFlags
-	ml.bind(fs, "test")
+	ml.Bind(fs, "test")
 	logits := fs.String("save-logits", "", "write the logits as a float32 N×classes .npy file")
-	if err := parseFlags(fs, "eval", args, stdout); err != nil {
+	if err := cliflags.Parse(fs, "bulwark", "eval", args, stdout); err != nil {
 		return err
 	}
 	model, ds, done, err := ml.load("eval")
@@ -29,12 +30,12 @@ func runEval(args []string, stdout io.Writer) error {
 	if *logits != "" {
 		out = make([]float32, ds.Len()*classes)
 	}
-	r, err := attack.Evaluate(model, ds, attack.EvalOptions{BatchSize: ml.batch, Logits: out})
+	r, err := attack.Evaluate(model, ds, attack.EvalOptions{BatchSize: ml.Batch, Logits: out})
 	if err != nil {
-		return fmt.Errorf("eval: --data %s: %w", ml.spec, err)
+		return fmt.Errorf("eval: --data %s: %w", ml.Data, err)
 	}
 	fmt.Fprintf(stdout, "%s on %s (%d samples): accuracy %.2f%% (%d/%d), loss %.4f\n",
-		ml.weights, ml.spec, r.N, 100*r.CleanAcc(), r.Clean, r.N, r.CleanLoss())
+		ml.Weights, ml.Data, r.N, 100*r.CleanAcc(), r.Clean, r.N, r.CleanLoss())
 	if *logits != "" {
 		if err := data.WriteNpy(*logits, []int{ds.Len(), classes}, out); err != nil {
 			return fmt.Errorf("eval: --save-logits: %w", err)

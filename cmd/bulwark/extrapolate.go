@@ -7,22 +7,16 @@ import (
 	"io"
 	"time"
 
+	"github.com/bulwark-ml/bulwark/internal/cliflags"
 	"github.com/bulwark-ml/bulwark/pipeline"
 	"github.com/bulwark-ml/bulwark/prune"
 )
-
-// knnFlags are the extrapolation's flags.
-func knnFlags(fs *flag.FlagSet, c *pipeline.Config) {
-	fs.IntVar(&c.K, "k", c.K, "neighbours of the kNN extrapolation")
-	fs.StringVar(&c.Metric, "metric", c.Metric, "distance: euclidean or cosine")
-	fs.BoolVar(&c.Weighted, "weighted", c.Weighted, "weight the neighbours' scores by exp(−distance) instead of a plain mean")
-}
 
 // runExtrapolate implements `bulwark extrapolate`.
 func runExtrapolate(args []string, stdout io.Writer) error {
 	pc := pipeline.DefaultConfig()
 	fs := flag.NewFlagSet("extrapolate", flag.ContinueOnError)
-	knnFlags(fs, &pc)
+	cliflags.KNN(fs, &pc)
 	embPath := fs.String("embeddings", "", "float32 N×d embeddings of every sample (required)")
 	idxPath := fs.String("indices", "", "int64 indices of the scored samples, ascending (required)")
 	scorePath := fs.String("scores", "", "float32 scores of the samples in --indices, in that order (required)")
@@ -30,7 +24,7 @@ func runExtrapolate(args []string, stdout io.Writer) error {
 	spec := fs.String("data", "", "the dataset, for the class-mean baseline of --true")
 	qualityPath := fs.String("quality", "", "with --true, also write the quality report as JSON to this file")
 	out := fs.String("out", "", "the scores of all N samples, float32 .npy (required)")
-	if err := parseFlags(fs, "extrapolate", args, stdout); err != nil {
+	if err := cliflags.Parse(fs, "bulwark", "extrapolate", args, stdout); err != nil {
 		return err
 	}
 	for _, f := range []struct{ name, v string }{{"embeddings", *embPath}, {"indices", *idxPath}, {"scores", *scorePath}, {"out", *out}} {

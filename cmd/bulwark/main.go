@@ -3,12 +3,13 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
-	"sort"
+	"slices"
+
+	"github.com/bulwark-ml/bulwark/internal/cliflags"
 )
 
 // command is one subcommand.
@@ -40,30 +41,14 @@ func main() {
 
 // run dispatches args to a subcommand.
 func run(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		usage(stdout)
-		return nil
-	}
-	cmd, ok := commands[args[0]]
-	if !ok {
-		usage(stderr)
-		return fmt.Errorf("unknown command %q", args[0])
-	}
-	err := cmd.run(args[1:], stdout)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	return err
+	return cliflags.Dispatch(commands, args, stdout, stderr, usage, func(cmd command, args []string) error {
+		return cmd.run(args, stdout)
+	})
 }
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: bulwark <command> [flags]\n\ncommands:")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(commands)) {
 		fmt.Fprintf(w, "  %-15s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun 'bulwark <command> -h' for a command's flags.")

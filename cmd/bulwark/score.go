@@ -8,43 +8,33 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 
 	"github.com/bulwark-ml/bulwark/data"
+	"github.com/bulwark-ml/bulwark/internal/cliflags"
 	"github.com/bulwark-ml/bulwark/kernels"
 	"github.com/bulwark-ml/bulwark/pipeline"
 )
 
-// scoreFlags are the flags of the scoring stage shared by `bulwark score`
-// and `bulwark prune-pipeline`.
-func scoreFlags(fs *flag.FlagSet, c *pipeline.Config) {
-	fs.Float64Var(&c.SeedFrac, "seed-frac", c.SeedFrac, "share of the pool in the seed subset that is scored (bulwark score: 1 scores every sample)")
-	fs.Var((*stringList)(&c.Scores), "score", "importance scores, comma-separated: "+strings.Join(pipeline.Methods, ", "))
-	fs.StringVar(&c.Trajectory, "trajectory", c.Trajectory, "probability trajectories: adv (PGD-10 inputs, eval mode), clean, or train (the training pass itself, no extra cost)")
-	fs.IntVar(&c.Window, "window", c.Window, "Dynamic Uncertainty window J")
-	fs.BoolVar(&c.TruncateBest, "truncate-best", c.TruncateBest, "score from the epochs up to the scoring run's best validation-robust epoch")
-}
-
 // runScore implements `bulwark score`: adversarial training on a seed
 // subset with recording, then the scores of the seed samples.
 func runScore(args []string, stdout io.Writer) (err error) {
-	tc := defaultTrainConfig()
+	tc := cliflags.DefaultTrainConfig()
 	tc.Adv, tc.Epochs = "pgd", 20
 	pc := pipeline.DefaultConfig()
 	var indices string
 	var quiet bool
 	fs := flag.NewFlagSet("score", flag.ContinueOnError)
-	trainFlags(fs, &tc)
-	scoreFlags(fs, &pc)
+	cliflags.Train(fs, &tc)
+	cliflags.Score(fs, &pc)
 	fs.StringVar(&indices, "indices", "", "int64 .npy of the pool samples to score (instead of drawing --seed-frac of them)")
 	fs.StringVar(&pc.Base, "base", "", "the seed paper's setting: a real set (dataset spec) mixed into every batch and scored "+
 		"before the pool samples; --data is then the pool (as in prune-pipeline)")
 	fs.BoolVar(&quiet, "quiet", false, "no progress bar")
-	if err := parseFlags(fs, "score", args, stdout); err != nil {
+	if err := cliflags.Parse(fs, "bulwark", "score", args, stdout); err != nil {
 		return err
 	}
-	names := mergeNames(flagNames(fs, &tc), flagNames(fs, &pc))
-	defer func() { err = renderFieldErrors(err, names) }()
+	names := cliflags.MergeNames(cliflags.FlagNames(fs, &tc), cliflags.FlagNames(fs, &pc))
+	defer func() { err = cliflags.RenderFieldErrors(err, names) }()
 	pc.Data, pc.Out, pc.ScoreEpochs, pc.Train, pc.Prune = tc.Data, tc.Out, tc.Epochs, tc, []float64{0.5}
 	if err := pc.CheckScoring(); err != nil {
 		return fmt.Errorf("score: %w", err)

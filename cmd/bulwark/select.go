@@ -9,20 +9,10 @@ import (
 	"strings"
 
 	"github.com/bulwark-ml/bulwark/data"
+	"github.com/bulwark-ml/bulwark/internal/cliflags"
 	"github.com/bulwark-ml/bulwark/pipeline"
 	"github.com/bulwark-ml/bulwark/prune"
 )
-
-// selectFlags are the selection's flags.
-func selectFlags(fs *flag.FlagSet, c *pipeline.Config) {
-	fs.Var((*floatList)(&c.Prune), "prune", "fraction of the pool removed (the lowest scores); the pipeline takes a comma-separated list")
-	fs.BoolVar(&c.ClassBalanced, "class-balanced", c.ClassBalanced, "remove the fraction from every class")
-	fs.BoolVar(&c.KeepLow, "keep-low", c.KeepLow, "ablation: keep the lowest scores instead")
-	fs.Float64Var(&c.Beta, "ccs-beta", c.Beta, "stratified: share of the pool dropped first as hardest by confidence"+
-		map[bool]string{true: " (negative: CCS's schedule, 0 up to 70% pruning, 0.1 to 85%, then 0.3)", false: ""}[c.Beta < 0])
-	fs.Float64Var(&c.Tail, "tail", c.Tail, "drop-tail: share of the pool dropped first as lowest-confidence")
-	fs.IntVar(&c.Strata, "strata", c.Strata, "stratified: equal-width score strata")
-}
 
 // datasetLabels returns the training labels of spec, which must have n
 // samples.
@@ -53,7 +43,7 @@ func runSelect(args []string, stdout io.Writer) error {
 	pc := pipeline.DefaultConfig()
 	pc.Prune, pc.Beta = nil, 0
 	fs := flag.NewFlagSet("select", flag.ContinueOnError)
-	selectFlags(fs, &pc)
+	cliflags.Select(fs, &pc)
 	scorePath := fs.String("scores", "", "float32 scores of all N samples (required)")
 	spec := fs.String("data", "", "the dataset, for its labels (needed by --class-balanced and the per-class counts)")
 	from := fs.Int("prunable-from", 0, "only samples from this index on may be pruned (the synthetic pool after the real set)")
@@ -61,7 +51,7 @@ func runSelect(args []string, stdout io.Writer) error {
 	rule := fs.String("rule", "top", "selection rule: top, keep-low, stratified, drop-tail, random, random-replace (see prune-pipeline --select)")
 	confPath := fs.String("confidence", "", "float32 confidence (mean true-class probability) of all N samples: stratified and drop-tail cut its lowest first")
 	seed := fs.Uint64("seed", 0, "seed of the random draws (random, random-replace, stratified, drop-tail)")
-	if err := parseFlags(fs, "select", args, stdout); err != nil {
+	if err := cliflags.Parse(fs, "bulwark", "select", args, stdout); err != nil {
 		return err
 	}
 	r, err := prune.ParseRule(*rule)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/bulwark-ml/bulwark/internal/cliflags"
 	"github.com/bulwark-ml/bulwark/pipeline"
 	"github.com/bulwark-ml/bulwark/prune"
 )
@@ -17,7 +18,7 @@ func runTrajectories(args []string, stdout io.Writer) error {
 	probsPath := fs.String("probs", "", "K×n true-class probabilities recorded by a scoring run, e.g. DIR/probs_train.npy (required)")
 	scorePath := fs.String("scores", "", "float32 scores of the same n samples, e.g. DIR/scores_du.npy (required)")
 	groups := fs.Int("groups", 5, "number of score groups of equal size")
-	if err := parseFlags(fs, "trajectories", args, stdout); err != nil {
+	if err := cliflags.Parse(fs, "bulwark", "trajectories", args, stdout); err != nil {
 		return err
 	}
 	if *probsPath == "" || *scorePath == "" {

@@ -11,15 +11,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
 	"github.com/bulwark-ml/bulwark/cluster"
+	"github.com/bulwark-ml/bulwark/internal/cliflags"
 	"github.com/bulwark-ml/bulwark/pipeline"
 	"github.com/bulwark-ml/bulwark/train"
 )
@@ -59,30 +60,14 @@ func main() {
 
 // run dispatches args to a pipeline.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		usage(stdout)
-		return nil
-	}
-	cmd, ok := commands[args[0]]
-	if !ok {
-		usage(stderr)
-		return fmt.Errorf("unknown command %q", args[0])
-	}
-	err := cmd.run(ctx, args[1:], stdout)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	return err
+	return cliflags.Dispatch(commands, args, stdout, stderr, usage, func(cmd command, args []string) error {
+		return cmd.run(ctx, args, stdout)
+	})
 }
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: bulwark-cluster <pipeline> [flags]\n\npipelines:")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(commands)) {
 		fmt.Fprintf(w, "  %-12s %s (the flags of bulwark %s)\n", n, commands[n].summary, commands[n].like)
 	}
 	fmt.Fprintln(w, "\nEach takes the runner's flags too: --runner (prism, the default; flink, spark, dataflow, universal),\n"+
@@ -104,20 +89,8 @@ func addBeamFlags(fs *flag.FlagSet) {
 // initializes Beam; errors name the flag as --name and the pipeline.
 func parse(fs *flag.FlagSet, cmd string, args []string, stdout io.Writer) error {
 	addBeamFlags(fs)
-	fs.SetOutput(io.Discard)
-	err := fs.Parse(args)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		fs.SetOutput(stdout)
-		fmt.Fprintf(stdout, "usage: bulwark-cluster %s [flags]\n\nflags:\n", cmd)
-		fs.PrintDefaults()
+	if err := cliflags.Parse(fs, "bulwark-cluster", cmd, args, stdout); err != nil {
 		return err
-	case err != nil:
-		msg := strings.Replace(err.Error(), "flag -", "flag --", 1)
-		msg = strings.Replace(msg, "defined: -", "defined: --", 1)
-		return fmt.Errorf("%s: %s (see 'bulwark-cluster %s -h')", cmd, msg, cmd)
-	case fs.NArg() > 0:
-		return fmt.Errorf("%s: unexpected argument %q", cmd, fs.Arg(0))
 	}
 	if !beam.Initialized() {
 		beam.Init()
@@ -148,7 +121,7 @@ func runExtrapolate(ctx context.Context, args []string, stdout io.Writer) error 
 	var j cluster.ExtrapolateJob
 	var fault string
 	fs := flag.NewFlagSet("extrapolate", flag.ContinueOnError)
-	knnFlags(fs, &pc)
+	cliflags.KNN(fs, &pc)
 	fs.StringVar(&j.Embeddings, "embeddings", "", "float32 N×d embeddings of every sample (required)")
 	fs.StringVar(&j.Indices, "indices", "", "int64 indices of the scored samples, ascending (required)")
 	fs.StringVar(&j.Scores, "scores", "", "float32 scores of the samples in --indices, in that order (required)")
@@ -170,7 +143,7 @@ func runExtrapolate(ctx context.Context, args []string, stdout io.Writer) error 
 func runEvaluate(ctx context.Context, args []string, stdout io.Writer) error {
 	var j cluster.EvaluateJob
 	var fault string
-	var eps, alpha fraction
+	var eps, alpha cliflags.Fraction
 	fs := flag.NewFlagSet("evaluate", flag.ContinueOnError)
 	modelFlags(fs, &j.Model, "test")
 	fs.StringVar(&j.Attack, "attack", "pgd", "comma-separated attacks: "+strings.Join(cluster.AttackNames, ", ")+", or all (autoattack is not sharded)")
@@ -196,11 +169,11 @@ func runEvaluate(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 func runGrid(ctx context.Context, args []string, stdout io.Writer) error {
-	tc := defaultTrainConfig()
+	tc := cliflags.DefaultTrainConfig()
 	tc.Adv = "pgd"
 	pc := pipeline.DefaultConfig()
 	var j cluster.GridJob
-	var only intList
+	var only cliflags.IntList
 	var quiet bool
 	var fault string
 	fs := flag.NewFlagSet("grid", flag.ContinueOnError)

@@ -1,4 +1,4 @@
-package main
+package cliflags
 
 import (
 	"flag"
@@ -8,11 +8,11 @@ import (
 	"github.com/bulwark-ml/bulwark/train"
 )
 
-// flagNames maps the names of the fields of the struct *cfg to "--" and
+// FlagNames maps the names of the fields of the struct *cfg to "--" and
 // the name of the flag of fs bound to each, found by address: the flag's
 // value (from fs.StringVar(&cfg.Field, ...) or a flag.Value that points
 // at the field) holds the field's address. So no table can go stale.
-func flagNames(fs *flag.FlagSet, cfg any) map[string]string {
+func FlagNames(fs *flag.FlagSet, cfg any) map[string]string {
 	v := reflect.ValueOf(cfg).Elem()
 	byAddr := map[uintptr]string{}
 	for i := range v.NumField() {
@@ -33,9 +33,9 @@ func flagNames(fs *flag.FlagSet, cfg any) map[string]string {
 	return names
 }
 
-// renderFieldErrors rewrites every train.FieldError inside err in terms
+// RenderFieldErrors rewrites every train.FieldError inside err in terms
 // of flags: each field named by its flag in names, else as it is.
-func renderFieldErrors(err error, names map[string]string) error {
+func RenderFieldErrors(err error, names map[string]string) error {
 	if err == nil {
 		return nil
 	}
@@ -80,9 +80,9 @@ type renderedError struct {
 func (e *renderedError) Error() string { return e.msg }
 func (e *renderedError) Unwrap() error { return e.err }
 
-// mergeNames returns the union of field-to-flag maps, the earlier ones
+// MergeNames returns the union of field-to-flag maps, the earlier ones
 // winning.
-func mergeNames(maps ...map[string]string) map[string]string {
+func MergeNames(maps ...map[string]string) map[string]string {
 	out := map[string]string{}
 	for _, m := range maps {
 		for k, v := range m {
