@@ -224,7 +224,10 @@ type concatFn struct {
 	Shape  []int // of one row (nil: Part.Dim)
 }
 
-func (f *concatFn) ProcessElement(ctx context.Context, _ int, parts func(*Part) bool) error {
+// gatherParts collects the parts of a grouped shard output in shard order,
+// one per shard (a retried shard may deliver its part twice), and fails,
+// naming out, unless every one of the shards finished.
+func gatherParts(parts func(*Part) bool, shards int, out string) ([]Part, error) {
 	var all []Part
 	var p Part
 	for parts(&p) {
@@ -232,8 +235,16 @@ func (f *concatFn) ProcessElement(ctx context.Context, _ int, parts func(*Part) 
 	}
 	slices.SortFunc(all, func(a, b Part) int { return a.Shard.Index - b.Shard.Index })
 	all = slices.CompactFunc(all, func(a, b Part) bool { return a.Shard.Index == b.Shard.Index })
-	if len(all) != f.Shards {
-		return fmt.Errorf("%s: %d of %d shards finished", f.Out, len(all), f.Shards)
+	if len(all) != shards {
+		return nil, fmt.Errorf("%s: %d of %d shards finished", out, len(all), shards)
+	}
+	return all, nil
+}
+
+func (f *concatFn) ProcessElement(ctx context.Context, _ int, parts func(*Part) bool) error {
+	all, err := gatherParts(parts, f.Shards, f.Out)
+	if err != nil {
+		return err
 	}
 	row := f.Shape
 	if row == nil {

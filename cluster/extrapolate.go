@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 	"time"
 
@@ -210,15 +209,9 @@ type assembleFn struct {
 
 func (f *assembleFn) ProcessElement(ctx context.Context, _ int, parts func(*Part) bool, refs Refs) error {
 	j := &f.Job
-	var all []Part
-	var p Part
-	for parts(&p) {
-		all = append(all, p)
-	}
-	slices.SortFunc(all, func(a, b Part) int { return a.Shard.Index - b.Shard.Index })
-	all = slices.CompactFunc(all, func(a, b Part) bool { return a.Shard.Index == b.Shard.Index })
-	if len(all) != f.Shards {
-		return fmt.Errorf("%s: %d of %d shards finished", j.Out, len(all), f.Shards)
+	all, err := gatherParts(parts, f.Shards, j.Out)
+	if err != nil {
+		return err
 	}
 	out := make([]float32, j.N)
 	for k, i := range refs.Seeds {

@@ -10,11 +10,12 @@ import (
 
 	"github.com/bulwark-ml/bulwark/data"
 	"github.com/bulwark-ml/bulwark/internal/cliflags"
+	"github.com/bulwark-ml/bulwark/internal/testutil/datatest"
 )
 
 func TestAttackEndToEnd(t *testing.T) {
 	dir := t.TempDir()
-	spec := writeNpySet(t, dir, 24, 1, 8)
+	spec := datatest.NpySet(t, dir, 24, 1, 8)
 	out := filepath.Join(dir, "run")
 	log := tinyTrain(t, spec, out, "--adv", "pgd", "--eps", "8/255", "--steps", "2", "--record-all", "--record-adv")
 	if !strings.Contains(log, "adversarial training pgd Linf ε=0.03137") {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/bulwark-ml/bulwark/data"
+	"github.com/bulwark-ml/bulwark/internal/testutil/datatest"
 	"github.com/bulwark-ml/bulwark/pipeline"
 	"github.com/bulwark-ml/bulwark/safetensors"
 )
@@ -40,7 +41,7 @@ func runFails(t *testing.T, want string, args ...string) {
 // the files each stage writes.
 func TestPruningStages(t *testing.T) {
 	dir := t.TempDir()
-	spec := writeNpySet(t, dir, 40, 1, 8)
+	spec := datatest.NpySet(t, dir, 40, 1, 8)
 	run1 := filepath.Join(dir, "score")
 	runOK(t, "score", "--data", spec, "--arch", "resnet8", "--width", "0.25", "--epochs", "3", "--batch", "8",
 		"--eps", "0.1", "--steps", "2", "--seed-frac", "0.5", "--score", "fp,el2n,forgetting", "--trajectory", "clean",

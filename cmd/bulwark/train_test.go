@@ -9,29 +9,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bulwark-ml/bulwark/internal/testutil/datatest"
+
 	"github.com/bulwark-ml/bulwark/data"
 	"github.com/bulwark-ml/bulwark/safetensors"
 	"github.com/bulwark-ml/bulwark/tensor"
 )
-
-// writeNpySet writes n random float32 c×s×s images and labels in [0, 3)
-// as X.npy and Y.npy in dir and returns the npy: spec.
-func writeNpySet(t *testing.T, dir string, n, c, s int) string {
-	t.Helper()
-	x := tensor.Rand(tensor.NewRNG(3), n, c, s, s)
-	y := make([]int64, n)
-	for i := range y {
-		y[i] = int64(i % 3)
-	}
-	xp, yp := filepath.Join(dir, "X.npy"), filepath.Join(dir, "Y.npy")
-	if err := data.WriteNpy(xp, []int{n, c, s, s}, x.Data()); err != nil {
-		t.Fatal(err)
-	}
-	if err := data.WriteNpy(yp, []int{n}, y); err != nil {
-		t.Fatal(err)
-	}
-	return "npy:" + xp + "," + yp
-}
 
 // tinyTrain trains resnet8 at width 0.25 for one epoch on spec into out.
 func tinyTrain(t *testing.T, spec, out string, extra ...string) string {
@@ -42,7 +25,7 @@ func tinyTrain(t *testing.T, spec, out string, extra ...string) string {
 
 func TestTrainAndEval(t *testing.T) {
 	dir := t.TempDir()
-	spec := writeNpySet(t, dir, 24, 1, 8)
+	spec := datatest.NpySet(t, dir, 24, 1, 8)
 	out := filepath.Join(dir, "run")
 	if log := tinyTrain(t, spec, out, "--ema", "0.9", "--augment"); !strings.Contains(log, "epoch 1/1") {
 		t.Fatalf("train output lacks the epoch line:\n%s", log)
@@ -78,7 +61,7 @@ func TestTrainAndEval(t *testing.T) {
 
 func TestTrainProgressBar(t *testing.T) {
 	dir := t.TempDir()
-	spec := writeNpySet(t, dir, 16, 1, 8)
+	spec := datatest.NpySet(t, dir, 16, 1, 8)
 	var bar bytes.Buffer
 	oldTerm, oldOut := stderrIsTerminal, progressOut
 	defer func() { stderrIsTerminal, progressOut = oldTerm, oldOut }()
@@ -96,9 +79,9 @@ func TestTrainProgressBar(t *testing.T) {
 
 func TestTrainEvalBadInput(t *testing.T) {
 	dir := t.TempDir()
-	spec1 := writeNpySet(t, dir, 16, 1, 8)
+	spec1 := datatest.NpySet(t, dir, 16, 1, 8)
 	rgb := t.TempDir()
-	spec3 := writeNpySet(t, rgb, 16, 3, 8)
+	spec3 := datatest.NpySet(t, rgb, 16, 3, 8)
 	out := filepath.Join(dir, "run")
 	tinyTrain(t, spec1, out)
 	weights := filepath.Join(out, "model.safetensors")
@@ -173,7 +156,7 @@ func TestTrainRefusesNaNData(t *testing.T) {
 // recorder moved to prune), and a resumed run takes them from there.
 func TestTrainRecordMetadata(t *testing.T) {
 	dir := t.TempDir()
-	spec := writeNpySet(t, dir, 24, 1, 8)
+	spec := datatest.NpySet(t, dir, 24, 1, 8)
 	idx := filepath.Join(dir, "idx.npy")
 	if err := data.WriteNpy(idx, []int{3}, []int64{0, 5, 9}); err != nil {
 		t.Fatal(err)

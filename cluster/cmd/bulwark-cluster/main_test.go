@@ -16,10 +16,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bulwark-ml/bulwark/internal/testutil/datatest"
+
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/memfs"
 
-	"github.com/bulwark-ml/bulwark/data"
 	"github.com/bulwark-ml/bulwark/pipeline"
 	"github.com/bulwark-ml/bulwark/safetensors"
 	"github.com/bulwark-ml/bulwark/tensor"
@@ -97,25 +98,6 @@ func sameFile(t *testing.T, a, b string) {
 	}
 }
 
-// writeNpySet writes n random c×s×s images with labels i mod 3 as a
-// npy: dataset spec.
-func writeNpySet(t testing.TB, dir string, n, c, s int) string {
-	t.Helper()
-	x := tensor.Rand(tensor.NewRNG(3), n, c, s, s)
-	y := make([]int64, n)
-	for i := range y {
-		y[i] = int64(i % 3)
-	}
-	xp, yp := filepath.Join(dir, "X.npy"), filepath.Join(dir, "Y.npy")
-	if err := data.WriteNpy(xp, []int{n, c, s, s}, x.Data()); err != nil {
-		t.Fatal(err)
-	}
-	if err := data.WriteNpy(yp, []int{n}, y); err != nil {
-		t.Fatal(err)
-	}
-	return "npy:" + xp + "," + yp
-}
-
 // fixture is a dataset of 600 8×8 images and a model trained on it.
 type fixture struct{ dir, spec, weights string }
 
@@ -130,7 +112,7 @@ func getFixture(t testing.TB) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{dir: dir, spec: writeNpySet(t, dir, 600, 1, 8)}
+	f := &fixture{dir: dir, spec: datatest.NpySet(t, dir, 600, 1, 8)}
 	bulwark(t, "train", "--data", f.spec, "--arch", "resnet8", "--width", "0.25", "--epochs", "1",
 		"--batch", "32", "--lr", "0.05", "--threads", "1", "--quiet", "--out", filepath.Join(dir, "model"))
 	f.weights = filepath.Join(dir, "model", "model.safetensors")
