@@ -4,12 +4,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"maps"
 	"math"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/bulwark-ml/bulwark/kernels"
 	"github.com/bulwark-ml/bulwark/train"
 )
 
@@ -87,5 +89,23 @@ func TestFieldErrorsNameTheirFlags(t *testing.T) {
 	merged := MergeNames(map[string]string{"LR": "--lr"}, map[string]string{"LR": "--rate", "Seed": "--seed"})
 	if want := map[string]string{"LR": "--lr", "Seed": "--seed"}; !maps.Equal(merged, want) {
 		t.Errorf("MergeNames = %v, want %v", merged, want)
+	}
+}
+
+// TestDispatchRefusesABadKernelChoice checks that every command stops on a
+// BULWARK_KERNELS this CPU does not have, naming the variable.
+func TestDispatchRefusesABadKernelChoice(t *testing.T) {
+	t.Setenv(kernels.EnvVar, "no-such-isa")
+	ran := false
+	commands := map[string]int{"train": 1}
+	err := Dispatch(commands, []string{"train"}, io.Discard, io.Discard, func(io.Writer) {},
+		func(int, []string) error { ran = true; return nil })
+	if err == nil || ran || !strings.Contains(err.Error(), kernels.EnvVar) {
+		t.Errorf("Dispatch with %s=no-such-isa: ran %v, error %v", kernels.EnvVar, ran, err)
+	}
+	t.Setenv(kernels.EnvVar, kernels.Implementations()[0])
+	if err := Dispatch(commands, []string{"train"}, io.Discard, io.Discard, func(io.Writer) {},
+		func(int, []string) error { ran = true; return nil }); err != nil || !ran {
+		t.Errorf("Dispatch with a supported choice: ran %v, error %v", ran, err)
 	}
 }
