@@ -83,7 +83,7 @@ func (a *APGDT) Perturb(m nn.Module, x *tensor.Tensor, y []int) (*tensor.Tensor,
 	if a.Steps < 0 || a.Restarts < 0 || a.EOT < 0 || !(a.Rho >= 0 && a.Rho <= 1) {
 		return nil, fmt.Errorf("%s: steps %d, restarts %d, EOT %d, rho %v: want steps, restarts and EOT ≥ 0 and rho in [0,1]", who, a.Steps, a.Restarts, a.EOT, a.Rho)
 	}
-	return a.pt.run(who, m, x, y, targetsOr9(a.Targets), a.BN, a.inner)
+	return a.pt.run(who, m, x, y, targetsOr9(a.Targets), a.BN, &a.run.e, a.inner)
 }
 
 // perTarget runs a targeted attack once per target class, as AutoAttack's
@@ -100,6 +100,8 @@ type perTarget struct {
 	rank   int   // the current run
 	out    []float32
 	outT   *tensor.Tensor
+	keys   []int // the samples' keys (Evaluate's), or nil
+	gkeys  []int // the gathered samples' keys
 }
 
 // target is the Targeter of the inner attack: it reads the current run's
@@ -112,9 +114,10 @@ func (p *perTarget) target(dst, _ []int, _ int) {
 
 // run checks the batch, ranks the targets by the clean logits (computed
 // in the mode bn asks for) and calls inner once per target on the samples
-// still classified correctly.
+// still classified correctly, giving e (inner's engine) the keys of those
+// samples and the run's rank as its salt.
 func (p *perTarget) run(who string, m nn.Module, x *tensor.Tensor, y []int, targets int, bn BNMode,
-	inner func(nn.Module, *tensor.Tensor, []int) (*tensor.Tensor, error)) (*tensor.Tensor, error) {
+	e *engine, inner func(nn.Module, *tensor.Tensor, []int) (*tensor.Tensor, error)) (*tensor.Tensor, error) {
 	if err := checkInput(who, x, y); err != nil {
 		return nil, err
 	}
@@ -140,6 +143,8 @@ func (p *perTarget) run(who string, m nn.Module, x *tensor.Tensor, y []int, targ
 		if len(ys) == 0 {
 			break
 		}
+		p.gkeys = gatherKeys(p.gkeys, p.keys, p.sub.idx)
+		e.keys, e.salt = p.gkeys, uint64(p.rank+1)
 		adv, err := inner(m, xs, ys)
 		if err != nil {
 			return nil, err

@@ -77,7 +77,7 @@ func TestPerTargetRuns(t *testing.T) {
 		runs++
 		return adv, nil
 	}
-	adv, err := pt.run("test", f.model, x, y, 9, BNEval, inner)
+	adv, err := pt.run("test", f.model, x, y, 9, BNEval, &engine{}, inner)
 	if err != nil {
 		t.Fatal(err)
 	}

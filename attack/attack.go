@@ -2,9 +2,10 @@ package attack
 
 import (
 	"fmt"
-	"github.com/bulwark-ml/bulwark/internal/freelist"
 	"math"
 	"strings"
+
+	"github.com/bulwark-ml/bulwark/internal/freelist"
 
 	"github.com/bulwark-ml/bulwark/autograd"
 	"github.com/bulwark-ml/bulwark/kernels"
@@ -235,7 +236,15 @@ type engine struct {
 	tp  *autograd.Tape
 	x   *autograd.Var // leaf over cur requiring grad; its Grad is over grad
 	xc  *autograd.Var // constant leaf over cur, for forward passes only
-	rng *tensor.RNG
+	rng *tensor.RNG   // the batch-level stream (Square's squares)
+
+	// per-sample random starts: see sampleRNG
+	srng  *tensor.RNG
+	keys  []int  // the samples' keys, or nil
+	salt  uint64 // told apart the runs of one sample in one call
+	first int    // the position of this call's first sample (no keys)
+	seen  int    // samples perturbed before this call
+	draws int    // starts drawn in this call
 
 	n, chw, classes int
 	shape           [4]int
@@ -244,7 +253,7 @@ type engine struct {
 	checked         bool  // labels checked and targets drawn this batch
 
 	x0, lo, hi, cur, grad, noise []float32
-	curT, gradT, noiseT          *tensor.Tensor
+	curT, gradT                  *tensor.Tensor
 	zgrad                        *tensor.Tensor // [N, classes]: ∂objective/∂logits
 
 	obj    []float64 // objective per sample at cur
@@ -323,6 +332,10 @@ func (e *engine) begin(m nn.Module, x *tensor.Tensor, y []int) error {
 	copy(e.x0, x.Data())
 	e.bounds()
 	e.y, e.checked = y, false
+	if e.keys != nil && len(e.keys) != e.n {
+		return fmt.Errorf("%s: %d keys for %d samples", e.who, len(e.keys), e.n)
+	}
+	e.first, e.seen, e.draws = e.seen, e.seen+e.n, 0
 	if e.rng == nil {
 		e.rng = tensor.NewRNG(e.s.seed)
 	}
@@ -399,7 +412,6 @@ func (e *engine) resize(x *tensor.Tensor) {
 	e.x.Value = e.viewOf(&e.curT, e.cur)
 	e.xc.Value = e.curT
 	e.x.Grad = e.viewOf(&e.gradT, e.grad)
-	e.viewOf(&e.noiseT, e.noise)
 }
 
 // bounds sets lo and hi to the L∞ box [x−ε, x+ε] ∩ [0,1], nudged by an
@@ -455,35 +467,97 @@ func (e *engine) thaw() {
 }
 
 // start puts cur at the starting point and makes every sample active.
+// Each sample's random start comes from its own stream (sampleRNG), so it
+// does not depend on the batch the sample is in.
 func (e *engine) start() {
 	copy(e.cur, e.x0)
 	switch e.s.init {
 	case InitUniform:
 		if e.s.norm == LInf {
-			e.rng.Uniform(e.noiseT, -e.s.eps, e.s.eps)
+			for i := range e.n {
+				e.sampleRNG(i).FillUniform(e.row(e.noise, i), -e.s.eps, e.s.eps)
+			}
 			for i, d := range e.noise {
 				e.cur[i] = min(max(e.x0[i]+d, e.lo[i]), e.hi[i])
 			}
 			break
 		}
-		e.rng.Normal(e.noiseT, 0, 1)
 		for i := range e.n {
-			d := e.noise[i*e.chw : (i+1)*e.chw]
-			r := e.s.eps * e.rng.Float32()
+			g, d := e.sampleRNG(i), e.row(e.noise, i)
+			g.FillNormal(d, 0, 1)
+			r := e.s.eps * g.Float32()
 			if nrm := norm2(d); nrm > 0 {
-				axpyTo(e.cur[i*e.chw:(i+1)*e.chw], e.x0[i*e.chw:(i+1)*e.chw], float32(float64(r)/nrm), d)
+				axpyTo(e.row(e.cur, i), e.row(e.x0, i), float32(float64(r)/nrm), d)
 			}
 		}
 		e.projectAll()
 	case InitNormal:
-		e.rng.Normal(e.noiseT, 0, e.s.sigma)
+		for i := range e.n {
+			e.sampleRNG(i).FillNormal(e.row(e.noise, i), 0, e.s.sigma)
+		}
 		for i, d := range e.noise {
 			e.cur[i] = e.x0[i] + d
 		}
 		e.projectAll()
 	}
+	e.draws++
 	for i := range e.active {
 		e.active[i] = true
+	}
+}
+
+// sampleRNG returns the generator of sample i's random start in the
+// current draw, reseeded from the attack's seed, its salt (the target
+// rank of a per-target run), the sample's key and the number of starts
+// this Perturb call has drawn before. The key is the
+// sample's dataset index when Evaluate runs the attack, else its position
+// among the samples the attack has perturbed since it was made. So a
+// sample starts from the same point whichever batch or shard it is in,
+// and a sharded evaluation equals the whole one.
+func (e *engine) sampleRNG(i int) *tensor.RNG {
+	key := e.first + i
+	if e.keys != nil {
+		key = e.keys[i]
+	}
+	if e.srng == nil {
+		e.srng = tensor.NewRNG(0)
+	}
+	e.srng.Reseed(tensor.SplitMix64(tensor.SplitMix64(tensor.SplitMix64(tensor.SplitMix64(e.s.seed)^e.salt)^uint64(key)) ^ uint64(e.draws)))
+	return e.srng
+}
+
+// setKeys gives the samples of the next Perturb call their keys (dataset
+// indices) for sampleRNG; nil returns to counting positions.
+func (e *engine) setKeys(keys []int) { e.keys = keys }
+
+// keyed is an attack whose random starts Evaluate keys by dataset index.
+type keyed interface{ setKeys(keys []int) }
+
+func (p *PGD) setKeys(keys []int)       { p.e.setKeys(keys) }
+func (a *APGD) setKeys(keys []int)      { a.e.setKeys(keys) }
+func (a *APGDT) setKeys(keys []int)     { a.pt.keys = keys }
+func (f *FAB) setKeys(keys []int)       { f.pt.keys = keys }
+func (w *WorstCase) setKeys(keys []int) { w.keys = keys }
+
+// gatherKeys returns the keys of the gathered samples idx, in buf, or nil
+// without keys.
+func gatherKeys(buf, keys, idx []int) []int {
+	if keys == nil {
+		return nil
+	}
+	buf = buf[:0]
+	for _, i := range idx {
+		buf = append(buf, keys[i])
+	}
+	return buf
+}
+
+// passKeys gives attack a the keys of the gathered samples idx, if it
+// takes keys.
+func passKeys(a Attack, buf *[]int, keys, idx []int) {
+	if k, ok := a.(keyed); ok {
+		*buf = gatherKeys(*buf, keys, idx)
+		k.setKeys(*buf)
 	}
 }
 

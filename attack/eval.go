@@ -183,6 +183,7 @@ type evaluator struct {
 	eb      EvalBatch
 	sel     []bool
 	alive   []bool // not broken by an earlier attack (Cascade)
+	keys    []int  // the dataset indices of the attacked samples
 	adv     [][]float32
 }
 
@@ -242,7 +243,9 @@ func (ev *evaluator) batch(m nn.Module, bt *data.Batch, res *Result) error {
 		xs, ys := ev.sub.gather(bt.X, bt.Labels, ev.sel)
 		if len(ys) > 0 {
 			t0 := time.Now()
+			passKeys(at, &ev.keys, eb.Indices, ev.sub.idx)
 			adv, err := at.Perturb(m, xs, ys)
+			passKeys(at, &ev.keys, nil, nil)
 			res.Time[a] += time.Since(t0)
 			if err != nil {
 				return err

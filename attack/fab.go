@@ -118,7 +118,7 @@ func (f *FAB) Perturb(m nn.Module, x *tensor.Tensor, y []int) (*tensor.Tensor, e
 		f.inner, f.obj = f.single, f.objective
 	}
 	f.alphaMax, f.eta = orDefault(f.AlphaMax, 0.1), orDefault(f.Eta, 1.05)
-	return f.pt.run(who, m, x, y, targetsOr9(f.Targets), f.BN, f.inner)
+	return f.pt.run(who, m, x, y, targetsOr9(f.Targets), f.BN, &f.e, f.inner)
 }
 
 // objective is z_t − z_y, whose gradient gives the linearized boundary.
@@ -196,13 +196,13 @@ func (f *FAB) start(random bool) {
 	if !random {
 		return
 	}
-	if e.s.norm == LInf {
-		e.rng.Uniform(e.noiseT, -1, 1)
-	} else {
-		e.rng.Normal(e.noiseT, 0, 1)
-	}
 	for i := range e.n {
 		d := e.row(e.noise, i)
+		if e.s.norm == LInf {
+			e.sampleRNG(i).FillUniform(d, -1, 1)
+		} else {
+			e.sampleRNG(i).FillNormal(d, 0, 1)
+		}
 		var nrm float64
 		if e.s.norm == LInf {
 			for _, v := range d {
@@ -220,6 +220,7 @@ func (f *FAB) start(random bool) {
 			xs[j] = min(max(xs[j]+s*v, 0), 1)
 		}
 	}
+	e.draws++
 }
 
 // distance returns ‖a − b‖ in the attack's norm, in float64.

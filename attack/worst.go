@@ -24,6 +24,8 @@ type WorstCase struct {
 	robust []bool
 	out    []float32
 	outT   *tensor.Tensor
+	keys   []int // the samples' keys (Evaluate's), or nil
+	gkeys  []int // the gathered samples' keys
 }
 
 // NewWorstCase returns the worst case over attacks, named label.
@@ -63,7 +65,9 @@ func (w *WorstCase) Perturb(m nn.Module, x *tensor.Tensor, y []int) (*tensor.Ten
 		if len(ys) == 0 {
 			break
 		}
+		passKeys(a, &w.gkeys, w.keys, w.sub.idx)
 		adv, err := a.Perturb(m, xs, ys)
+		passKeys(a, &w.gkeys, nil, nil)
 		if err != nil {
 			return nil, err
 		}

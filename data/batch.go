@@ -230,7 +230,7 @@ func (b *Batcher) Reset(epoch int) {
 	if !b.cfg.Shuffle {
 		return
 	}
-	b.pcg.Seed(mix64(b.cfg.Seed^saltShuffle), mix64(b.cfg.Seed+uint64(epoch)*0x9e3779b97f4a7c15))
+	b.pcg.Seed(tensor.SplitMix64(b.cfg.Seed^saltShuffle), tensor.SplitMix64(b.cfg.Seed+uint64(epoch)*0x9e3779b97f4a7c15))
 	for i := len(b.order) - 1; i > 0; i-- {
 		j := b.rng.IntN(i + 1)
 		b.order[i], b.order[j] = b.order[j], b.order[i]
@@ -394,24 +394,16 @@ func (b *Batcher) decodePart(p int) error {
 		if err := b.ds.Image(i, src); err != nil {
 			return err
 		}
-		oy, ox, flip := augmentParams(mix64(b.cfg.Seed^saltAugment)^mix64(uint64(b.epoch)), i, b.cfg.CropPad, b.cfg.Flip)
+		oy, ox, flip := augmentParams(tensor.SplitMix64(b.cfg.Seed^saltAugment)^tensor.SplitMix64(uint64(b.epoch)), i, b.cfg.CropPad, b.cfg.Flip)
 		cropFlip(dst, src, b.c, b.h, b.w, oy, ox, flip)
 	}
 	return nil
 }
 
-// mix64 is the SplitMix64 finalizer: a bijective hash of 64 bits.
-func mix64(x uint64) uint64 {
-	x += 0x9e3779b97f4a7c15
-	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
-	x = (x ^ x>>27) * 0x94d049bb133111eb
-	return x ^ x>>31
-}
-
 // augmentParams draws the crop offset (oy, ox in [-pad, pad]) and flip of
 // dataset sample i from key, which names the seed and epoch.
 func augmentParams(key uint64, i, pad int, flip bool) (oy, ox int, f bool) {
-	r := mix64(key ^ mix64(uint64(i)))
+	r := tensor.SplitMix64(key ^ tensor.SplitMix64(uint64(i)))
 	if pad > 0 {
 		m := uint64(2*pad + 1)
 		oy = int(r%m) - pad

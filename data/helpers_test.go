@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bulwark-ml/bulwark/tensor"
 )
 
 // idxBytes encodes an IDX file of unsigned bytes with the given dims.
@@ -75,7 +77,7 @@ func npzBytes(t testing.TB, members ...zipMember) []byte {
 func pattern(n int, seed uint64) []byte {
 	b := make([]byte, n)
 	for i := range b {
-		b[i] = byte(mix64(seed+uint64(i)) >> 56)
+		b[i] = byte(tensor.SplitMix64(seed+uint64(i)) >> 56)
 	}
 	return b
 }

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/bulwark-ml/bulwark/tensor"
 )
 
 // SynthOptions sets the magnitudes of the random deformations of a
@@ -215,7 +217,7 @@ func (s *Synthetic) BaseIndex(i int) int {
 		panic(fmt.Sprintf("data.Synthetic: index %d out of range [0, %d)", i, s.n))
 	}
 	cycle, pos := uint64(i)/s.perm.n, uint64(i)%s.perm.n
-	key := mix64(mix64(s.seed^saltSynthPerm) + cycle)
+	key := tensor.SplitMix64(tensor.SplitMix64(s.seed^saltSynthPerm) + cycle)
 	return int(s.perm.apply(pos, key))
 }
 
@@ -241,8 +243,8 @@ func (s *Synthetic) Image(i int, dst []float32) error {
 	if o.Tail > 0 {
 		o = s.strengthen(s.Strength(i))
 	}
-	k := mix64(mix64(s.seed^saltSynthSample) ^ mix64(uint64(i)))
-	sc.pcg.Seed(k, mix64(k^saltSynthStream))
+	k := tensor.SplitMix64(tensor.SplitMix64(s.seed^saltSynthSample) ^ tensor.SplitMix64(uint64(i)))
+	sc.pcg.Seed(k, tensor.SplitMix64(k^saltSynthStream))
 	m := s.drawAffine(&sc.pcg, o)
 	var field []float32
 	if s.kern != nil {
@@ -266,7 +268,7 @@ func (s *Synthetic) Strength(i int) float64 {
 	if s.opts.Tail == 0 {
 		return 1
 	}
-	k := mix64(mix64(s.seed^saltSynthTail) ^ mix64(uint64(i)))
+	k := tensor.SplitMix64(tensor.SplitMix64(s.seed^saltSynthTail) ^ tensor.SplitMix64(uint64(i)))
 	u := float64(k>>11+1) * 0x1p-53
 	return max(1, portableExp(-portableLog(u)/s.opts.Tail))
 }
@@ -530,7 +532,7 @@ func (p feistel) apply(x, key uint64) uint64 {
 	for {
 		l, r := x>>p.half, x&p.mask
 		for round := range uint64(4) {
-			l, r = r, l^(mix64(r^(key+round*0x9e3779b97f4a7c15))&p.mask)
+			l, r = r, l^(tensor.SplitMix64(r^(key+round*0x9e3779b97f4a7c15))&p.mask)
 		}
 		x = l<<p.half | r
 		if x < p.n {

@@ -23,7 +23,7 @@ func blobSet(t testing.TB, n, c, h, w int) Dataset {
 	d := x.Data()
 	y := make([]int, n)
 	for i := range n {
-		r := mix64(uint64(i) + 77)
+		r := tensor.SplitMix64(uint64(i) + 77)
 		ox, oy := float64(r%7)-3, float64(r>>8%7)-3
 		rad := 4 + float64(r>>16%5)
 		cx, cy := float64(w-1)/2+ox, float64(h-1)/2+oy

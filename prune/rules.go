@@ -315,13 +315,5 @@ func ruleSalt(r Rule) uint64 {
 // deriveSeed mixes seed, salt and a group index into a seed (SplitMix64's
 // finalizer, twice), so that nearby seeds give unrelated streams.
 func deriveSeed(seed, salt, group uint64) uint64 {
-	return mix64(mix64(seed^salt) + group*0x9e3779b97f4a7c15)
-}
-
-func mix64(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	return x ^ x>>31
+	return tensor.Mix64(tensor.Mix64(seed^salt) + group*0x9e3779b97f4a7c15)
 }

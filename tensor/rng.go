@@ -20,6 +20,19 @@ type RNG struct {
 	r   *rand.Rand
 }
 
+// SplitMix64 is one output of the SplitMix64 generator at state x: a
+// bijection of 64-bit words that turns neighbouring inputs into unrelated
+// outputs, for deriving the seeds of independent streams.
+func SplitMix64(x uint64) uint64 { return Mix64(x + 0x9e3779b97f4a7c15) }
+
+// Mix64 is SplitMix64's finaliser alone (without the state increment):
+// Mix64(0) is 0.
+func Mix64(x uint64) uint64 {
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
 // NewRNG returns a generator seeded with seed.
 func NewRNG(seed uint64) *RNG {
 	src := rand.NewPCG(seed, pcgStream)
@@ -48,13 +61,22 @@ func (g *RNG) Uniform(out *Tensor, lo, hi float32) *Tensor {
 	if lo > hi {
 		panicf("Uniform", "lo %v > hi %v for shape %s", lo, hi, fmtShape(out.shape))
 	}
+	g.FillUniform(out.data, lo, hi)
+	return out
+}
+
+// FillUniform fills dst with uniform numbers in [lo, hi), drawing what
+// Uniform draws for a tensor over dst. It panics if lo > hi.
+func (g *RNG) FillUniform(dst []float32, lo, hi float32) {
+	if lo > hi {
+		panicf("FillUniform", "lo %v > hi %v", lo, hi)
+	}
 	w := float64(hi) - float64(lo)
 	below := math.Nextafter32(hi, lo) // the largest value under hi (lo if equal)
-	for i := range out.data {
+	for i := range dst {
 		v := float32(float64(lo) + w*g.r.Float64())
-		out.data[i] = min(v, below) // rounding must not reach hi
+		dst[i] = min(v, below) // rounding must not reach hi
 	}
-	return out
 }
 
 // Normal fills out with normally distributed numbers of the given mean and
@@ -63,11 +85,24 @@ func (g *RNG) Normal(out *Tensor, mean, std float32) *Tensor {
 	if !(std >= 0) {
 		panicf("Normal", "std %v < 0 for shape %s", std, fmtShape(out.shape))
 	}
-	for i := range out.data {
-		out.data[i] = float32(float64(mean) + float64(std)*g.r.NormFloat64())
-	}
+	g.FillNormal(out.data, mean, std)
 	return out
 }
+
+// FillNormal fills dst with normally distributed numbers, drawing what
+// Normal draws for a tensor over dst. It panics if std < 0.
+func (g *RNG) FillNormal(dst []float32, mean, std float32) {
+	if !(std >= 0) {
+		panicf("FillNormal", "std %v < 0", std)
+	}
+	for i := range dst {
+		dst[i] = float32(float64(mean) + float64(std)*g.r.NormFloat64())
+	}
+}
+
+// Reseed restarts the generator in place as NewRNG(seed) would start it,
+// without allocating: for streams derived per sample.
+func (g *RNG) Reseed(seed uint64) { g.src.Seed(seed, pcgStream) }
 
 // State returns the generator's state, to be saved in a checkpoint and
 // restored with SetState.

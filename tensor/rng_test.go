@@ -40,6 +40,28 @@ func TestRNGDeterministic(t *testing.T) {
 	}
 }
 
+// TestRNGReseedAndFill checks that Reseed restarts a used generator as
+// NewRNG would start it, and that the slice fills draw what the tensor
+// fills draw.
+func TestRNGReseedAndFill(t *testing.T) {
+	g := NewRNG(1)
+	g.Perm(17)
+	g.Reseed(42)
+	want := NewRNG(42)
+	u, n := make([]float32, 9), make([]float32, 9)
+	g.FillUniform(u, -2, 3)
+	g.FillNormal(n, 1, 0.5)
+	if !slices.Equal(u, want.Uniform(New(9), -2, 3).data) || !slices.Equal(n, want.Normal(New(9), 1, 0.5).data) {
+		t.Errorf("reseeded fills %v %v differ from a new generator's", u, n)
+	}
+	if g.Uint64() != want.Uint64() {
+		t.Error("the streams diverge after the fills")
+	}
+	if allocs := testing.AllocsPerRun(10, func() { g.Reseed(7) }); allocs != 0 {
+		t.Errorf("Reseed allocates %v times", allocs)
+	}
+}
+
 // moments returns the mean and standard deviation of x.
 func moments(x []float32) (mean, std float64) {
 	for _, v := range x {
@@ -139,4 +161,20 @@ func TestRNGMisuse(t *testing.T) {
 	testutil.CheckPanic(t, func() { g.Uniform(New(2), 1, 0) }, "tensor.Uniform", "lo 1 > hi 0")
 	testutil.CheckPanic(t, func() { g.Normal(New(2), 0, -1) }, "tensor.Normal", "std -1 < 0")
 	testutil.CheckPanic(t, func() { Rand(g, 2, -1) }, "tensor.Rand", "negative")
+}
+
+// TestSplitMix64 checks the first outputs of SplitMix64 seeded with 0,
+// the published reference sequence.
+func TestSplitMix64(t *testing.T) {
+	want := []uint64{0xe220a8397b1dcdaf, 0x6e789e6aa1b965f4, 0x06c45d188009454f}
+	var state uint64
+	for i, w := range want {
+		if got := SplitMix64(state); got != w {
+			t.Errorf("output %d = %#x, want %#x", i, got, w)
+		}
+		state += 0x9e3779b97f4a7c15
+	}
+	if Mix64(0) != 0 {
+		t.Error("Mix64(0) != 0")
+	}
 }

@@ -186,15 +186,7 @@ func (t *Trainer) initAdv() error {
 // seed and a salt; attacks are reseeded every epoch so that a resumed run
 // repeats them.
 func epochSeed(seed uint64, salt, e int) uint64 {
-	return mix(seed ^ uint64(salt)<<32 ^ uint64(e))
-}
-
-// mix is a 64-bit finalizer (splitmix64).
-func mix(x uint64) uint64 {
-	x += 0x9e3779b97f4a7c15
-	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
-	x = (x ^ x>>27) * 0x94d049bb133111eb
-	return x ^ x>>31
+	return tensor.SplitMix64(seed ^ uint64(salt)<<32 ^ uint64(e))
 }
 
 // innerAttack returns the training attack for epoch e.

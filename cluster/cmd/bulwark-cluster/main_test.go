@@ -346,9 +346,11 @@ func TestEvaluateEqualsAttack(t *testing.T) {
 	f := getFixture(t)
 	dir := t.TempDir()
 	ref, got := filepath.Join(dir, "ref.npy"), filepath.Join(dir, "got.npy")
-	// FGSM draws no random numbers: the sharded evaluation is exactly the
+	// Every attack, random starts and restarts included: the starts are
+	// keyed by sample, so the sharded evaluation is exactly the
 	// single-process one, counts and worst-case inputs.
-	args := []string{"--weights", f.weights, "--data", f.spec, "--attack", "fgsm", "--eps", "0.1", "--n", "300", "--batch", "32", "--threads", "1"}
+	args := []string{"--weights", f.weights, "--data", f.spec, "--attack", "all", "--steps", "5", "--restarts", "2",
+		"--eps", "0.1", "--n", "300", "--batch", "32", "--threads", "1"}
 	want := bulwark(t, append(append([]string{"attack"}, args...), "--save-adv", ref)...)
 	out := runCluster(t, append(append([]string{"evaluate", "--shard-size", "64", "--inject-fault", "1"}, args...), "--save-adv", got)...)
 	if stripTimes(out) != stripTimes(want) || !strings.Contains(out, "5 shards") {
