@@ -24,10 +24,10 @@ var avx512Impl = func() impl {
 	im := avx2Impl
 	im.name, im.rank = "avx512", 10
 	im.gemm = &gemmKernel{name: "12x32", mr: 12, nr: 32, kernel: gemmKernel12x32AVX512,
-		rows: gemmKernel12x32RowsAVX512, packBRow: packBRow32AVX512}
+		rows: gemmKernel12x32RowsAVX512, packRows: packRowsAVX2, packBRow: packBRow32AVX512}
 	im.gemmNarrow = avx2Impl.gemm
 	im.gemmSmall = &gemmKernel{name: "8x32", mr: 8, nr: 32, kernel: gemmKernel8x32AVX512,
-		strided: gemmKernel8x32StridedAVX512, rows: gemmKernel8x32RowsAVX512, packBRow: packBRow32AVX512}
+		strided: gemmKernel8x32StridedAVX512, rows: gemmKernel8x32RowsAVX512, packRows: packRowsAVX2, packBRow: packBRow32AVX512}
 	return im
 }()
 

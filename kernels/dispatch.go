@@ -138,6 +138,8 @@ type gemmKernel struct {
 	rows func(k int, a, b []float32, rows []int, c []float32, ldc int, alpha, beta float32)
 	// packA6, if not nil, is packA6Go for 6-row tiles in assembly.
 	packA6 func(dst, r0, r1, r2, r3, r4, r5 []float32, kc int)
+	// packRows, if not nil, is packRowsGo in assembly, for the other tiles.
+	packRows func(dst []float32, stride int, rows [8][]float32, n, kc int)
 	// packBRow copies the nr-float chunks of src to dst, stride floats
 	// apart (see packBRowGeneric): the inner loop of packing B.
 	packBRow func(dst []float32, stride int, src []float32)

@@ -103,6 +103,41 @@ func packA6AVX2(dst, r0, r1, r2, r3, r4, r5 []float32, kc int) {
 	packA6Go(dst[6*d:], r0[d:], r1[d:], r2[d:], r3[d:], r4[d:], r5[d:], kc-d)
 }
 
+// packRowsAVX2 is packRowsGo with whole blocks of eight columns of four or
+// eight rows transposed in assembly, the rest in Go.
+func packRowsAVX2(dst []float32, stride int, rows [8][]float32, n, kc int) {
+	d := 0
+	if blocks := kc / 8; blocks > 0 && (n == 8 || n == 4) {
+		d = 8 * blocks
+		var ptrs [8]*float32
+		for r := range n {
+			ptrs[r] = unsafe.SliceData(rows[r][:d])
+		}
+		_ = dst[(d-1)*stride+n-1]
+		if n == 8 {
+			packA8x8AVX2(unsafe.SliceData(dst), stride, &ptrs, blocks)
+		} else {
+			packA4x8AVX2(unsafe.SliceData(dst), stride, &ptrs, blocks)
+		}
+	}
+	if d < kc {
+		var rest [8][]float32
+		for r := range n {
+			rest[r] = rows[r][d:]
+		}
+		packRowsGo(dst[d*stride:], stride, rest, n, kc-d)
+	}
+}
+
+// packA8x8AVX2 and packA4x8AVX2 pack blocks·8 columns of eight and four
+// rows; see the assembly.
+//
+//go:noescape
+func packA8x8AVX2(dst *float32, stride int, rows *[8]*float32, blocks int)
+
+//go:noescape
+func packA4x8AVX2(dst *float32, stride int, rows *[8]*float32, blocks int)
+
 // packA6x8AVX2 packs blocks·8 columns of six rows; see the assembly.
 //
 //go:noescape

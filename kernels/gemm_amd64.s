@@ -959,3 +959,182 @@ loop:
 done:
 	VZEROUPPER
 	RET
+
+// func packA8x8AVX2(dst *float32, stride int, rows *[8]*float32, blocks int)
+//
+// packA8x8AVX2 computes, for p < 8·blocks,
+//
+//	for r := 0; r < 8; r++ {
+//		dst[p*stride+r] = rows[r][p]
+//	}
+//
+// Each block of eight columns is a 8×8 transpose; column p's 8 values are
+// stored at dst[p*stride:], and nothing else is written.
+//
+// Requires: AVX
+TEXT ·packA8x8AVX2(SB), NOSPLIT, $0-32
+	MOVQ  dst+0(FP), DI
+	MOVQ  stride+8(FP), R12
+	SHLQ  $0x02, R12
+	MOVQ  rows+16(FP), R13
+	MOVQ  (R13), AX
+	MOVQ  8(R13), BX
+	MOVQ  16(R13), DX
+	MOVQ  24(R13), SI
+	MOVQ  32(R13), R8
+	MOVQ  40(R13), R9
+	MOVQ  48(R13), R10
+	MOVQ  56(R13), R11
+	MOVQ  blocks+24(FP), CX
+	TESTQ CX, CX
+	JEQ   done
+
+loop:
+	VMOVUPS (AX), Y0
+	VMOVUPS (BX), Y1
+	VMOVUPS (DX), Y2
+	VMOVUPS (SI), Y3
+	VMOVUPS (R8), Y4
+	VMOVUPS (R9), Y5
+	VMOVUPS (R10), Y6
+	VMOVUPS (R11), Y7
+
+	// Interleave row pairs (0,1), (2,3), ... into Y8, Y9, Y10, ...:
+	// Y8 = r0[0] r1[0] r0[1] r1[1] | r0[4] r1[4] r0[5] r1[5], Y9 the same of p2, p3, p6, p7.
+	VUNPCKLPS Y1, Y0, Y8
+	VUNPCKHPS Y1, Y0, Y9
+	VUNPCKLPS Y3, Y2, Y10
+	VUNPCKHPS Y3, Y2, Y11
+	VUNPCKLPS Y5, Y4, Y12
+	VUNPCKHPS Y5, Y4, Y13
+	VUNPCKLPS Y7, Y6, Y14
+	VUNPCKHPS Y7, Y6, Y15
+
+	// Y0-Y3: columns p0-p3 of rows 0-3 (p4-p7 in the upper lanes);
+	// Y4-Y7: the same of rows 4-7.
+	VSHUFPS $0x44, Y10, Y8, Y0
+	VSHUFPS $0xee, Y10, Y8, Y1
+	VSHUFPS $0x44, Y11, Y9, Y2
+	VSHUFPS $0xee, Y11, Y9, Y3
+	VSHUFPS $0x44, Y14, Y12, Y4
+	VSHUFPS $0xee, Y14, Y12, Y5
+	VSHUFPS $0x44, Y15, Y13, Y6
+	VSHUFPS $0xee, Y15, Y13, Y7
+
+	// Column t (rows 0-7) into Y8+t, stored stride floats apart.
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x20, Y5, Y1, Y9
+	VPERM2F128 $0x20, Y6, Y2, Y10
+	VPERM2F128 $0x20, Y7, Y3, Y11
+	VPERM2F128 $0x31, Y4, Y0, Y12
+	VPERM2F128 $0x31, Y5, Y1, Y13
+	VPERM2F128 $0x31, Y6, Y2, Y14
+	VPERM2F128 $0x31, Y7, Y3, Y15
+	VMOVUPS    Y8, (DI)
+	ADDQ       R12, DI
+	VMOVUPS    Y9, (DI)
+	ADDQ       R12, DI
+	VMOVUPS    Y10, (DI)
+	ADDQ       R12, DI
+	VMOVUPS    Y11, (DI)
+	ADDQ       R12, DI
+	VMOVUPS    Y12, (DI)
+	ADDQ       R12, DI
+	VMOVUPS    Y13, (DI)
+	ADDQ       R12, DI
+	VMOVUPS    Y14, (DI)
+	ADDQ       R12, DI
+	VMOVUPS    Y15, (DI)
+	ADDQ       R12, DI
+	ADDQ       $0x20, AX
+	ADDQ       $0x20, BX
+	ADDQ       $0x20, DX
+	ADDQ       $0x20, SI
+	ADDQ       $0x20, R8
+	ADDQ       $0x20, R9
+	ADDQ       $0x20, R10
+	ADDQ       $0x20, R11
+	DECQ       CX
+	JNE        loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func packA4x8AVX2(dst *float32, stride int, rows *[8]*float32, blocks int)
+//
+// packA4x8AVX2 computes, for p < 8·blocks,
+//
+//	for r := 0; r < 4; r++ {
+//		dst[p*stride+r] = rows[r][p]
+//	}
+//
+// Each block of eight columns is a 4×8 transpose; column p's 4 values are
+// stored at dst[p*stride:], and nothing else is written.
+//
+// Requires: AVX
+TEXT ·packA4x8AVX2(SB), NOSPLIT, $0-32
+	MOVQ  dst+0(FP), DI
+	MOVQ  stride+8(FP), R12
+	SHLQ  $0x02, R12
+	MOVQ  rows+16(FP), R13
+	MOVQ  (R13), AX
+	MOVQ  8(R13), BX
+	MOVQ  16(R13), DX
+	MOVQ  24(R13), SI
+	MOVQ  blocks+24(FP), CX
+	TESTQ CX, CX
+	JEQ   done
+
+loop:
+	VMOVUPS (AX), Y0
+	VMOVUPS (BX), Y1
+	VMOVUPS (DX), Y2
+	VMOVUPS (SI), Y3
+
+	// Interleave row pairs (0,1), (2,3), ... into Y8, Y9, Y10, ...:
+	// Y8 = r0[0] r1[0] r0[1] r1[1] | r0[4] r1[4] r0[5] r1[5], Y9 the same of p2, p3, p6, p7.
+	VUNPCKLPS Y1, Y0, Y8
+	VUNPCKHPS Y1, Y0, Y9
+	VUNPCKLPS Y3, Y2, Y10
+	VUNPCKHPS Y3, Y2, Y11
+
+	// Y0-Y3: columns p0-p3 of rows 0-3 (p4-p7 in the upper lanes);
+	// Y4-Y7: the same of rows 4-7.
+	VSHUFPS $0x44, Y10, Y8, Y0
+	VSHUFPS $0xee, Y10, Y8, Y1
+	VSHUFPS $0x44, Y11, Y9, Y2
+	VSHUFPS $0xee, Y11, Y9, Y3
+
+	// Column t (rows 0-3) is the lower lane of Yt for t < 4, the upper
+	// lane of Y(t-4) after; stored stride floats apart.
+	VEXTRACTF128 $0x01, Y0, X4
+	VEXTRACTF128 $0x01, Y1, X5
+	VEXTRACTF128 $0x01, Y2, X6
+	VEXTRACTF128 $0x01, Y3, X7
+	VMOVUPS      X0, (DI)
+	ADDQ         R12, DI
+	VMOVUPS      X1, (DI)
+	ADDQ         R12, DI
+	VMOVUPS      X2, (DI)
+	ADDQ         R12, DI
+	VMOVUPS      X3, (DI)
+	ADDQ         R12, DI
+	VMOVUPS      X4, (DI)
+	ADDQ         R12, DI
+	VMOVUPS      X5, (DI)
+	ADDQ         R12, DI
+	VMOVUPS      X6, (DI)
+	ADDQ         R12, DI
+	VMOVUPS      X7, (DI)
+	ADDQ         R12, DI
+	ADDQ         $0x20, AX
+	ADDQ         $0x20, BX
+	ADDQ         $0x20, DX
+	ADDQ         $0x20, SI
+	DECQ         CX
+	JNE          loop
+
+done:
+	VZEROUPPER
+	RET

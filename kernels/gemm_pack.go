@@ -81,11 +81,17 @@ func packA(gk *gemmKernel, dst, a []float32, lda int, aRows []int, trans bool, i
 				a[row(i+3)+p0:], a[row(i+4)+p0:], a[row(i+5)+p0:], kc)
 			continue
 		}
-		for r := range rows {
-			src := a[row(i0+t+r)+p0 : row(i0+t+r)+p0+kc]
-			for p, v := range src {
-				panel[p*mr+r] = v
+		pack := packRowsGo
+		if gk.packRows != nil {
+			pack = gk.packRows
+		}
+		var rp [8][]float32
+		for g := 0; g < rows; g += 8 {
+			n := min(8, rows-g)
+			for r := range n {
+				rp[r] = a[row(i0+t+g+r)+p0:]
 			}
+			pack(panel[g:], mr, rp, n, kc)
 		}
 		for r := rows; r < mr; r++ {
 			for p := range kc {
@@ -175,5 +181,21 @@ func packA6Go(dst, r0, r1, r2, r3, r4, r5 []float32, kc int) {
 	for p := range kc {
 		d := dst[p*6 : p*6+6 : p*6+6]
 		d[0], d[1], d[2], d[3], d[4], d[5] = r0[p], r1[p], r2[p], r3[p], r4[p], r5[p]
+	}
+}
+
+// packRowsGo lays n ≤ 8 rows of A (each at least kc long) as the columns
+// of a micro-panel stride floats wide:
+//
+//	for p := 0; p < kc; p++ {
+//		for r := 0; r < n; r++ {
+//			dst[p*stride+r] = rows[r][p]
+//		}
+//	}
+func packRowsGo(dst []float32, stride int, rows [8][]float32, n, kc int) {
+	for r := range n {
+		for p, v := range rows[r][:kc] {
+			dst[p*stride+r] = v
+		}
 	}
 }

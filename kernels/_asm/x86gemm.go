@@ -423,6 +423,85 @@ slack after the panel.`)
 	a.exit()
 }
 
+// packRowsx8 writes packA{n}x8AVX2, which packs blocks·8 columns of n = 4
+// or 8 rows into an A micro-panel of any width (the 8×32 and 12×32 tiles'
+// 8 and 12 rows take one or two calls).
+func (a *x86) packRowsx8(n int) {
+	name := fmt.Sprintf("packA%dx8AVX2", n)
+	a.text(name, "func(dst *float32, stride int, rows *[8]*float32, blocks int)",
+		fmt.Sprintf(`%s computes, for p < 8·blocks,
+
+	for r := 0; r < %d; r++ {
+		dst[p*stride+r] = rows[r][p]
+	}
+
+Each block of eight columns is a %d×8 transpose; column p's %d values are
+stored at dst[p*stride:], and nothing else is written.`, name, n, n, n))
+	ptrs := []reg.Register{reg.RAX, reg.RBX, reg.RDX, reg.RSI, reg.R8, reg.R9, reg.R10, reg.R11}[:n]
+	a.MOVQ(a.arg("dst"), reg.RDI)
+	a.MOVQ(a.arg("stride"), reg.R12)
+	a.SHLQ(imm(2), reg.R12)
+	a.MOVQ(a.arg("rows"), reg.R13)
+	for r, p := range ptrs {
+		a.MOVQ(mem(8*r, reg.R13, nil, 0), p)
+	}
+	a.MOVQ(a.arg("blocks"), reg.RCX)
+	a.TESTQ(reg.RCX, reg.RCX)
+	a.JEQ(operand.LabelRef("done"))
+
+	a.Label("loop")
+	for r, p := range ptrs {
+		a.VMOVUPS(mem(0, p, nil, 0), ymm(r))
+	}
+	a.Comment("Interleave row pairs (0,1), (2,3), ... into Y8, Y9, Y10, ...:",
+		"Y8 = r0[0] r1[0] r0[1] r1[1] | r0[4] r1[4] r0[5] r1[5], Y9 the same of p2, p3, p6, p7.")
+	for q := 0; q < n/2; q++ {
+		a.VUNPCKLPS(ymm(2*q+1), ymm(2*q), ymm(8+2*q))
+		a.VUNPCKHPS(ymm(2*q+1), ymm(2*q), ymm(9+2*q))
+	}
+	a.Comment("Y0-Y3: columns p0-p3 of rows 0-3 (p4-p7 in the upper lanes);",
+		"Y4-Y7: the same of rows 4-7.")
+	for h := 0; h < n/4; h++ {
+		for s := 0; s < 2; s++ {
+			lo, hi := ymm(8+4*h+s), ymm(10+4*h+s)
+			a.VSHUFPS(imm(0x44), hi, lo, ymm(4*h+2*s))
+			a.VSHUFPS(imm(0xEE), hi, lo, ymm(4*h+2*s+1))
+		}
+	}
+	if n == 8 {
+		a.Comment("Column t (rows 0-7) into Y8+t, stored stride floats apart.")
+		for t := 0; t < 8; t++ {
+			sel := 0x20
+			if t >= 4 {
+				sel = 0x31
+			}
+			a.VPERM2F128(imm(sel), ymm(4+t%4), ymm(t%4), ymm(8+t))
+		}
+		for t := 0; t < 8; t++ {
+			a.VMOVUPS(ymm(8+t), mem(0, reg.RDI, nil, 0))
+			a.ADDQ(reg.R12, reg.RDI)
+		}
+	} else {
+		a.Comment("Column t (rows 0-3) is the lower lane of Yt for t < 4, the upper",
+			"lane of Y(t-4) after; stored stride floats apart.")
+		for t := 4; t < 8; t++ {
+			a.VEXTRACTF128(imm(1), ymm(t-4), xmm(t))
+		}
+		for t := 0; t < 8; t++ {
+			a.VMOVUPS(xmm(t), mem(0, reg.RDI, nil, 0))
+			a.ADDQ(reg.R12, reg.RDI)
+		}
+	}
+	for _, p := range ptrs {
+		a.ADDQ(imm(32), p)
+	}
+	a.DECQ(reg.RCX)
+	a.JNE(operand.LabelRef("loop"))
+
+	a.Label("done")
+	a.exit()
+}
+
 func gemmAVX2File() ([]byte, error) {
 	a := newX86(`The 6×16 AVX2+FMA GEMM microkernel, in three variants that differ only in
 how they find the rows of B and what they prefetch, and the loops that pack
@@ -432,6 +511,8 @@ A and B for it. gemm_amd64.go declares them.`)
 	}
 	a.packRow(avx2, 2, "packRow16AVX2")
 	a.packA6x8()
+	a.packRowsx8(8)
+	a.packRowsx8(4)
 	return a.print()
 }
 
