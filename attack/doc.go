@@ -45,4 +45,11 @@
 // returns. Gradients flow only to the input. A step reuses one tape, one
 // input leaf and the attack's buffers, so after the first batch of a given
 // shape an attack step allocates nothing.
+//
+// Random starts are reproducible per sample: each sample's start comes from
+// a stream seeded by the attack's Seed, the sample's key and the restart.
+// Under Evaluate the key is the sample's dataset index, so an evaluation cut
+// into shards (bulwark-cluster evaluate) attacks every sample from the same
+// starts as the whole one; called directly, Perturb keys samples by their
+// position among all the samples the attack value has perturbed.
 package attack
