@@ -3,7 +3,8 @@
 #
 #   1. embed + extrapolate of a synthetic pool of $POOL samples, single-process
 #      (bulwark) against prism (bulwark-cluster), at 1 and 2 kernel threads;
-#   2. a 6-job grid (6 seeds) against bulwark prune-pipeline, at 1 and 2 threads;
+#   2. a 6-seed grid (6 preparation and 12 arm jobs) against bulwark prune-pipeline,
+#      at 1 and 2 threads;
 #   3. Beam's overhead: the same pipelines on a 640-sample pool.
 #
 # Wall time and peak RSS come from GNU time (-v). Results: $OUT/results.tsv.
@@ -62,7 +63,7 @@ PY
 	done
 done
 
-# A 6-job grid: six repetitions of a small experiment.
+# A 6-seed grid: six repetitions of a small experiment, two arms each.
 GRID="--data synth:fashion-mnist[balanced:500]:2000 --arch smallcnn --adv pgd --eps 0.1 --steps 3 --batch 128 \
  --epochs 4 --score-epochs 8 --window 4 --seed-frac 0.2 --prune 0.5 --select top --seeds 6 \
  --val-size 200 --eval-n 500 --eval-steps 10 --apgd-steps 0 --quiet"

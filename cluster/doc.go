@@ -6,8 +6,9 @@
 // Four pipelines each compute exactly what a single-process bulwark
 // command computes, from the same inputs:
 //
-//   - Grid: bulwark prune-pipeline, one job per repetition, then the
-//     report assembled from the finished repetitions.
+//   - Grid: bulwark prune-pipeline, a preparation job per repetition,
+//     then a job per arm × ratio and reference of each, then the report
+//     assembled from the finished runs.
 //   - Embed: bulwark embed, the pool cut into shards of whole batches.
 //   - Extrapolate: bulwark extrapolate, the queries cut into shards of
 //     whole search tiles, the scored reference set a side input.

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -24,7 +25,8 @@ import (
 
 // GridJob is `bulwark-cluster grid`: the experiment of bulwark
 // prune-pipeline (its Config, from the same flags) as a collection of
-// jobs, one per repetition, then the report.
+// jobs: each repetition's preparation, then its arm jobs, then the
+// report.
 type GridJob struct {
 	// Config is the pipeline.Config as JSON, as the run directory records
 	// it: a DoFn's fields travel to the workers as JSON anyway.
@@ -40,12 +42,56 @@ func (j *GridJob) config() (pipeline.Config, error) {
 	return c, err
 }
 
-// reportJob is the report job's index among the grid's jobs, for its
-// markers.
+// The grid's jobs are numbered, for their markers and --inject-fault:
+// job s (0 ≤ s < Seeds) prepares repetition s (pipeline.Prepare); job
+// Seeds + s·A + a is the a-th of the A arm jobs of repetition s
+// (pipeline.ArmJobs); reportJob writes the report.
 const reportJob = 1 << 20
 
+// gridJob is one job of the grid, by its number.
+type gridJob struct {
+	index, rep int
+	arm        *pipeline.ArmJob // nil for the preparation
+}
+
+// jobs lists the jobs of the repetitions reps, in their numbers' order.
+func jobs(c pipeline.Config, reps []int) []gridJob {
+	arms := pipeline.ArmJobs(c)
+	var out []gridJob
+	for _, s := range reps {
+		out = append(out, gridJob{index: s, rep: s})
+	}
+	for _, s := range reps {
+		for a := range arms {
+			out = append(out, gridJob{index: c.Seeds + s*len(arms) + a, rep: s, arm: &arms[a]})
+		}
+	}
+	return out
+}
+
+// jobAt returns job number i of the grid of c.
+func jobAt(c pipeline.Config, i int) (gridJob, error) {
+	if i >= 0 && i < c.Seeds {
+		return gridJob{index: i, rep: i}, nil
+	}
+	arms := pipeline.ArmJobs(c)
+	k := i - c.Seeds
+	if k < 0 || k >= c.Seeds*len(arms) {
+		return gridJob{}, fmt.Errorf("grid: no job %d", i)
+	}
+	return gridJob{index: i, rep: k / len(arms), arm: &arms[k%len(arms)]}, nil
+}
+
+func (g gridJob) name(c pipeline.Config) string {
+	seed := c.Train.Seed + uint64(g.rep)
+	if g.arm == nil {
+		return fmt.Sprintf("job %d (seed %d: preparation)", g.index, seed)
+	}
+	return fmt.Sprintf("job %d (seed %d: arm %s)", g.index, seed, g.arm.Name)
+}
+
 func init() {
-	register.DoFn3x1[context.Context, int, func(int), error](&seedJobFn{})
+	register.DoFn4x1[context.Context, int, func(int), func(int), error](&gridJobFn{})
 	register.DoFn3x1[context.Context, int, func(*int) bool, error](&reportFn{})
 	register.Emitter1[int]()
 	register.Iter1[int]()
@@ -57,6 +103,7 @@ func init() {
 type workDir struct {
 	remote, local string
 	since         time.Time
+	pulled        []string // the files copied in, relative to local
 }
 
 // open prepares the run directory out for a job that reads the files
@@ -116,62 +163,104 @@ func openWork(ctx context.Context, out string, prefixes ...string) (*workDir, er
 			if err := os.WriteFile(dst, b, 0o644); err != nil {
 				return nil, err
 			}
+			w.pulled = append(w.pulled, rel)
 		}
 	}
 	w.since = time.Now()
 	return w, nil
 }
 
-// push uploads the files a job changed back to the run directory, and
-// removes the local copy.
+// push uploads the files a job changed back to the run directory,
+// removes there the files the job removed (the arm jobs' stage files
+// the report merges), and removes the local copy.
 func (w *workDir) push(ctx context.Context) error {
 	if w.local == w.remote {
 		return nil
 	}
-	defer os.RemoveAll(w.local)
-	return filepath.WalkDir(w.local, func(p string, d fs.DirEntry, err error) error {
+	defer w.discard()
+	base := strings.TrimSuffix(w.remote, "/") + "/"
+	err := filepath.WalkDir(w.local, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
 		info, err := d.Info()
-		if err != nil || info.ModTime().Before(w.since) {
+		if err != nil || info.ModTime().Before(w.since) || strings.Contains(d.Name(), ".tmp-") {
 			return err
 		}
 		rel, err := filepath.Rel(w.local, p)
 		if err != nil {
 			return err
 		}
-		return upload(ctx, p, strings.TrimSuffix(w.remote, "/")+"/"+filepath.ToSlash(rel))
+		return upload(ctx, p, base+filepath.ToSlash(rel))
 	})
+	if err != nil {
+		return err
+	}
+	for _, rel := range w.pulled {
+		if _, err := os.Stat(filepath.Join(w.local, filepath.FromSlash(rel))); errors.Is(err, os.ErrNotExist) {
+			if err := remove(ctx, base+rel); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
-// seedJobFn runs one repetition of the experiment with bulwark's library
-// code: pipeline.Run restricted to it. Every stage of a repetition writes
-// its result into the run directory and is skipped when that is there,
-// so a retried job resumes where the failed one stopped and a finished
-// one is not redone.
-type seedJobFn struct{ Job GridJob }
+// discard removes the local copy of a remote run directory.
+func (w *workDir) discard() {
+	if w.local != w.remote {
+		os.RemoveAll(w.local)
+	}
+}
 
-func (f *seedJobFn) ProcessElement(ctx context.Context, s int, emit func(int)) error {
+// gridJobFn runs one job of the grid with bulwark's library code: a
+// repetition's preparation, which then emits the arm jobs that need it
+// as next, or one arm job. Every stage writes its result into the run
+// directory and is skipped when that is there, so a retried job resumes
+// where the failed one stopped and a finished one is not redone. done
+// gets every finished job.
+type gridJobFn struct{ Job GridJob }
+
+func (f *gridJobFn) ProcessElement(ctx context.Context, i int, next, done func(int)) error {
 	c, err := f.Job.config()
 	if err != nil {
 		return err
 	}
-	seed := c.Train.Seed + uint64(s)
-	sh := Shard{Index: s, Lo: s, Hi: s + 1, Name: fmt.Sprintf("job %d (seed %d)", s, seed)}
+	g, err := jobAt(c, i)
+	if err != nil {
+		return err
+	}
+	sh := Shard{Index: i, Lo: i, Hi: i + 1, Name: g.name(c)}
 	err = f.Job.Run.do(ctx, sh, "--out "+c.Out, func() error {
-		return runGrid(ctx, c, fmt.Sprintf("seed%d/", seed), pipeline.Options{OnlySeeds: []int{s}}, "")
+		if g.arm == nil {
+			return inWork(ctx, c, pipeline.PrepareFiles(c, g.rep), "", func(c pipeline.Config, o pipeline.Options) error {
+				return pipeline.Prepare(ctx, c, o, g.rep)
+			})
+		}
+		return inWork(ctx, c, pipeline.ArmFiles(c, g.rep, g.arm.Name), "", func(c pipeline.Config, o pipeline.Options) error {
+			_, err := pipeline.RunArm(ctx, c, o, g.rep, g.arm.Name)
+			return err
+		})
 	})
 	if err != nil {
 		return err
 	}
-	emit(s)
+	if g.arm == nil {
+		for _, a := range jobs(c, []int{g.rep}) {
+			if a.arm != nil && a.arm.AfterPrepare {
+				next(a.index)
+			}
+		}
+	}
+	done(i)
 	return nil
 }
 
-// runGrid calls pipeline.Run on c in a work directory holding config.json
-// and the files under prefix.
-func runGrid(ctx context.Context, c pipeline.Config, prefix string, o pipeline.Options, logPrefix string) error {
+// inWork runs job on c in a work directory holding the files under
+// prefixes (openWork), with the data specs staged, and pushes back what
+// it wrote, also when it fails: every file a stage writes is complete,
+// so a retry elsewhere resumes from it.
+func inWork(ctx context.Context, c pipeline.Config, prefixes []string, logPrefix string, job func(pipeline.Config, pipeline.Options) error) error {
 	var st stager
 	defer st.Close()
 	var err error
@@ -183,7 +272,7 @@ func runGrid(ctx context.Context, c pipeline.Config, prefix string, o pipeline.O
 			return err
 		}
 	}
-	w, err := openWork(ctx, c.Out, pipeline.ConfigFile, prefix)
+	w, err := openWork(ctx, c.Out, prefixes...)
 	if err != nil {
 		return err
 	}
@@ -194,16 +283,16 @@ func runGrid(ctx context.Context, c pipeline.Config, prefix string, o pipeline.O
 	if c.Train.Threads > 0 {
 		kernels.SetThreads(c.Train.Threads)
 	}
-	o.Stdout = prefixWriter("bulwark-cluster: " + logPrefix)
-	if _, err := pipeline.Run(ctx, c, o); err != nil {
-		return err
+	err = job(c, pipeline.Options{Stdout: prefixWriter("bulwark-cluster: " + logPrefix)})
+	if perr := w.push(ctx); err == nil {
+		err = perr
 	}
-	return w.push(ctx)
+	return err
 }
 
 // reportFn writes the report from the finished repetitions, once every
-// job has finished: pipeline.Run finds their stages done and only reads
-// them.
+// job has finished: pipeline.Run finds their stages done, merges the arm
+// jobs' stage files and only reads the rest.
 type reportFn struct{ Job GridJob }
 
 func (f *reportFn) ProcessElement(ctx context.Context, _ int, done func(*int) bool) error {
@@ -216,14 +305,20 @@ func (f *reportFn) ProcessElement(ctx context.Context, _ int, done func(*int) bo
 	}
 	sh := Shard{Index: reportJob, Lo: 0, Hi: c.Seeds, Name: "the report job"}
 	return f.Job.Run.do(ctx, sh, "--out "+c.Out, func() error {
-		return runGrid(ctx, c, "", pipeline.Options{Finished: f.Job.Finished}, "report: ")
+		return inWork(ctx, c, []string{""}, "report: ", func(c pipeline.Config, o pipeline.Options) error {
+			o.Finished = f.Job.Finished
+			_, err := pipeline.Run(ctx, c, o)
+			return err
+		})
 	})
 }
 
-// Grid runs the grid pipeline: one job per repetition (scoring run,
-// embeddings, extrapolation, selections, then every arm × ratio training
-// and its evaluation, in bulwark's library code), then the report,
-// assembled from the finished repetitions into --out exactly as bulwark
+// Grid runs the grid pipeline, in bulwark's library code: first every
+// repetition's preparation (scoring run, embeddings, extrapolation,
+// selections), and with a base set the references beside them; then the
+// arm jobs the preparations emit (one training and its evaluation each),
+// reshuffled so that the runner spreads them over its workers; then the
+// report, assembled from the finished runs into --out exactly as bulwark
 // prune-pipeline writes it.
 func Grid(ctx context.Context, c pipeline.Config, j GridJob, stdout io.Writer) error {
 	if err := c.Check(); err != nil {
@@ -242,6 +337,7 @@ func Grid(ctx context.Context, c pipeline.Config, j GridJob, stdout io.Writer) e
 	if j.Run.Work == "" {
 		j.Run.Work = strings.TrimSuffix(c.Out, "/") + ".parts"
 	}
+	j.Run.FaultAfter = true
 	var seeds []int
 	for s := range c.Seeds {
 		if j.OnlySeeds == nil || contains(j.OnlySeeds, s) {
@@ -255,23 +351,32 @@ func Grid(ctx context.Context, c pipeline.Config, j GridJob, stdout io.Writer) e
 	}
 	if j.Finished {
 		seeds = nil
+	} else if err := claim(ctx, c); err != nil {
+		return err
 	}
-	shards := make([]Shard, 0, len(seeds)+1)
-	for _, s := range seeds {
-		shards = append(shards, Shard{Index: s})
+	all := jobs(c, seeds)
+	var first []int // the preparations, and the arm jobs that need none
+	shards := make([]Shard, 0, len(all)+1)
+	for _, g := range all {
+		if g.arm == nil || !g.arm.AfterPrepare {
+			first = append(first, g.index)
+		}
+		shards = append(shards, Shard{Index: g.index})
 	}
 	shards = append(shards, Shard{Index: reportJob})
 	j.Run.reset(ctx, shards)
-	fmt.Fprintf(stdout, "bulwark-cluster grid: %s, seed %g%%, scores %s, prune %v, %d seed(s) as %d jobs, run directory %s\n",
-		c.Data, 100*c.SeedFrac, strings.Join(c.Scores, ","), c.Prune, c.Seeds, len(seeds), c.Out)
+	fmt.Fprintf(stdout, "bulwark-cluster grid: %s, seed %g%%, scores %s, prune %v, %d seed(s) as %d preparation and %d arm jobs, run directory %s\n",
+		c.Data, 100*c.SeedFrac, strings.Join(c.Scores, ","), c.Prune, c.Seeds, len(seeds), len(all)-len(seeds), c.Out)
 	start := time.Now()
 	p, s := beam.NewPipelineWithRoot()
-	done := beam.CreateList(s, []int{-1}) // the report's input when no job runs
-	if len(seeds) > 0 {
-		done = beam.ParDo(s, &seedJobFn{Job: j}, beam.Reshuffle(s, beam.CreateList(s, seeds)))
+	done := []beam.PCollection{beam.CreateList(s, []int{-1})} // the report's input when no job runs
+	if len(first) > 0 {
+		next, done1 := beam.ParDo2(s, &gridJobFn{Job: j}, beam.Reshuffle(s, beam.CreateList(s, first)))
+		_, done2 := beam.ParDo2(s, &gridJobFn{Job: j}, beam.Reshuffle(s, next))
+		done = []beam.PCollection{done1, done2}
 	}
 	if j.OnlySeeds == nil {
-		beam.ParDo0(s, &reportFn{Job: j}, beam.GroupByKey(s, beam.AddFixedKey(s, done)))
+		beam.ParDo0(s, &reportFn{Job: j}, beam.GroupByKey(s, beam.AddFixedKey(s, beam.Flatten(s, done...))))
 	}
 	if err := execute(ctx, p); err != nil {
 		return fmt.Errorf("grid: %w", j.Run.explain(ctx, shards, err))
@@ -286,11 +391,7 @@ func Grid(ctx context.Context, c pipeline.Config, j GridJob, stdout io.Writer) e
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if w.local != w.remote {
-			os.RemoveAll(w.local)
-		}
-	}()
+	defer w.discard()
 	rep, err := pipeline.ReadReport(w.local)
 	if err != nil {
 		return fmt.Errorf("grid: %w", err)
@@ -299,6 +400,23 @@ func Grid(ctx context.Context, c pipeline.Config, j GridJob, stdout io.Writer) e
 	rep.Table(stdout)
 	fmt.Fprintf(stdout, "\nwrote %s (report.md, report.json, plots) in %.0fs\n", c.Out, time.Since(start).Seconds())
 	return nil
+}
+
+// claim records c in the run directory before any job starts
+// (pipeline.Claim), so that the jobs, which run at once, find config.json
+// written and never rewrite it; settings that clash with the recorded
+// run fail here, on the launcher.
+func claim(ctx context.Context, c pipeline.Config) error {
+	w, err := openWork(ctx, c.Out, pipeline.ConfigFile)
+	if err != nil {
+		return err
+	}
+	c.Out, c.Train.Out = w.local, w.local
+	if err := pipeline.Claim(c); err != nil {
+		w.discard()
+		return err
+	}
+	return w.push(ctx)
 }
 
 // openable opens the data of c on the launcher, so that a wrong spec or

@@ -56,6 +56,11 @@ type Run struct {
 	// fail (a marker file in Work counts them across workers and
 	// retries): the fault injection of the tests.
 	FailShard, FailTimes int
+	// FaultAfter makes an injected fault come after the attempt's work
+	// succeeded, as when a worker is lost before it reports: the retry
+	// must find the work done (the grid's jobs). Otherwise the fault
+	// comes first and the attempt does nothing.
+	FaultAfter bool
 }
 
 // ParseFault parses --inject-fault, SHARD or SHARD:TIMES (TIMES 1 if
@@ -116,7 +121,11 @@ func (r *Run) do(ctx context.Context, s Shard, what string, work func() error) e
 	attempts := max(r.Attempts, 1)
 	var err error
 	for a := 1; a <= attempts; a++ {
-		if err = r.inject(ctx, s.Index); err == nil {
+		if r.FaultAfter {
+			if err = work(); err == nil {
+				err = r.inject(ctx, s.Index)
+			}
+		} else if err = r.inject(ctx, s.Index); err == nil {
 			err = work()
 		}
 		if err == nil {

@@ -4,7 +4,9 @@
 // reports it against random pruning, the full pool and the base set alone.
 //
 // Start with Run(ctx, Config, Options), the whole experiment; the stages are
-// exported for the CLI's single-stage commands.
+// exported for the CLI's single-stage commands. Prepare, RunArm (for each
+// of ArmJobs) and Run split one run directory's work into jobs that
+// separate processes or machines run at once.
 //
 // For every repetition (seed):
 //

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -10,6 +11,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/bulwark-ml/bulwark/attack"
@@ -70,6 +72,10 @@ type run struct {
 	norm    attack.Norm
 	truth   map[string][]float32       // Config.TrueScores' scores of the pool samples
 	models  map[string]nn.FeatureModel // loaded weights files (loadModel)
+	// recorded is the run's config.json: c, or the union with earlier
+	// calls' settings (checkDir).
+	recorded Config
+	closers  []data.Dataset // the sets open opened, for close
 }
 
 // loadModel returns the model in a weights file for the experiment's
@@ -97,7 +103,10 @@ func (r *run) loadModel(path string) (nn.FeatureModel, error) {
 // pool, and their evaluation; then the report. Every stage writes its
 // result to c.Out; a stage whose result is there already is skipped and a
 // training cut short is resumed, so Run can be called again on the same
-// directory to finish a run.
+// directory to finish a run. The same work split into jobs that can run
+// at once in separate processes is Prepare, then RunArm for every
+// ArmJobs entry; Run afterwards finds every stage done and only
+// assembles the report.
 func Run(ctx context.Context, c Config, o Options) (*Report, error) {
 	if err := c.Check(); err != nil {
 		return nil, err
@@ -106,98 +115,16 @@ func Run(ctx context.Context, c Config, o Options) (*Report, error) {
 		return nil, train.FieldErrorf("OnlySeeds", "runs repetitions and {Finished} runs none: give one of them")
 	}
 	for _, s := range o.OnlySeeds {
-		if s < 0 || s >= c.Seeds {
-			return nil, train.FieldErrorf("OnlySeeds", "repetition %d is not among the %d of {Seeds}", s, c.Seeds)
-		}
-	}
-	pool, test := o.Pool, o.Test
-	if pool == nil {
-		var err error
-		if pool, test, err = data.Open(c.Data); err != nil {
-			return nil, train.WrapField("Data", err, "")
-		}
-		defer data.Close(pool)
-		if test != nil {
-			defer data.Close(test)
-		}
-	}
-	base := o.Base
-	if c.Base != "" && base == nil {
-		btrain, btest, err := data.Open(c.Base)
-		if err != nil {
-			return nil, train.WrapField("Base", err, "")
-		}
-		defer data.Close(btrain)
-		base = btrain
-		if btest != nil {
-			defer data.Close(btest)
-			test = btest
-		}
-	}
-	if test == nil {
-		return nil, train.FieldErrorf("Data", "%s has no test split to evaluate on", c.Data)
-	}
-	splitN := pool.Len()
-	var poolIdx []int
-	if c.PoolSize > 0 {
-		if c.PoolSize > pool.Len() {
-			return nil, train.FieldErrorf("PoolSize", "%d: the training split of %s has %d samples", c.PoolSize, c.Data, pool.Len())
-		}
-		poolIdx = DrawSeed(pool.Len(), float64(c.PoolSize)/float64(pool.Len()), 0)
-		var err error
-		if pool, err = data.Subset(pool, poolIdx); err != nil {
+		if err := checkRepetition(c, s); err != nil {
 			return nil, err
 		}
 	}
-	r := &run{c: c, o: o, base: base, pool: pool, test: test, all: pool}
-	if base != nil {
-		if err := data.SameKind(base, pool); err != nil {
-			return nil, train.FieldErrorf("Data", "%s: %v (those of {Base} %s)", c.Data, err, c.Base)
-		}
-		var err error
-		if r.all, err = data.Concat(base, pool); err != nil {
-			return nil, err
-		}
-		r.nb = base.Len()
-	}
-	if err := data.SameKind(pool, test); err != nil {
-		return nil, train.WrapField("Data", err, "%s: its test set", c.Data)
-	}
-	r.labels = make([]int, r.all.Len())
-	// The run directory is claimed (c recorded, or checked against the
-	// recorded run) only once the true scores are read, so that a wrong
-	// file is neither recorded nor costs a seed run.
-	record, err := checkDir(c)
+	r, err := open(c, o, claimDir)
 	if err != nil {
 		return nil, err
 	}
-	if !o.Finished {
-		if r.truth, err = readTrueScores(c.TrueScores, pool.Len(), poolIdx, splitN, r.nb); err != nil {
-			return nil, err
-		}
-	}
-	if err := os.MkdirAll(c.Out, 0o755); err != nil {
-		return nil, err
-	}
-	if record != nil {
-		if err := WriteJSON(filepath.Join(c.Out, ConfigFile), record); err != nil {
-			return nil, err
-		}
-	}
-	for i := range r.labels {
-		r.labels[i] = r.all.Label(i)
-	}
-	r.norm = c.Train.Norm
-	r.evalIdx = r.evalSlice()
-	if r.val, err = data.Subset(test, r.valIdx); err != nil {
-		return nil, err
-	}
-	rep := &Report{Config: c}
-	if record != nil {
-		rep.Config = *record
-	} else if _, err := readJSON(filepath.Join(c.Out, ConfigFile), &rep.Config); err != nil {
-		return nil, err
-	}
+	defer r.close()
+	rep := &Report{Config: r.recorded}
 	for s := range c.Seeds {
 		if o.OnlySeeds != nil && !slices.Contains(o.OnlySeeds, s) {
 			continue
@@ -234,6 +161,156 @@ func Run(ctx context.Context, c Config, o Options) (*Report, error) {
 		return nil, err
 	}
 	return rep, nil
+}
+
+// dirMode is what opening a run may do to its directory's config.json.
+type dirMode int
+
+const (
+	// claimDir records the settings there, or checks them against the
+	// recorded run and records the union (checkDir).
+	claimDir dirMode = iota
+	// claimedDir requires them recorded and writes nothing: arm jobs run
+	// beside each other and must not rewrite a shared file.
+	claimedDir
+)
+
+// open opens the data of c, checks the run directory (and records c
+// there, by mode) and returns the run, ready for its repetitions; its
+// close releases the data.
+func open(c Config, o Options, mode dirMode) (r *run, err error) {
+	r = &run{c: c, o: o}
+	defer func() {
+		if err != nil {
+			r.close()
+		}
+	}()
+	pool, test := o.Pool, o.Test
+	if pool == nil {
+		if pool, test, err = data.Open(c.Data); err != nil {
+			return r, train.WrapField("Data", err, "")
+		}
+		r.closers = append(r.closers, pool, test)
+	}
+	base := o.Base
+	if c.Base != "" && base == nil {
+		btrain, btest, err := data.Open(c.Base)
+		if err != nil {
+			return r, train.WrapField("Base", err, "")
+		}
+		r.closers = append(r.closers, btrain, btest)
+		base = btrain
+		if btest != nil {
+			test = btest
+		}
+	}
+	if test == nil {
+		return r, train.FieldErrorf("Data", "%s has no test split to evaluate on", c.Data)
+	}
+	splitN := pool.Len()
+	var poolIdx []int
+	if c.PoolSize > 0 {
+		if c.PoolSize > pool.Len() {
+			return r, train.FieldErrorf("PoolSize", "%d: the training split of %s has %d samples", c.PoolSize, c.Data, pool.Len())
+		}
+		poolIdx = DrawSeed(pool.Len(), float64(c.PoolSize)/float64(pool.Len()), 0)
+		if pool, err = data.Subset(pool, poolIdx); err != nil {
+			return r, err
+		}
+	}
+	r.base, r.pool, r.test, r.all = base, pool, test, pool
+	if base != nil {
+		if err := data.SameKind(base, pool); err != nil {
+			return r, train.FieldErrorf("Data", "%s: %v (those of {Base} %s)", c.Data, err, c.Base)
+		}
+		if r.all, err = data.Concat(base, pool); err != nil {
+			return r, err
+		}
+		r.nb = base.Len()
+	}
+	if err := data.SameKind(pool, test); err != nil {
+		return r, train.WrapField("Data", err, "%s: its test set", c.Data)
+	}
+	r.labels = make([]int, r.all.Len())
+	// The run directory is claimed (c recorded, or checked against the
+	// recorded run) only once the true scores are read, so that a wrong
+	// file is neither recorded nor costs a seed run.
+	record, err := checkDir(c)
+	if err != nil {
+		return r, err
+	}
+	if mode == claimedDir && record != nil {
+		return r, train.FieldErrorf("Out", "%s: %s does not record these settings; prepare the repetition first (Prepare or Claim)",
+			c.Out, ConfigFile)
+	}
+	if !o.Finished && mode == claimDir {
+		if r.truth, err = readTrueScores(c.TrueScores, pool.Len(), poolIdx, splitN, r.nb); err != nil {
+			return r, err
+		}
+	}
+	if err := saveClaim(c, record); err != nil {
+		return r, err
+	}
+	for i := range r.labels {
+		r.labels[i] = r.all.Label(i)
+	}
+	r.norm = c.Train.Norm
+	r.evalIdx = r.evalSlice()
+	if r.val, err = data.Subset(test, r.valIdx); err != nil {
+		return r, err
+	}
+	if record != nil {
+		r.recorded = *record
+	} else if _, err := readJSON(filepath.Join(c.Out, ConfigFile), &r.recorded); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+// close releases the data sets the run opened.
+func (r *run) close() {
+	for _, d := range r.closers {
+		if d != nil {
+			data.Close(d)
+		}
+	}
+	r.closers = nil
+}
+
+// Claim records the settings c in the run directory c.Out, or checks
+// them against the run recorded there and records the union, as Run does
+// first; it opens no data. Call it once before jobs that share the
+// directory start (Prepare, RunArm), so that none of them has config.json
+// to write.
+func Claim(c Config) error {
+	if err := c.Check(); err != nil {
+		return err
+	}
+	record, err := checkDir(c)
+	if err != nil {
+		return err
+	}
+	return saveClaim(c, record)
+}
+
+// saveClaim creates the run directory and writes record (checkDir's) to
+// its config.json, if there is one to write.
+func saveClaim(c Config, record *Config) error {
+	if err := os.MkdirAll(c.Out, 0o755); err != nil {
+		return err
+	}
+	if record == nil {
+		return nil
+	}
+	return WriteJSON(filepath.Join(c.Out, ConfigFile), record)
+}
+
+// checkRepetition checks that s is a repetition of c.
+func checkRepetition(c Config, s int) error {
+	if s < 0 || s >= c.Seeds {
+		return train.FieldErrorf("OnlySeeds", "repetition %d is not among the %d of {Seeds}", s, c.Seeds)
+	}
+	return nil
 }
 
 // checkDir checks that the run in directory c.Out, if there is one, has
@@ -363,14 +440,86 @@ func produceVector(st *stages, name, path string, compute func() ([]float32, err
 }
 
 // set records a stage's time measured elsewhere (a training run's, across
-// resumes), and the peak memory since the last stage ended.
+// resumes), and the peak memory since the last stage ended. A time
+// recorded already is left as it is, and the file is not rewritten.
 func (st *stages) set(name string, sec float64) error {
-	if _, ok := st.PeakMiB[name]; !ok || st.Seconds[name] != sec {
-		st.PeakMiB[name] = peakMiB()
+	_, peak := st.PeakMiB[name]
+	if old, ok := st.Seconds[name]; ok && peak && old == sec {
+		resetPeak()
+		return nil
 	}
+	st.PeakMiB[name] = peakMiB()
 	st.Seconds[name] = sec
 	resetPeak()
 	return WriteJSON(st.path, st)
+}
+
+// armStagesFile names the stage file of arm job name in a seed
+// directory. An arm job records its train_ and eval_ stages there, not
+// in stages.json, so that the arm jobs of one repetition never write one
+// file; the repetition's next pass (Run) merges the file into
+// stages.json and removes it.
+func armStagesFile(name string) string { return "stages_" + name + ".json" }
+
+// armStages returns the stage bookkeeping of arm job name in the seed
+// directory dir: what stages.json and the job's own file record of its
+// stages. It saves to the job's own file only.
+func armStages(dir, name string) (*stages, error) {
+	seed, err := loadStages(dir)
+	if err != nil {
+		return nil, err
+	}
+	st := &stages{path: filepath.Join(dir, armStagesFile(name)), Seconds: map[string]float64{}, PeakMiB: map[string]float64{}}
+	for _, k := range []string{"train_" + name, "eval_" + name} {
+		if v, ok := seed.Seconds[k]; ok {
+			st.Seconds[k] = v
+		}
+		if v, ok := seed.PeakMiB[k]; ok {
+			st.PeakMiB[k] = v
+		}
+	}
+	if _, err := readJSON(st.path, st); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// absorb adds the stages that arm jobs recorded in their own files in
+// dir (armStagesFile) to st. With commit, it then saves st and removes
+// those files; a pass cut short between the two finds them again and
+// adds the same times.
+func (st *stages) absorb(dir string, commit bool) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	var files []string
+	for _, e := range entries {
+		n := e.Name()
+		if e.IsDir() || !strings.HasPrefix(n, "stages_") || !strings.HasSuffix(n, ".json") {
+			continue
+		}
+		path := filepath.Join(dir, n)
+		var arm stages
+		if _, err := readJSON(path, &arm); err != nil {
+			return err
+		}
+		maps.Copy(st.Seconds, arm.Seconds)
+		maps.Copy(st.PeakMiB, arm.PeakMiB)
+		files = append(files, path)
+	}
+	if !commit || len(files) == 0 {
+		return nil
+	}
+	if err := WriteJSON(st.path, st); err != nil {
+		return err
+	}
+	for _, f := range files {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }
 
 // logf prints a progress line.
@@ -395,6 +544,9 @@ func (r *run) result(s uint64) (sr *SeedReport, done bool, err error) {
 	if err != nil {
 		return nil, false, err
 	}
+	if err := st.absorb(dir, false); err != nil {
+		return nil, false, err
+	}
 	for _, name := range r.c.runNames() {
 		if _, ok := st.Seconds["eval_"+name]; !ok {
 			return nil, false, nil
@@ -404,9 +556,10 @@ func (r *run) result(s uint64) (sr *SeedReport, done bool, err error) {
 }
 
 // seedDir is the directory of the repetition with random seed s.
-func seedDir(out string, s uint64) string {
-	return filepath.Join(out, "seed"+strconv.FormatUint(s, 10))
-}
+func seedDir(out string, s uint64) string { return filepath.Join(out, seedName(s)) }
+
+// seedName is the name of seedDir in the run directory.
+func seedName(s uint64) string { return "seed" + strconv.FormatUint(s, 10) }
 
 // readTrueScores reads each file of files, the scores of the n pool
 // samples or, when the pool is the subset poolIdx of a training split of

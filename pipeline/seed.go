@@ -16,13 +16,81 @@ import (
 	"github.com/bulwark-ml/bulwark/train"
 )
 
+// repetition is one repetition in progress in this process: its
+// directory, its stage bookkeeping and what its stages produced.
+type repetition struct {
+	s       uint64 // its random seed
+	dir     string
+	st      *stages
+	sr      *SeedReport
+	seedIdx []int
+	kept    map[string][]int // the kept sets, by run name (prepare)
+	what    *traits          // of the pool's samples (prepare)
+}
+
 // seed runs every stage of the repetition with random seed s: the seed
 // draw, the scoring run, the scores, the embeddings, the extrapolation,
 // the selections, and the training and evaluation of every arm. Arms a
 // later call adds (checkDir) join the repetition's saved result.
 func (r *run) seed(ctx context.Context, s uint64) (*SeedReport, error) {
-	c := &r.c
-	dir := seedDir(c.Out, s)
+	p, err := r.begin(s)
+	if err != nil {
+		return nil, err
+	}
+	// This pass owns the seed directory: the stages its arm jobs
+	// recorded apart join stages.json. (Prepare leaves them alone, since
+	// the references may be running beside it.)
+	if err := p.st.absorb(p.dir, true); err != nil {
+		return nil, err
+	}
+	// With a base set the references come first, before the scoring run:
+	// they need no scores, and whether the pool adds anything to the base
+	// set decides whether pruning it can say anything.
+	jobs := ArmJobs(r.c)
+	refRuns := map[string]RunReport{}
+	for _, j := range jobs {
+		if j.AfterPrepare {
+			continue
+		}
+		rr, err := r.trainAndEval(ctx, p.st, p.dir, j.Name, s, nil)
+		if err != nil {
+			return nil, err
+		}
+		refRuns[j.Name] = *rr
+	}
+	if f, b, ok := refRuns[fullRun], refRuns[baseRun], len(refRuns) == 2; ok {
+		r.logf("seed %d: the full pool adds %+.1f points of worst-case robust accuracy over the base set alone (%.1f%% against %.1f%%)",
+			s, 100*(f.Eval.Worst-b.Eval.Worst), 100*f.Eval.Worst, 100*b.Eval.Worst)
+	}
+	if err := r.prepare(ctx, p); err != nil {
+		return nil, err
+	}
+	sr := p.sr
+	sr.Runs, sr.KeptSets = map[string]RunReport{}, map[string]Composition{}
+	// Without a base set, the references still train before the arms.
+	for _, j := range jobs {
+		name := j.Name
+		k, ok := p.kept[name]
+		if ok || name == fullRun {
+			sr.KeptSets[name] = p.what.compose(k)
+		}
+		if rr, done := refRuns[name]; done {
+			sr.Runs[name] = rr
+			continue
+		}
+		rr, err := r.trainAndEval(ctx, p.st, p.dir, name, s, p.kept)
+		if err != nil {
+			return nil, err
+		}
+		sr.Runs[name] = *rr
+	}
+	return sr, r.saveResult(p.dir, sr)
+}
+
+// begin starts repetition s in this process: its directory, its stages
+// and its seed draw.
+func (r *run) begin(s uint64) (*repetition, error) {
+	dir := seedDir(r.c.Out, s)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -30,92 +98,54 @@ func (r *run) seed(ctx context.Context, s uint64) (*SeedReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	sr := &SeedReport{Seed: s, Stages: st.Seconds, PeakMiB: st.PeakMiB}
-	seedIdx, err := r.drawSeed(st, dir, s)
-	if err != nil {
+	p := &repetition{s: s, dir: dir, st: st, sr: &SeedReport{Seed: s, Stages: st.Seconds, PeakMiB: st.PeakMiB}}
+	if p.seedIdx, err = r.drawSeed(st, dir, s); err != nil {
 		return nil, err
 	}
-	sr.SeedSize = len(seedIdx)
-	r.logf("seed %d: %d of %d pool samples in the seed subset%s", s, len(seedIdx), r.pool.Len(),
+	p.sr.SeedSize = len(p.seedIdx)
+	r.logf("seed %d: %d of %d pool samples in the seed subset%s", s, len(p.seedIdx), r.pool.Len(),
 		map[bool]string{true: fmt.Sprintf(", scored with the %d of the base set", r.nb), false: ""}[r.nb > 0])
-	scored := make([]int, 0, r.nb+len(seedIdx)) // in all: the base, then the seed subset
+	return p, nil
+}
+
+// prepare runs the stages of repetition p that its arms need: the
+// scoring run, the scores, the embeddings, the extrapolation and the
+// selections of every arm at every ratio.
+func (r *run) prepare(ctx context.Context, p *repetition) error {
+	c, s, st, dir, sr := &r.c, p.s, p.st, p.dir, p.sr
+	scored := make([]int, 0, r.nb+len(p.seedIdx)) // in all: the base, then the seed subset
 	for i := range r.nb {
 		scored = append(scored, i)
 	}
-	for _, i := range seedIdx {
+	for _, i := range p.seedIdx {
 		scored = append(scored, r.nb+i)
 	}
-
-	// With a base set the references come first, before the scoring run:
-	// they need no scores, and whether the pool adds anything to the base
-	// set decides whether pruning it can say anything.
-	isRef := func(name string) bool { return name == fullRun || name == baseRun }
-	arms := c.runNames()
-	refRuns := map[string]RunReport{}
-	for _, name := range arms {
-		if r.base == nil || !isRef(name) {
-			continue
-		}
-		rr, err := r.trainAndEval(ctx, st, dir, name, nil, s, nil)
-		if err != nil {
-			return nil, err
-		}
-		refRuns[name] = *rr
-	}
-	if f, b, ok := refRuns[fullRun], refRuns[baseRun], len(refRuns) == 2; ok {
-		r.logf("seed %d: the full pool adds %+.1f points of worst-case robust accuracy over the base set alone (%.1f%% against %.1f%%)",
-			s, 100*(f.Eval.Worst-b.Eval.Worst), 100*f.Eval.Worst, 100*b.Eval.Worst)
-	}
-
-	sr.ScoreEpochs = c.scoreEpochs(r.nb, r.pool.Len(), len(seedIdx))
-	scoreRun, rec, err := r.scoreTrain(ctx, st, dir, s, seedIdx)
+	sr.ScoreEpochs = c.scoreEpochs(r.nb, r.pool.Len(), len(p.seedIdx))
+	scoreRun, rec, err := r.scoreTrain(ctx, st, dir, s, p.seedIdx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	seedScores, err := r.seedScores(st, dir, scoreRun, rec, len(scored))
 	if err != nil {
-		return nil, err
+		return err
 	}
-	embs, err := r.embeddings(ctx, st, dir, s, scoreRun, seedIdx, sr)
+	embs, err := r.embeddings(ctx, st, dir, s, scoreRun, p.seedIdx, sr)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	poolScores, err := r.extrapolate(st, dir, s, embs, scored, seedScores, sr)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	ptrue, err := r.poolPTrue(st, dir, scoreRun)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	kept, err := r.selectAll(st, dir, s, poolScores)
-	if err != nil {
-		return nil, err
+	if p.kept, err = r.selectAll(st, dir, s, poolScores); err != nil {
+		return err
 	}
-
-	what, err := r.poolTraits(dir, ptrue)
-	if err != nil {
-		return nil, err
-	}
-	sr.Runs, sr.KeptSets = map[string]RunReport{}, map[string]Composition{}
-	// Without a base set, the references still train before the arms.
-	refs := slices.DeleteFunc(slices.Clone(arms), func(name string) bool { return !isRef(name) })
-	for _, name := range append(refs, slices.DeleteFunc(arms, isRef)...) {
-		k, ok := kept[name]
-		if ok || name == fullRun {
-			sr.KeptSets[name] = what.compose(k)
-		}
-		if rr, done := refRuns[name]; done {
-			sr.Runs[name] = rr
-			continue
-		}
-		rr, err := r.trainAndEval(ctx, st, dir, name, k, s, kept)
-		if err != nil {
-			return nil, err
-		}
-		sr.Runs[name] = *rr
-	}
-	return sr, r.saveResult(dir, sr)
+	p.what, err = r.poolTraits(dir, ptrue)
+	return err
 }
 
 // saveResult writes the repetition's result, keeping the arms, measured
@@ -399,7 +429,7 @@ func (r *run) selectAll(st *stages, dir string, s uint64, poolScores map[string]
 	for _, p := range c.Prune {
 		for _, a := range c.arms() {
 			name := runName(a.name, p)
-			path := filepath.Join(dir, "kept_"+name+".npy")
+			path := filepath.Join(dir, keptFile(name))
 			var err error
 			kept[name], err = produce(st, "select_"+name, path, func() ([]int, error) {
 				scores := poolScores[a.score]
@@ -495,6 +525,10 @@ func (t *traits) compose(idx []int) Composition {
 // (Config.TrueScores): "du-true".
 const trueSuffix = "-true"
 
+// firstArm names the run of the first arm at the first prune ratio,
+// whose kept set sets the full-pool run's steps without a base set.
+func (c *Config) firstArm() string { return runName(c.arms()[0].name, c.Prune[0]) }
+
 // runName names the training run of arm a at prune ratio p.
 func runName(a string, p float64) string {
 	return a + "_p" + formatRatio(p)
@@ -514,8 +548,9 @@ const (
 // pool, so the epochs are the same but for the base run, whose batches
 // hold base samples only; without a base set, the full pool's epochs are
 // scaled to the first arm's steps.
-func (r *run) trainAndEval(ctx context.Context, st *stages, dir, name string, kept []int, s uint64, all map[string][]int) (*RunReport, error) {
+func (r *run) trainAndEval(ctx context.Context, st *stages, dir, name string, s uint64, all map[string][]int) (*RunReport, error) {
 	c := &r.c
+	kept := all[name]
 	cfg := c.Train
 	cfg.Data, cfg.Seed, cfg.Out = c.Data, s, filepath.Join(dir, "train_"+name)
 	sets := TrainSets{Test: r.val}
@@ -533,13 +568,13 @@ func (r *run) trainAndEval(ctx context.Context, st *stages, dir, name string, ke
 		}
 	case name == fullRun:
 		sets.Train = r.pool
-		cfg.Epochs = r.fullEpochs(len(all[runName(c.arms()[0].name, c.Prune[0])]))
+		cfg.Epochs = r.fullEpochs(len(all[c.firstArm()]))
 	default:
 		if sets.Train, err = data.Subset(r.pool, kept); err != nil {
 			return nil, err
 		}
 	}
-	evalPath := filepath.Join(dir, "eval_"+name+".json")
+	evalPath := filepath.Join(dir, evalFile(name))
 	// An evaluated run needs nothing but its metrics.
 	ms := FinishedRun(cfg.Out, cfg.Epochs)
 	if ms == nil || !exists(evalPath) {

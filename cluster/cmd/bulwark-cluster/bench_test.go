@@ -16,7 +16,7 @@ import (
 //
 //	cd cluster && go test -run '^$' -bench . -benchtime 5x ./cmd/bulwark-cluster
 //
-// cluster/bench.sh measures the 10^6 pool and the 6-job grid.
+// cluster/bench.sh measures the 10^6 pool and the 6-seed grid.
 
 func BenchmarkEmbedLibrary(b *testing.B) {
 	f := getFixture(b)

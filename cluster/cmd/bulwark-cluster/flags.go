@@ -55,7 +55,7 @@ func runFlags(fs *flag.FlagSet, r *cluster.Run, shardSize *int, defShard int, fa
 		fs.IntVar(shardSize, "shard-size", defShard, "items per shard (rounded up to whole batches or search tiles)")
 	}
 	fs.IntVar(&r.Attempts, "attempts", 3, "tries of a failing shard or job on its worker before the pipeline fails")
-	fs.StringVar(fault, "inject-fault", "", "testing: SHARD[:TIMES] makes the first TIMES (1) attempts at shard SHARD fail")
+	fs.StringVar(fault, "inject-fault", "", "testing: SHARD[:TIMES] makes the first TIMES (1) attempts at shard SHARD fail (grid: at job SHARD, after its work)")
 }
 
 // flagNames maps the exported fields of the struct *cfg to the flags of

@@ -32,7 +32,7 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"grid":        {"the prune-pipeline experiment, one job per repetition, then the report", "prune-pipeline", runGrid},
+	"grid":        {"the prune-pipeline experiment: per repetition a preparation job, then a job per arm, then the report", "prune-pipeline", runGrid},
 	"embed":       {"embed every sample, sharded by index ranges", "embed", runEmbed},
 	"extrapolate": {"extrapolate seed scores to every sample by exact kNN, sharded over the queries", "extrapolate", runExtrapolate},
 	"evaluate":    {"robust evaluation under FGSM, PGD and APGD, sharded over the test set", "attack", runEvaluate},

@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
-	"io/fs"
-	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,8 +18,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/memfs"
 
+	"github.com/bulwark-ml/bulwark/internal/testutil/pipelinetest"
 	"github.com/bulwark-ml/bulwark/pipeline"
-	"github.com/bulwark-ml/bulwark/safetensors"
 	"github.com/bulwark-ml/bulwark/tensor"
 )
 
@@ -83,20 +80,7 @@ func clusterFails(t *testing.T, args ...string) error {
 }
 
 // sameFile fails the test unless the files a and b hold the same bytes.
-func sameFile(t *testing.T, a, b string) {
-	t.Helper()
-	x, err := os.ReadFile(a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	y, err := os.ReadFile(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(x, y) {
-		t.Fatalf("%s (%d bytes) and %s (%d bytes) differ", a, len(x), b, len(y))
-	}
-}
+var sameFile = pipelinetest.SameFile
 
 // fixture is a dataset of 600 8×8 images and a model trained on it.
 type fixture struct{ dir, spec, weights string }
@@ -397,86 +381,14 @@ func writeIDX(t *testing.T, dir string, n, m int) {
 	write("t10k-labels-idx1-ubyte", m, false)
 }
 
-// timeKeys are the JSON keys of wall times and memory, which differ
-// between any two runs.
-// (and "out", the run directory itself).
-var timeKeys = regexp.MustCompile(`(?i)(second|time|_s$|wall|peak|mib|elapsed|duration|^stages$|^out$)`)
-
-// stripJSON decodes JSON and drops the keys of timeKeys, recursively.
-func stripJSON(t *testing.T, b []byte) any {
-	var v any
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatal(err)
-	}
-	var walk func(any) any
-	walk = func(v any) any {
-		switch x := v.(type) {
-		case map[string]any:
-			for k, e := range x {
-				if timeKeys.MatchString(k) {
-					delete(x, k)
-				} else {
-					x[k] = walk(e)
-				}
-			}
-		case []any:
-			for i, e := range x {
-				x[i] = walk(e)
-			}
-		}
-		return v
-	}
-	return walk(v)
-}
-
-// sameWeights fails the test unless the safetensors files a and b hold
-// the same tensors, bit for bit, and the same metadata but for the
-// wall time and the run directory a checkpoint records.
-func sameWeights(t *testing.T, a, b string) {
-	t.Helper()
-	x, err := safetensors.Read(a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	y, err := safetensors.Read(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Equal(x.Names, y.Names) {
-		t.Fatalf("%s and %s hold other tensors: %v, %v", a, b, x.Names, y.Names)
-	}
-	for _, n := range x.Names {
-		u, v := x.Tensors[n].Data(), y.Tensors[n].Data()
-		if x.DTypes[n] != y.DTypes[n] || len(u) != len(v) {
-			t.Fatalf("%s: tensor %s differs in type or size", b, n)
-		}
-		for i := range u {
-			if math.Float32bits(u[i]) != math.Float32bits(v[i]) {
-				t.Fatalf("%s: tensor %s differs from %s's at %d: %v, %v", b, n, a, i, v[i], u[i])
-			}
-		}
-	}
-	for k, v := range x.Metadata {
-		w := y.Metadata[k]
-		switch {
-		case timeKeys.MatchString(k):
-		case json.Valid([]byte(v)) && strings.HasPrefix(v, "{"):
-			if fmt.Sprint(stripJSON(t, []byte(v))) != fmt.Sprint(stripJSON(t, []byte(w))) {
-				t.Fatalf("%s: metadata %s differs from %s's:\n%s\n%s", b, k, a, w, v)
-			}
-		case v != w:
-			t.Fatalf("%s: metadata %s is %q, %s's %q", b, k, w, a, v)
-		}
-	}
-}
-
 // TestGridBitIdentical runs the prune-pipeline experiment (2 seeds, the
-// top and random arms at one ratio) with bulwark and as a grid, with one
-// job failing once, and compares the run directories: every array and
-// model byte for byte, every JSON file but its times.
+// top and random arms at one ratio) with bulwark and as a grid of
+// preparation and arm jobs, with one arm job failing once after its work
+// was done, and compares the run directories: every array and model byte
+// for byte, every JSON file but its times.
 func TestGridBitIdentical(t *testing.T) {
 	if testing.Short() {
-		t.Skip("trains 12 tiny models")
+		t.Skip("trains 18 tiny models")
 	}
 	dir := t.TempDir()
 	writeIDX(t, dir, 96, 48)
@@ -487,9 +399,32 @@ func TestGridBitIdentical(t *testing.T) {
 		"--eval-n", "16", "--eval-steps", "2", "--apgd-steps", "0", "--threads", "1", "--quiet"}
 	ref, got := filepath.Join(dir, "ref"), filepath.Join(dir, "got")
 	want := bulwark(t, append(append([]string{"prune-pipeline"}, args...), "--out", ref)...)
-	out := runCluster(t, append(append([]string{"grid", "--inject-fault", "1"}, args...), "--out", got)...)
-	if !strings.Contains(out, "2 seed(s) as 2 jobs") || !strings.Contains(out, "wrote "+got) {
+	// Jobs 0 and 1 prepare the seeds, 2 to 5 are the arm jobs (du_p0.5,
+	// random_p0.5 of each seed): job 4 is seed 1's du_p0.5. Its faults
+	// come after its work, so each retry finds the arm trained and
+	// evaluated. Three faults in three attempts fail the grid, naming the
+	// arm; the rerun meets a fourth and retries once more.
+	fault := append([]string{"grid", "--inject-fault", "4:4"}, args...)
+	err := clusterFails(t, append(fault, "--attempts", "3", "--out", got)...)
+	if !strings.Contains(err.Error(), "job 4 (seed 1: arm du_p0.5) of --out "+got+" failed 3 time(s)") ||
+		!strings.Contains(err.Error(), "injected fault 3 of 4") {
+		t.Errorf("error %q does not name the arm job and its faults", err)
+	}
+	// The failed job did its work, apart from stages.json; no report ran.
+	for _, f := range []string{"seed1/eval_du_p0.5.json", "seed1/stages_du_p0.5.json", "seed1/train_du_p0.5/model.safetensors"} {
+		if _, err := os.Stat(filepath.Join(got, f)); err != nil {
+			t.Errorf("after the failed grid: %v", err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(got, "report.json")); err == nil {
+		t.Error("the failed grid wrote a report")
+	}
+	out := runCluster(t, append(fault, "--out", got)...)
+	if !strings.Contains(out, "2 seed(s) as 2 preparation and 4 arm jobs") || !strings.Contains(out, "wrote "+got) {
 		t.Errorf("output:\n%s", out)
+	}
+	if left, _ := filepath.Glob(filepath.Join(got, "seed*", "stages_*.json")); len(left) > 0 {
+		t.Errorf("the report left the arm jobs' stage files %v", left)
 	}
 	table := func(s string) string { // the report's table, without the times
 		i := strings.Index(s, "\n\n")
@@ -512,6 +447,9 @@ func TestGridBitIdentical(t *testing.T) {
 	pulled := filepath.Join(dir, "pulled")
 	pullMemfs(t, remote, pulled)
 	sameRunDir(t, ref, pulled)
+	if left, _ := filepath.Glob(filepath.Join(pulled, "seed*", "stages_*.json")); len(left) > 0 {
+		t.Errorf("the report left the arm jobs' stage files %v on the object store", left)
+	}
 }
 
 // pullMemfs copies the files under the memfs:// directory remote to the
@@ -546,55 +484,19 @@ func pullMemfs(t *testing.T, remote, dir string) {
 	}
 }
 
-// sameRunDir compares the run directory got with ref: every array and
-// model byte for byte, every JSON file but its times, and every other
-// file present.
+// sameRunDir compares the run directory got with prune-pipeline's, ref
+// (pipelinetest.SameRunDir), and checks that the comparison covered
+// arrays and models.
 func sameRunDir(t *testing.T, ref, got string) {
 	t.Helper()
-	var files []string
-	filepath.WalkDir(ref, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			rel, _ := filepath.Rel(ref, p)
-			files = append(files, rel)
-		}
-		return err
-	})
-	if len(files) < 20 {
-		t.Fatalf("prune-pipeline wrote only %v", files)
-	}
-	compared := 0
-	for _, rel := range files {
-		a, b := filepath.Join(ref, rel), filepath.Join(got, rel)
-		switch filepath.Ext(rel) {
-		case ".npy":
-			sameFile(t, a, b)
-			compared++
-		case ".safetensors":
-			sameWeights(t, a, b)
-			compared++
-		case ".json":
-			x, err := os.ReadFile(a)
-			if err != nil {
-				t.Fatal(err)
-			}
-			y, err := os.ReadFile(b)
-			if err != nil {
-				t.Errorf("%s: %v", rel, err)
-				continue
-			}
-			if xs, ys := stripJSON(t, x), stripJSON(t, y); fmt.Sprint(xs) != fmt.Sprint(ys) {
-				t.Errorf("%s differs beyond its times:\n%v\n%v", rel, xs, ys)
-			}
-		default:
-			if _, err := os.Stat(b); err != nil {
-				t.Errorf("%s: %v", rel, err)
-			}
+	files := pipelinetest.SameRunDir(t, ref, got)
+	arrays := 0
+	for _, f := range files {
+		if strings.HasSuffix(f, ".npy") || strings.HasSuffix(f, ".safetensors") {
+			arrays++
 		}
 	}
-	if compared < 10 {
-		t.Errorf("only %d arrays and models compared", compared)
-	}
-	if !slices.ContainsFunc(files, func(f string) bool { return strings.HasSuffix(f, ".safetensors") }) {
-		t.Errorf("no model among %v", files)
+	if len(files) < 20 || arrays < 10 || !slices.ContainsFunc(files, func(f string) bool { return strings.HasSuffix(f, ".safetensors") }) {
+		t.Errorf("prune-pipeline wrote too little to compare: %v", files)
 	}
 }
