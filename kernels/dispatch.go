@@ -45,6 +45,9 @@ type impl struct {
 	// elements and back; see Deinterleave.
 	deinterleave func(even, odd, src []float32)
 	interleave   func(dst, even, odd []float32)
+	// maxPool2x2Row is one output row of 2×2 stride-2 max pooling; see
+	// MaxPool2x2Row.
+	maxPool2x2Row func(y []float32, idx []int32, r0, r1 []float32, at0, w int)
 }
 
 // impls lists the implementations this CPU supports, highest rank first.

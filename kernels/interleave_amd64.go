@@ -33,3 +33,24 @@ func deinterleave8Asm(even, odd, src *float32, blocks int)
 //
 //go:noescape
 func interleave8Asm(dst, even, odd *float32, blocks int)
+
+// maxPool2x2RowAVX2 is maxPool2x2RowGo with blocks of eight outputs in
+// assembly and the rest in Go; MaxPool2x2Row has checked the lengths.
+func maxPool2x2RowAVX2(y []float32, idx []int32, r0, r1 []float32, at0, w int) {
+	n := len(y) &^ 7
+	if n > 0 {
+		var pos [8]int32
+		for k := range pos {
+			pos[k] = int32(at0 + 2*k)
+		}
+		maxPool2x2Row8Asm(unsafe.SliceData(y), unsafe.SliceData(idx), unsafe.SliceData(r0), unsafe.SliceData(r1),
+			&pos, int32(w), n/8)
+	}
+	maxPool2x2RowGo(y[n:], idx[n:], r0[2*n:], r1[2*n:], at0+2*n, w)
+}
+
+// maxPool2x2Row8Asm computes blocks of eight outputs of MaxPool2x2Row;
+// see the assembly.
+//
+//go:noescape
+func maxPool2x2Row8Asm(y *float32, idx *int32, r0, r1 *float32, pos *[8]int32, w int32, blocks int)

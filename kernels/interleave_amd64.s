@@ -4,8 +4,9 @@
 
 #include "textflag.h"
 
-// Deinterleave and Interleave, eight pairs per block (blocks >= 1);
-// interleave_amd64.go declares them and does the rest in Go.
+// Deinterleave and Interleave, eight pairs per block (blocks >= 1), and
+// the row of a 2×2 max pooling built on the same split; interleave_amd64.go
+// declares them and does the rest in Go.
 
 // func deinterleave8Asm(even *float32, odd *float32, src *float32, blocks int)
 //
@@ -68,6 +69,89 @@ loop:
 	ADDQ      $0x20, SI
 	ADDQ      $0x20, DX
 	ADDQ      $0x40, DI
+	DECQ      CX
+	JNZ       loop
+	VZEROUPPER
+	RET
+
+// func maxPool2x2Row8Asm(y *float32, idx *int32, r0 *float32, r1 *float32, pos *[8]int32, w int32, blocks int)
+//
+// maxPool2x2Row8Asm computes, for o < 8·blocks, with a, b = r0[2o], r0[2o+1]
+// and c, d = r1[2o], r1[2o+1],
+//
+//	best, at := a, 0
+//	for k, v := range [3]float32{b, c, d} {
+//		if v > best || v != v {
+//			best, at = v, [3]int32{1, w, w + 1}[k]
+//		}
+//	}
+//	y[o], idx[o] = best, pos[o%8]+16*(o/8)+at
+//
+// which is the scan of maxPlane2x2 (a NaN wins and a later NaN wins over an
+// earlier one; ties keep the first). pos holds the index of a for the
+// block's eight outputs (the row's start plus 0, 2, ..., 14).
+//
+// Requires: AVX, AVX2
+TEXT ·maxPool2x2Row8Asm(SB), NOSPLIT, $0-56
+	MOVQ    y+0(FP), DI
+	MOVQ    idx+8(FP), DX
+	MOVQ    r0+16(FP), SI
+	MOVQ    r1+24(FP), R8
+	MOVQ    pos+32(FP), R9
+	MOVQ    blocks+48(FP), CX
+	VMOVDQU (R9), Y12
+
+	// Y13, Y14, Y15: the offsets of b, c and d; Y11: 16, the step of pos.
+	MOVL         $0x00000001, AX
+	VMOVD        AX, X13
+	VPBROADCASTD X13, Y13
+	MOVL         w+40(FP), AX
+	VMOVD        AX, X14
+	VPBROADCASTD X14, Y14
+	VPADDD       Y13, Y14, Y15
+	MOVL         $0x00000010, AX
+	VMOVD        AX, X11
+	VPBROADCASTD X11, Y11
+
+loop:
+	// Y0 = a, Y1 = b, Y2 = c, Y3 = d; Y4 = best, Y5 = its offset.
+	VMOVUPS   (SI), Y8
+	VMOVUPS   32(SI), Y9
+	VSHUFPS   $0x88, Y9, Y8, Y0
+	VSHUFPS   $0xdd, Y9, Y8, Y1
+	VPERMPD   $0xd8, Y0, Y0
+	VPERMPD   $0xd8, Y1, Y1
+	VMOVUPS   (R8), Y8
+	VMOVUPS   32(R8), Y9
+	VSHUFPS   $0x88, Y9, Y8, Y2
+	VSHUFPS   $0xdd, Y9, Y8, Y3
+	VPERMPD   $0xd8, Y2, Y2
+	VPERMPD   $0xd8, Y3, Y3
+	VMOVAPS   Y0, Y4
+	VPXOR     Y5, Y5, Y5
+	VCMPPS    $0x1e, Y4, Y1, Y6
+	VCMPPS    $0x03, Y1, Y1, Y7
+	VORPS     Y7, Y6, Y6
+	VBLENDVPS Y6, Y1, Y4, Y4
+	VBLENDVPS Y6, Y13, Y5, Y5
+	VCMPPS    $0x1e, Y4, Y2, Y6
+	VCMPPS    $0x03, Y2, Y2, Y7
+	VORPS     Y7, Y6, Y6
+	VBLENDVPS Y6, Y2, Y4, Y4
+	VBLENDVPS Y6, Y14, Y5, Y5
+	VCMPPS    $0x1e, Y4, Y3, Y6
+	VCMPPS    $0x03, Y3, Y3, Y7
+	VORPS     Y7, Y6, Y6
+	VBLENDVPS Y6, Y3, Y4, Y4
+	VBLENDVPS Y6, Y15, Y5, Y5
+	VPADDD    Y12, Y5, Y5
+	VPADDD    Y11, Y12, Y12
+	VMOVUPS   Y4, (DI)
+	VMOVDQU   Y5, (DX)
+	ADDQ      $0x40, SI
+	ADDQ      $0x40, R8
+	ADDQ      $0x20, DI
+	ADDQ      $0x20, DX
 	DECQ      CX
 	JNZ       loop
 	VZEROUPPER

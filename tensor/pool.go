@@ -251,33 +251,14 @@ func (g *poolGeom) is2x2() bool {
 	return g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0
 }
 
-// maxPlane2x2 is maxPlane for is2x2 geometry, unrolled and without the
-// window arithmetic: the same scan order (row by row) and the same
-// comparisons, so the same values and indices, NaNs and ties included.
+// maxPlane2x2 is maxPlane for is2x2 geometry, a row of windows at a time
+// (kernels.MaxPool2x2Row): the same scan order and comparisons, so the
+// same values and indices, NaNs and ties included.
 func (g *poolGeom) maxPlane2x2(x, y []float32, idx []int32) {
 	w, ow := g.w, g.ow
 	for oy := range g.oh {
 		r := 2 * oy * w
-		r0, r1 := x[r:r+w], x[r+w:r+2*w]
-		yo, io := y[oy*ow:(oy+1)*ow], idx[oy*ow:(oy+1)*ow]
-		for ox := range yo {
-			i := 2 * ox
-			a, b, c, d := r0[i], r0[i+1], r1[i], r1[i+1]
-			best, at := float32(math.Inf(-1)), r+i
-			if a > best || a != a {
-				best, at = a, r+i
-			}
-			if b > best || b != b {
-				best, at = b, r+i+1
-			}
-			if c > best || c != c {
-				best, at = c, r+w+i
-			}
-			if d > best || d != d {
-				best, at = d, r+w+i+1
-			}
-			yo[ox], io[ox] = best, int32(at)
-		}
+		kernels.MaxPool2x2Row(y[oy*ow:(oy+1)*ow], idx[oy*ow:(oy+1)*ow], x[r:r+w], x[r+w:r+2*w], r, w)
 	}
 }
 

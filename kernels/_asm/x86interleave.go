@@ -21,8 +21,9 @@ func (a *x86) interleaveLoop(body func(), incs ...any) {
 }
 
 func interleaveFile() ([]byte, error) {
-	a := newX86(`Deinterleave and Interleave, eight pairs per block (blocks >= 1);
-interleave_amd64.go declares them and does the rest in Go.`)
+	a := newX86(`Deinterleave and Interleave, eight pairs per block (blocks >= 1), and
+the row of a 2×2 max pooling built on the same split; interleave_amd64.go
+declares them and does the rest in Go.`)
 
 	a.text("deinterleave8Asm", "func(even, odd, src *float32, blocks int)",
 		`deinterleave8Asm computes, for i < 8·blocks,
@@ -61,5 +62,65 @@ Per block: VPERMPD 0xD8 turns [e0..e7] into [e0 e1 e4 e5 | e2 e3 e6 e7]
 		a.VMOVUPS(ymm(2), mem(0, reg.RDI, nil, 0))
 		a.VMOVUPS(ymm(3), mem(32, reg.RDI, nil, 0))
 	}, reg.RSI, 32, reg.RDX, 32, reg.RDI, 64)
+	a.maxPool2x2Row()
 	return a.print()
+}
+
+// maxPool2x2Row writes maxPool2x2Row8Asm: one output row of a 2×2 stride-2
+// max pooling, eight outputs per block, with the deinterleave above.
+func (a *x86) maxPool2x2Row() {
+	a.text("maxPool2x2Row8Asm", "func(y *float32, idx *int32, r0, r1 *float32, pos *[8]int32, w int32, blocks int)",
+		`maxPool2x2Row8Asm computes, for o < 8·blocks, with a, b = r0[2o], r0[2o+1]
+and c, d = r1[2o], r1[2o+1],
+
+	best, at := a, 0
+	for k, v := range [3]float32{b, c, d} {
+		if v > best || v != v {
+			best, at = v, [3]int32{1, w, w + 1}[k]
+		}
+	}
+	y[o], idx[o] = best, pos[o%8]+16*(o/8)+at
+
+which is the scan of maxPlane2x2 (a NaN wins and a later NaN wins over an
+earlier one; ties keep the first). pos holds the index of a for the
+block's eight outputs (the row's start plus 0, 2, ..., 14).`)
+	a.loadArgs("y", reg.RDI, "idx", reg.RDX, "r0", reg.RSI, "r1", reg.R8, "pos", reg.R9, "blocks", reg.RCX)
+	a.VMOVDQU(mem(0, reg.R9, nil, 0), ymm(12))
+	a.Comment("Y13, Y14, Y15: the offsets of b, c and d; Y11: 16, the step of pos.")
+	a.MOVL(operand.U32(1), reg.EAX)
+	a.VMOVD(reg.EAX, xmm(13))
+	a.VPBROADCASTD(xmm(13), ymm(13))
+	a.MOVL(a.arg("w"), reg.EAX)
+	a.VMOVD(reg.EAX, xmm(14))
+	a.VPBROADCASTD(xmm(14), ymm(14))
+	a.VPADDD(ymm(13), ymm(14), ymm(15))
+	a.MOVL(operand.U32(16), reg.EAX)
+	a.VMOVD(reg.EAX, xmm(11))
+	a.VPBROADCASTD(xmm(11), ymm(11))
+	split := func(src reg.Register, even, odd int) {
+		a.VMOVUPS(mem(0, src, nil, 0), ymm(8))
+		a.VMOVUPS(mem(32, src, nil, 0), ymm(9))
+		a.VSHUFPS(imm(0x88), ymm(9), ymm(8), ymm(even))
+		a.VSHUFPS(imm(0xDD), ymm(9), ymm(8), ymm(odd))
+		a.VPERMPD(imm(0xD8), ymm(even), ymm(even))
+		a.VPERMPD(imm(0xD8), ymm(odd), ymm(odd))
+	}
+	a.interleaveLoop(func() {
+		a.Comment("Y0 = a, Y1 = b, Y2 = c, Y3 = d; Y4 = best, Y5 = its offset.")
+		split(reg.RSI, 0, 1)
+		split(reg.R8, 2, 3)
+		a.VMOVAPS(ymm(0), ymm(4))
+		a.VPXOR(ymm(5), ymm(5), ymm(5))
+		for k, v := range []int{1, 2, 3} {
+			a.VCMPPS(imm(0x1E), ymm(4), ymm(v), ymm(6)) // v > best (ordered)
+			a.VCMPPS(imm(0x03), ymm(v), ymm(v), ymm(7)) // v is NaN
+			a.VORPS(ymm(7), ymm(6), ymm(6))
+			a.VBLENDVPS(ymm(6), ymm(v), ymm(4), ymm(4))
+			a.VBLENDVPS(ymm(6), ymm(13+k), ymm(5), ymm(5))
+		}
+		a.VPADDD(ymm(12), ymm(5), ymm(5))
+		a.VPADDD(ymm(11), ymm(12), ymm(12))
+		a.VMOVUPS(ymm(4), mem(0, reg.RDI, nil, 0))
+		a.VMOVDQU(ymm(5), mem(0, reg.RDX, nil, 0))
+	}, reg.RSI, 64, reg.R8, 64, reg.RDI, 32, reg.RDX, 32)
 }
