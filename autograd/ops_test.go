@@ -155,17 +155,66 @@ func TestGradConv2d(t *testing.T) {
 			if c.bias {
 				in = append(in, randT(rng, -1, 1, c.w[0]))
 			}
-			f := func(tp *Tape, xs []*Var) *Var {
-				var b *Var
-				if c.bias {
-					b = xs[2]
+			conv := func(op func(tp *Tape, x, w, b *Var, p tensor.ConvParams) *Var) func(tp *Tape, xs []*Var) *Var {
+				return func(tp *Tape, xs []*Var) *Var {
+					var b *Var
+					if c.bias {
+						b = xs[2]
+					}
+					return op(tp, xs[0], xs[1], b, c.p)
 				}
-				return tp.Conv2d(xs[0], xs[1], b, c.p)
 			}
 			for _, wrt := range wrtVariants(len(in)) {
-				gradCheck(t, fmt.Sprintf("Conv2d x%v w%v %+v wrt %v", c.x, c.w, c.p, wrt), f, in, GradCheckOptions{Wrt: wrt})
+				gradCheck(t, fmt.Sprintf("Conv2d x%v w%v %+v wrt %v", c.x, c.w, c.p, wrt), conv((*Tape).Conv2d), in, GradCheckOptions{Wrt: wrt})
+			}
+			// Conv2dReLU, away from the kink: x ≥ 0.5 and each output
+			// channel's weights and bias of one sign, alternating, so every
+			// output is at least 0.25 from zero and both sides are checked.
+			in = []*tensor.Tensor{randT(rng, 0.5, 1, c.x...), randT(rng, 0.5, 1, c.w...)}
+			if c.bias {
+				in = append(in, randT(rng, 0, 0.2, c.w[0]))
+			}
+			per := len(in[1].Data()) / c.w[0]
+			for co := 1; co < c.w[0]; co += 2 {
+				kernels.Scale(-1, in[1].Data()[co*per:(co+1)*per])
+				if c.bias {
+					in[2].Data()[co] = -in[2].Data()[co]
+				}
+			}
+			for _, wrt := range wrtVariants(len(in)) {
+				gradCheck(t, fmt.Sprintf("Conv2dReLU x%v w%v %+v wrt %v", c.x, c.w, c.p, wrt), conv((*Tape).Conv2dReLU), in, GradCheckOptions{Wrt: wrt})
 			}
 		})
+	}
+}
+
+// TestConv2dReLUBitIdentical checks that the fused Conv2dReLU gives the
+// same bits as Relu(Conv2d), forward and in every gradient, with a second
+// consumer of the output so that its gradient accumulates.
+func TestConv2dReLUBitIdentical(t *testing.T) {
+	rng := tensor.NewRNG(6)
+	x, w, b := randT(rng, -1, 1, 3, 4, 9, 8), randT(rng, -1, 1, 5, 4, 3, 3), randT(rng, -1, 1, 5)
+	r := randT(rng, -1, 1, 3, 5, 9, 8)
+	p := tensor.ConvParams{PadH: 1, PadW: 1}
+	run := func(fused bool) []*tensor.Tensor {
+		tp := NewTape()
+		xv, wv, bv := Leaf(x.Clone(), true), Leaf(w.Clone(), true), Leaf(b.Clone(), true)
+		var y *Var
+		if fused {
+			y = tp.Conv2dReLU(xv, wv, bv, p)
+		} else {
+			y = tp.Relu(tp.Conv2d(xv, wv, bv, p))
+		}
+		tp.Backward(tp.Add(tp.Sum(tp.Mul(y, Leaf(r, false))), tp.Sum(tp.Mul(y, y))))
+		return []*tensor.Tensor{y.Value.Clone(), xv.Grad, wv.Grad, bv.Grad}
+	}
+	want, got := run(false), run(true)
+	for i, name := range []string{"output", "dx", "dw", "db"} {
+		for j, v := range want[i].Data() {
+			if math.Float32bits(got[i].Data()[j]) != math.Float32bits(v) {
+				t.Fatalf("%s[%d]: fused %v, two ops %v", name, j, got[i].Data()[j], v)
+			}
+		}
 	}
 }
 

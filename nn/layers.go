@@ -230,8 +230,23 @@ func (s *Sequential) At(i int) Module { return s.layers[i] }
 
 // Forward applies the children in order.
 func (s *Sequential) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
-	for _, m := range s.layers {
-		x = m.Forward(tp, x)
+	return forwardAll(tp, x, s.layers)
+}
+
+// forwardAll applies mods to x in order. A Conv2d directly followed by a
+// ReLU runs as one op (autograd's Conv2dReLU), which saves a pass over
+// memory and the unrectified output; values and gradients are the same
+// bits.
+func forwardAll(tp *autograd.Tape, x *autograd.Var, mods []Module) *autograd.Var {
+	for i := 0; i < len(mods); i++ {
+		if c, ok := mods[i].(*Conv2d); ok && i+1 < len(mods) {
+			if _, ok := mods[i+1].(*ReLU); ok {
+				x = tp.Conv2dReLU(x, c.Weight, c.Bias, c.P)
+				i++
+				continue
+			}
+		}
+		x = mods[i].Forward(tp, x)
 	}
 	return x
 }

@@ -47,10 +47,7 @@ func (n *Net) Features(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
 	if n.norm != nil {
 		x = n.norm.Forward(tp, x)
 	}
-	for _, m := range n.body {
-		x = m.Forward(tp, x)
-	}
-	return x
+	return forwardAll(tp, x, n.body)
 }
 
 // Forward returns the logits [N, NumClasses()] of x [N, C, H, W].

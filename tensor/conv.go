@@ -289,14 +289,26 @@ func panicDims(op, name string, have []int, want dims4) {
 // image itself, and strides above 8 build column matrices (im2col).
 // Steady-state calls allocate nothing but a nil out.
 func Conv2d(out, x, w, bias *Tensor, p ConvParams) *Tensor {
-	const op = "Conv2d"
+	return conv2d("Conv2d", out, x, w, bias, p, false)
+}
+
+// Conv2dReLU computes Relu(Conv2d(x, w, bias, p)) in one pass: each output
+// plane is rectified as soon as it is written, while it is still in cache,
+// so the unrectified output never goes to memory. The result is bit for
+// bit that of the two calls.
+func Conv2dReLU(out, x, w, bias *Tensor, p ConvParams) *Tensor {
+	return conv2d("Conv2dReLU", out, x, w, bias, p, true)
+}
+
+// conv2d is the forward pass of Conv2d, followed by a ReLU if relu.
+func conv2d(op string, out, x, w, bias *Tensor, p ConvParams, relu bool) *Tensor {
 	g := newConvGeom(op, x.shape, w.shape, p)
 	if bias != nil && (len(bias.shape) != 1 || bias.shape[0] != g.cout) {
 		panic(fmt.Sprintf("tensor.%s: bias %v and weight %v: want bias [%d]", op, bias.shape, w.shape, g.cout))
 	}
 	out = outputDims(op, out, g.yShape())
 	r := startConv(&g, convForward)
-	r.x, r.y, r.w = x.data, out.data, w.data
+	r.x, r.y, r.w, r.relu = x.data, out.data, w.data, relu
 	if bias != nil {
 		r.bias = bias.data
 	}
@@ -472,6 +484,7 @@ type convRun struct {
 	// them per image costs up to a third of a small image's product.
 	packed    kernels.PackedA
 	usePacked bool
+	relu      bool // Conv2dReLU: rectify each output plane once written
 }
 
 // convScratch is one part's scratch: an image's column matrix (or, for an
@@ -571,7 +584,7 @@ func (r *convRun) finish() {
 		convWeightsFree.Put(r.flip)
 		r.flip = nil
 	}
-	r.x, r.y, r.w, r.bias = nil, nil, nil, nil
+	r.x, r.y, r.w, r.bias, r.relu = nil, nil, nil, nil, false
 	convRuns.Put(r)
 }
 
@@ -626,9 +639,8 @@ func (r *convRun) image(img int, s *convScratch) {
 					col[grp*g.kG*ld:], ld, 0, yi[grp*g.coutG*g.pix:], g.pix)
 			}
 		}
-		for co, b := range r.bias {
-			c := yi[co*g.pix : (co+1)*g.pix]
-			kernels.ScaleShift(c, c, 1, b)
+		for co := range g.cout {
+			r.epilogue(yi[co*g.pix:(co+1)*g.pix], co)
 		}
 	case convInputGrad:
 		// With a direct convolution the "column matrix" is dx itself.
@@ -677,13 +689,11 @@ func (r *convRun) implicitImage(xi, yi []float32, s *convScratch) {
 					s.col[grp*g.cinG*csize:], r.rows, 0, 0, s.grid[grp*g.coutG*ldg:], ldg)
 			}
 		}
-		// Crop the grid to the output, adding the bias.
+		// Crop the grid to the output, then the bias and ReLU.
 		for co := range g.cout {
 			plane := yi[co*g.pix : (co+1)*g.pix]
 			kernels.CopyRows(plane, g.ow, s.grid[co*ldg:], wq, g.oh, g.ow)
-			if r.bias != nil {
-				kernels.ScaleShift(plane, plane, 1, r.bias[co])
-			}
+			r.epilogue(plane, co)
 		}
 	case convWeightGradOp:
 		r.gridOf(yi, s)
@@ -691,6 +701,18 @@ func (r *convRun) implicitImage(xi, yi []float32, s *convScratch) {
 			kernels.SgemmRows(true, g.kG, g.coutG, grid, 1, s.col[grp*g.cinG*csize:], r.rows, 0,
 				s.grid[grp*g.coutG*ldg:], nil, ldg, 1, s.dw[grp*g.coutG*g.kG:], g.coutG)
 		}
+	}
+}
+
+// epilogue finishes the forward pass's output plane co of one image: it
+// adds the bias and, for Conv2dReLU, rectifies the plane while it is in
+// cache.
+func (r *convRun) epilogue(plane []float32, co int) {
+	if r.bias != nil {
+		kernels.ScaleShift(plane, plane, 1, r.bias[co])
+	}
+	if r.relu {
+		kernels.Relu(plane, plane)
 	}
 }
 

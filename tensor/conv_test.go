@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime/debug"
+	"slices"
 	"testing"
 
 	"github.com/bulwark-ml/bulwark/internal/testutil"
@@ -168,6 +169,38 @@ func TestConv2dForward(t *testing.T) {
 			t.Fatal("Conv2d did not return the provided output")
 		}
 		checkClose(t, "Conv2d(out)", out.data, want, scale, 1e-5)
+	})
+}
+
+// TestConv2dReLU checks that the fused Conv2dReLU is bit for bit Relu of
+// Conv2d on every path (implicit GEMM, im2col, direct 1×1, groups), NaN
+// inputs included, and leaves nothing of a NaN-filled output behind.
+func TestConv2dReLU(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	forConvModes(t, func(t *testing.T, tc convCase) {
+		x := cvRand(rng, tc.n, tc.cin, tc.h, tc.w)
+		x.data[len(x.data)/2] = float32(math.NaN())
+		w := cvRand(rng, tc.cout, tc.cin/max(tc.p.Groups, 1), tc.kh, tc.kw)
+		var b *Tensor
+		if tc.bias {
+			b = cvRand(rng, tc.cout)
+		}
+		want := Relu(nil, Conv2d(nil, x, w, b, tc.p))
+		out := New(want.shape...)
+		for i := range out.data {
+			out.data[i] = float32(math.NaN())
+		}
+		got := Conv2dReLU(out, x, w, b, tc.p)
+		for i, v := range want.data {
+			if math.Float32bits(got.data[i]) != math.Float32bits(v) {
+				t.Fatalf("element %d: Conv2dReLU %v, Relu(Conv2d) %v", i, got.data[i], v)
+			}
+		}
+		// The run's ReLU flag does not leak into the next plain Conv2d.
+		plain := Conv2d(nil, x, w, b, tc.p)
+		if !slices.ContainsFunc(plain.data, func(v float32) bool { return v < 0 }) {
+			t.Fatal("a Conv2d after Conv2dReLU was rectified")
+		}
 	})
 }
 
