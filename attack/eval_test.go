@@ -2,12 +2,12 @@ package attack
 
 import (
 	"math"
-	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/bulwark-ml/bulwark/autograd"
 	"github.com/bulwark-ml/bulwark/data"
+	"github.com/bulwark-ml/bulwark/internal/testutil"
 	"github.com/bulwark-ml/bulwark/nn"
 	"github.com/bulwark-ml/bulwark/tensor"
 )
@@ -75,17 +75,7 @@ func TestEvaluateBugsPanic(t *testing.T) {
 		{"runtime error in the check", alwaysPanics{f.model}, "index out of range"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			defer func() {
-				r := recover()
-				if r == nil {
-					t.Fatal("Evaluate returned instead of panicking")
-				}
-				if s := panicText(r); !strings.Contains(s, c.want) {
-					t.Errorf("panic %q, want one mentioning %q", s, c.want)
-				}
-			}()
-			res, err := Evaluate(c.model, f.ds, EvalOptions{BatchSize: 16})
-			t.Errorf("Evaluate returned %v, %v", res, err)
+			testutil.CheckPanic(t, func() { Evaluate(c.model, f.ds, EvalOptions{BatchSize: 16}) }, c.want)
 		})
 	}
 }
@@ -97,17 +87,6 @@ func (alwaysPanics) Forward(*autograd.Tape, *autograd.Var) *autograd.Var {
 	var s []*autograd.Var
 	i := 1
 	return s[i]
-}
-
-// panicText returns the message of a recovered panic value.
-func panicText(r any) string {
-	switch v := r.(type) {
-	case string:
-		return v
-	case runtime.Error:
-		return v.Error()
-	}
-	return "unexpected panic value"
 }
 
 // TestEvaluateCleanLossAndLogits: Evaluate's clean loss is the mean

@@ -5,10 +5,9 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/bulwark-ml/bulwark/internal/testutil"
 	"github.com/bulwark-ml/bulwark/tensor"
 )
-
-func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol*(1+math.Abs(b)) }
 
 // TestCWMasksWithInf: with all logits negative, masking the true class
 // with 0 instead of −∞ would make the margin 0 − z_y.
@@ -29,24 +28,24 @@ func TestCWMasksWithInf(t *testing.T) {
 func TestDLRHandValues(t *testing.T) {
 	z := []float32{3, 1, 0.5, -1}
 	// y = 1: −(1 − 3)/(3 − 0.5) = 0.8.
-	if v := DLR.Eval(z, 1, nil); !near(v, 0.8, 1e-12) {
+	if v := DLR.Eval(z, 1, nil); !testutil.Near(v, 0.8, 1e-12) {
 		t.Errorf("DLR(y=1) = %v, want 0.8", v)
 	}
 	// y = 0 (correctly classified): −(3 − 1)/(3 − 0.5) = −0.8.
-	if v := DLR.Eval(z, 0, nil); !near(v, -0.8, 1e-12) {
+	if v := DLR.Eval(z, 0, nil); !testutil.Near(v, -0.8, 1e-12) {
 		t.Errorf("DLR(y=0) = %v, want -0.8", v)
 	}
 	// Shift and scale invariance.
 	zs := []float32{3*4 + 7, 1*4 + 7, 0.5*4 + 7, -1*4 + 7}
-	if v := DLR.Eval(zs, 1, nil); !near(v, 0.8, 1e-6) {
+	if v := DLR.Eval(zs, 1, nil); !testutil.Near(v, 0.8, 1e-6) {
 		t.Errorf("DLR of 4z+7 = %v, want 0.8", v)
 	}
 	// Targeted, y = 1, t = 3: −(1 − (−1))/(3 − (0.5 − 1)/2) = −2/3.25.
 	g := make([]float32, 4)
-	if v := objective(DLR, z, 1, 3, g); !near(v, -2/3.25, 1e-12) {
+	if v := objective(DLR, z, 1, 3, g); !testutil.Near(v, -2/3.25, 1e-12) {
 		t.Errorf("targeted DLR = %v, want %v", v, -2/3.25)
 	}
-	if v := CE.Eval([]float32{0, 0}, 0, nil); !near(v, math.Ln2, 1e-12) {
+	if v := CE.Eval([]float32{0, 0}, 0, nil); !testutil.Near(v, math.Ln2, 1e-12) {
 		t.Errorf("CE(0, 0) = %v, want ln 2", v)
 	}
 	// Targeted CE and CW are the negated losses at the target.
@@ -167,7 +166,7 @@ func TestCEExtremeLogits(t *testing.T) {
 		{[]float32{ninf, 0, 0}, 2, math.Ln2, []float32{0, 0.5, -0.5}, 1e-12},
 	} {
 		g := make([]float32, len(c.z))
-		if v := CE.Eval(c.z, c.y, g); !near(v, c.loss, c.tol) {
+		if v := CE.Eval(c.z, c.y, g); !testutil.Near(v, c.loss, c.tol) {
 			t.Errorf("CE(%v, %d) = %v, want %v", c.z, c.y, v, c.loss)
 		}
 		if !slices.Equal(g, c.gradient) {

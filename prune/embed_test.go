@@ -2,12 +2,12 @@ package prune
 
 import (
 	"math"
-	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/bulwark-ml/bulwark/autograd"
 	"github.com/bulwark-ml/bulwark/data"
+	"github.com/bulwark-ml/bulwark/internal/testutil"
 	"github.com/bulwark-ml/bulwark/nn"
 	"github.com/bulwark-ml/bulwark/tensor"
 )
@@ -103,23 +103,7 @@ func TestEmbedBugsPanic(t *testing.T) {
 		{"runtime error", outOfRange, "index out of range"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			defer func() {
-				r := recover()
-				var s string
-				switch v := r.(type) {
-				case nil:
-					t.Fatal("Embed returned instead of panicking")
-				case string:
-					s = v
-				case runtime.Error:
-					s = v.Error()
-				}
-				if !strings.Contains(s, c.want) {
-					t.Errorf("panic %v, want one mentioning %q", r, c.want)
-				}
-			}()
-			_, _, err := Embed(batchBug{m, c.value}, ds, nil, EmbedOptions{BatchSize: 3})
-			t.Errorf("Embed returned %v", err)
+			testutil.CheckPanic(t, func() { Embed(batchBug{m, c.value}, ds, nil, EmbedOptions{BatchSize: 3}) }, c.want)
 		})
 	}
 }
