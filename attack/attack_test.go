@@ -309,11 +309,18 @@ func TestErrors(t *testing.T) {
 		{&FGSM{Eps: 0.1}, x.Reshape(256, 64), y, "[N, C, H, W]"},
 		{NewAPGDWorstCase(LInf, 0.1), x, yBad, "outside the model's 4 classes"},
 	} {
-		_, err := c.a.Perturb(f.model, c.x, c.y)
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s: error %v, want one mentioning %q", c.a.Name(), err, c.want)
-		}
+		t.Run(kind(c.a)+" "+c.want, func(t *testing.T) {
+			_, err := c.a.Perturb(f.model, c.x, c.y)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%s: error %v, want one mentioning %q", c.a.Name(), err, c.want)
+			}
+		})
 	}
+}
+
+// kind names an attack's type, e.g. "PGD" or "WorstCase", for subtests.
+func kind(a Attack) string {
+	return strings.TrimPrefix(fmt.Sprintf("%T", a), "*attack.")
 }
 
 // TestNames: names say what the attacks are.
@@ -335,8 +342,10 @@ func TestNames(t *testing.T) {
 		{&FAB{Eps: 0.25, Steps: 20, Targets: 1}, "FAB-T Linf ε=0.25 20 steps 1 targets"},
 		{&Square{Norm: L2, Eps: 0.5, Queries: 1000}, "Square L2 ε=0.5 1000 queries"},
 	} {
-		if got := c.a.Name(); got != c.want {
-			t.Errorf("Name() = %q, want %q", got, c.want)
-		}
+		t.Run(c.want, func(t *testing.T) {
+			if got := c.a.Name(); got != c.want {
+				t.Errorf("Name() = %q, want %q", got, c.want)
+			}
+		})
 	}
 }

@@ -1,6 +1,8 @@
 package attack
 
 import (
+	"cmp"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -134,63 +136,65 @@ func TestAutoAttackAtMostComponents(t *testing.T) {
 		{AutoAttack{Norm: LInf, Eps: 0.15, Seed: 1}, false},
 		{AutoAttack{Norm: L2, Eps: 0.8, Seed: 2}, true},
 	} {
-		components := func() []Attack {
-			comps, err := c.aa.Components()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if c.short {
-				comps[0].(*APGD).Steps = 30
-				comps[1].(*APGDT).Steps = 30
-				comps[2].(*FAB).Steps = 30
-				comps[3].(*Square).Queries = 500
-			}
-			return comps
-		}
-		var total int
-		alone := make([]int, 4)
-		for i := range 24 {
-			o := EvalOptions{Indices: []int{i}}
-			var res Result
-			if c.short {
-				o.Cascade = true
-				r, err := Evaluate(f.model, f.ds, o, components()...)
+		t.Run(fmt.Sprint(c.aa.Norm), func(t *testing.T) {
+			components := func() []Attack {
+				comps, err := c.aa.Components()
 				if err != nil {
 					t.Fatal(err)
 				}
-				res, o.Cascade = r, false
-			} else {
-				r, err := c.aa.Evaluate(f.model, f.ds, o)
-				if err != nil {
-					t.Fatal(err)
+				if c.short {
+					comps[0].(*APGD).Steps = 30
+					comps[1].(*APGDT).Steps = 30
+					comps[2].(*FAB).Steps = 30
+					comps[3].(*Square).Queries = 500
 				}
-				res = r.Result
+				return comps
 			}
-			for a := 1; a < len(res.Robust); a++ {
-				if res.Robust[a] > res.Robust[a-1] {
-					t.Errorf("%v sample %d: the cascade's accuracy rose at %s", c.aa.Norm, i, res.Names[a])
+			var total int
+			alone := make([]int, 4)
+			for i := range 24 {
+				o := EvalOptions{Indices: []int{i}}
+				var res Result
+				if c.short {
+					o.Cascade = true
+					r, err := Evaluate(f.model, f.ds, o, components()...)
+					if err != nil {
+						t.Fatal(err)
+					}
+					res, o.Cascade = r, false
+				} else {
+					r, err := c.aa.Evaluate(f.model, f.ds, o)
+					if err != nil {
+						t.Fatal(err)
+					}
+					res = r.Result
+				}
+				for a := 1; a < len(res.Robust); a++ {
+					if res.Robust[a] > res.Robust[a-1] {
+						t.Errorf("%v sample %d: the cascade's accuracy rose at %s", c.aa.Norm, i, res.Names[a])
+					}
+				}
+				if res.Worst != res.Robust[len(res.Robust)-1] {
+					t.Errorf("%v sample %d: worst case %d, last attack %d", c.aa.Norm, i, res.Worst, res.Robust[len(res.Robust)-1])
+				}
+				total += res.Worst
+				for k := range alone {
+					one := components()[k]
+					r, err := Evaluate(f.model, f.ds, o, one)
+					if err != nil {
+						t.Fatal(err)
+					}
+					alone[k] += r.Robust[0]
+					if res.Worst > r.Robust[0] {
+						t.Errorf("%v sample %d: AutoAttack leaves it correct, %s alone breaks it", c.aa.Norm, i, one.Name())
+					}
 				}
 			}
-			if res.Worst != res.Robust[len(res.Robust)-1] {
-				t.Errorf("%v sample %d: worst case %d, last attack %d", c.aa.Norm, i, res.Worst, res.Robust[len(res.Robust)-1])
+			t.Logf("%v ε=%v: AutoAttack leaves %d of 24 correct; APGD-CE, APGD-T, FAB-T, Square alone %v", c.aa.Norm, c.aa.Eps, total, alone)
+			if total == 0 || total == 24 {
+				t.Errorf("%v: %d of 24 survive; the test wants a radius where some, not all, do", c.aa.Norm, total)
 			}
-			total += res.Worst
-			for k := range alone {
-				one := components()[k]
-				r, err := Evaluate(f.model, f.ds, o, one)
-				if err != nil {
-					t.Fatal(err)
-				}
-				alone[k] += r.Robust[0]
-				if res.Worst > r.Robust[0] {
-					t.Errorf("%v sample %d: AutoAttack leaves it correct, %s alone breaks it", c.aa.Norm, i, one.Name())
-				}
-			}
-		}
-		t.Logf("%v ε=%v: AutoAttack leaves %d of 24 correct; APGD-CE, APGD-T, FAB-T, Square alone %v", c.aa.Norm, c.aa.Eps, total, alone)
-		if total == 0 || total == 24 {
-			t.Errorf("%v: %d of 24 survive; the test wants a radius where some, not all, do", c.aa.Norm, total)
-		}
+		})
 	}
 }
 
@@ -205,17 +209,19 @@ func TestAutoAttackVersions(t *testing.T) {
 		{AutoAttack{Eps: 0.25, Version: "rand"}, []string{"APGD-CE Linf ε=0.25 EOT 20", "APGD-DLR Linf ε=0.25 EOT 20"}},
 		{AutoAttack{Eps: 0.25, Version: "custom", Attacks: []string{"Square", " apgd-dlr"}}, []string{"Square Linf ε=0.25 5000 queries", "APGD-DLR Linf ε=0.25 ×5 restarts"}},
 	} {
-		comps, err := c.aa.Components()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var names []string
-		for _, a := range comps {
-			names = append(names, a.Name())
-		}
-		if !slices.Equal(names, c.want) {
-			t.Errorf("%+v: attacks %q, want %q", c.aa, names, c.want)
-		}
+		t.Run(cmp.Or(c.aa.Version, "default")+" "+c.aa.Norm.String(), func(t *testing.T) {
+			comps, err := c.aa.Components()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, a := range comps {
+				names = append(names, a.Name())
+			}
+			if !slices.Equal(names, c.want) {
+				t.Errorf("%+v: attacks %q, want %q", c.aa, names, c.want)
+			}
+		})
 	}
 	comps, _ := (&AutoAttack{Eps: 0.1}).Components()
 	if sq := comps[3].(*Square); !sq.FixedSchedule || sq.Queries != 0 || sq.PInit != 0 {
@@ -238,10 +244,12 @@ func TestAutoAttackErrors(t *testing.T) {
 		{AutoAttack{Eps: -0.1}, "eps = -0.1"},
 		{AutoAttack{Eps: 0.1, Norm: 7}, "unknown norm"},
 	} {
-		_, err := c.aa.Evaluate(f.model, f.ds, EvalOptions{})
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%+v: error %v, want one mentioning %q", c.aa, err, c.want)
-		}
+		t.Run(cmp.Or(c.aa.Version, "default")+" "+c.want, func(t *testing.T) {
+			_, err := c.aa.Evaluate(f.model, f.ds, EvalOptions{})
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%+v: error %v, want one mentioning %q", c.aa, err, c.want)
+			}
+		})
 	}
 	// The new attacks' own checks.
 	bad := f.x.Clone()
@@ -264,10 +272,12 @@ func TestAutoAttackErrors(t *testing.T) {
 		{&Square{Eps: 0.1}, bad, "outside [0,1]"},
 		{&APGD{Eps: 0.1, EOT: -1}, f.x, "EOT -1"},
 	} {
-		_, err := c.a.Perturb(f.model, c.x, f.y)
-		if err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s: error %v, want one mentioning %q", c.a.Name(), err, c.want)
-		}
+		t.Run(kind(c.a)+" "+c.want, func(t *testing.T) {
+			_, err := c.a.Perturb(f.model, c.x, f.y)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%s: error %v, want one mentioning %q", c.a.Name(), err, c.want)
+			}
+		})
 	}
 	// Targeted DLR needs 4 classes.
 	m := newThresholdNet()

@@ -35,27 +35,29 @@ func TestAllocsPerStep(t *testing.T) {
 		{"Square Linf", func(k int) Attack { return &Square{Eps: 0.01, Queries: k} }, 64},
 		{"Square L2", func(k int) Attack { return &Square{Norm: L2, Eps: 0.05, Queries: k} }, 64},
 	} {
-		x, y := f.x, f.y
-		if c.n > 0 {
-			x, y = head(f, c.n)
-		}
-		per := func(k int) float64 {
-			a := c.mk(k)
-			if _, err := a.Perturb(f.model, x, y); err != nil {
-				t.Fatal(err)
+		t.Run(c.name, func(t *testing.T) {
+			x, y := f.x, f.y
+			if c.n > 0 {
+				x, y = head(f, c.n)
 			}
-			return testing.AllocsPerRun(3, func() {
+			per := func(k int) float64 {
+				a := c.mk(k)
 				if _, err := a.Perturb(f.model, x, y); err != nil {
 					t.Fatal(err)
 				}
-			})
-		}
-		a4, a12 := per(4), per(12)
-		step := (a12 - a4) / 8
-		t.Logf("%s: %.0f allocations per call of 4 steps, %.0f of 12: %.2f per step", c.name, a4, a12, step)
-		if step > 0 && !raceEnabled {
-			t.Errorf("%s: %.2f allocations per step, want 0", c.name, step)
-		}
+				return testing.AllocsPerRun(3, func() {
+					if _, err := a.Perturb(f.model, x, y); err != nil {
+						t.Fatal(err)
+					}
+				})
+			}
+			a4, a12 := per(4), per(12)
+			step := (a12 - a4) / 8
+			t.Logf("%s: %.0f allocations per call of 4 steps, %.0f of 12: %.2f per step", c.name, a4, a12, step)
+			if step > 0 && !raceEnabled {
+				t.Errorf("%s: %.2f allocations per step, want 0", c.name, step)
+			}
+		})
 	}
 }
 

@@ -143,28 +143,30 @@ func TestFABLinearMinimal(t *testing.T) {
 		eps  float32
 		den  float64
 	}{{L2, 5, n2}, {LInf, 1, n1}} {
-		fab := &FAB{Norm: c.norm, Eps: c.eps, Steps: 100}
-		adv, err := fab.Perturb(m, x, y)
-		if err != nil {
-			t.Fatal(err)
-		}
-		checkBall(t, fab.Name(), c.norm, c.eps, x, adv)
-		if got := countClass(t, m, adv, y); got != 0 {
-			t.Errorf("%s: %d of %d samples still correct", fab.Name(), got, n)
-		}
-		var worst float64
-		for i := range n {
-			want := margin[i] / c.den
-			d := make([]float32, dim)
-			for j := range d {
-				d[j] = adv.Data()[i*dim+j] - x.Data()[i*dim+j]
+		t.Run(c.norm.String(), func(t *testing.T) {
+			fab := &FAB{Norm: c.norm, Eps: c.eps, Steps: 100}
+			adv, err := fab.Perturb(m, x, y)
+			if err != nil {
+				t.Fatal(err)
 			}
-			got := normIn(c.norm, d)
-			if got < want-1e-6 || got > want+1e-3 {
-				t.Errorf("%v sample %d: FAB moved %.6f, the minimal perturbation is %.6f", c.norm, i, got, want)
+			checkBall(t, fab.Name(), c.norm, c.eps, x, adv)
+			if got := countClass(t, m, adv, y); got != 0 {
+				t.Errorf("%s: %d of %d samples still correct", fab.Name(), got, n)
 			}
-			worst = max(worst, got-want)
-		}
-		t.Logf("%s: largest excess over the minimal perturbation %.2e", fab.Name(), worst)
+			var worst float64
+			for i := range n {
+				want := margin[i] / c.den
+				d := make([]float32, dim)
+				for j := range d {
+					d[j] = adv.Data()[i*dim+j] - x.Data()[i*dim+j]
+				}
+				got := normIn(c.norm, d)
+				if got < want-1e-6 || got > want+1e-3 {
+					t.Errorf("%v sample %d: FAB moved %.6f, the minimal perturbation is %.6f", c.norm, i, got, want)
+				}
+				worst = max(worst, got-want)
+			}
+			t.Logf("%s: largest excess over the minimal perturbation %.2e", fab.Name(), worst)
+		})
 	}
 }

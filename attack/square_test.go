@@ -1,6 +1,7 @@
 package attack
 
 import (
+	"fmt"
 	"math"
 	"testing"
 
@@ -21,9 +22,11 @@ func TestSquareSchedule(t *testing.T) {
 		p  float64
 	}{{0, 0.8}, {10, 0.8}, {11, 0.4}, {50, 0.4}, {51, 0.2}, {200, 0.2}, {201, 0.1}, {1000, 0.05}, {1001, 0.025},
 		{4001, 0.8 / 128}, {6001, 0.8 / 256}, {8000, 0.8 / 256}, {8001, 0.8 / 512}, {9999, 0.8 / 512}} {
-		if got := q.pAt(c.it); got != c.p {
-			t.Errorf("10000 queries, iteration %d: p = %v, want %v", c.it, got, c.p)
-		}
+		t.Run(fmt.Sprint(c.it), func(t *testing.T) {
+			if got := q.pAt(c.it); got != c.p {
+				t.Errorf("10000 queries, iteration %d: p = %v, want %v", c.it, got, c.p)
+			}
+		})
 	}
 	q = &Square{Queries: 5000} // rescaled: the halvings come twice as early
 	if q.pAt(5) != 0.8 || q.pAt(6) != 0.4 || q.pAt(25) != 0.4 || q.pAt(26) != 0.2 || q.pAt(4001) != 0.8/512 {

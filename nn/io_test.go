@@ -81,9 +81,11 @@ func TestSaveLoad(t *testing.T) {
 		{LoadOptions{Arch: "resnet8"}, "m.safetensors"},
 		{LoadOptions{Arch: "resnet9"}, "resnet9"},
 	} {
-		if _, _, err := Load(path, tc.o); err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%+v: error %v, want one mentioning %q", tc.o, err, tc.want)
-		}
+		t.Run(tc.want, func(t *testing.T) {
+			if _, _, err := Load(path, tc.o); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%+v: error %v, want one mentioning %q", tc.o, err, tc.want)
+			}
+		})
 	}
 	if _, _, err := Load(filepath.Join(dir, "none.safetensors"), LoadOptions{}); err == nil || !strings.Contains(err.Error(), "none.safetensors") {
 		t.Errorf("missing file: %v", err)
