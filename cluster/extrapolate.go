@@ -112,22 +112,6 @@ func (f *refsFn) ProcessElement(ctx context.Context, _ []byte, emit func(Refs)) 
 	return nil
 }
 
-// queries returns the samples that are not seeds, in increasing order:
-// those the kNN predicts (as prune.Extrapolate lists them).
-func queries(seeds []int64, n int) []int {
-	in := make([]bool, n)
-	for _, i := range seeds {
-		in[i] = true
-	}
-	out := make([]int, 0, n-len(seeds))
-	for i, s := range in {
-		if !s {
-			out = append(out, i)
-		}
-	}
-	return out
-}
-
 // knnShardFn predicts the scores of one shard of the queries by exact kNN
 // against the reference set.
 type knnShardFn struct {
@@ -196,7 +180,7 @@ func (f *knnShardFn) load(ctx context.Context, refs Refs) ([]float32, []int, err
 	if n != f.Job.N || dim != f.Job.Dim {
 		return nil, nil, fmt.Errorf("%s: %d×%d, the launcher read %d×%d", f.Job.Embeddings, n, dim, f.Job.N, f.Job.Dim)
 	}
-	f.emb, f.q = emb, queries(refs.Seeds, n)
+	f.emb, f.q = emb, prune.Complement(refs.Seeds, n)
 	return f.emb, f.q, nil
 }
 
@@ -217,7 +201,7 @@ func (f *assembleFn) ProcessElement(ctx context.Context, _ int, parts func(*Part
 	for k, i := range refs.Seeds {
 		out[i] = refs.Scores[k]
 	}
-	q := queries(refs.Seeds, j.N)
+	q := prune.Complement(refs.Seeds, j.N)
 	for _, p := range all {
 		pred, err := readNpyF32(ctx, p.Path, p.Shard.Hi-p.Shard.Lo, 0)
 		if err != nil {

@@ -209,3 +209,37 @@ func TestResumeFromKeptFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestEvalInMemoryEqualsFromDisk: the arms are evaluated with the weights
+// their training left in memory; evaluated again from the files after the
+// evaluations are deleted, they give the same results (ResNet-8 with
+// BatchNorm, EMA on, so the best weights are the averaged ones).
+func TestEvalInMemoryEqualsFromDisk(t *testing.T) {
+	dir := t.TempDir()
+	c := baseConfig(dir)
+	c.Select, c.Embed, c.PickEmbed, c.Train.EMA = []string{"top"}, []string{"seed"}, false, 0.9
+	rep, err := Run(context.Background(), c, baseOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	evals, err := filepath.Glob(filepath.Join(seedDir(dir, 0), "eval_*.json"))
+	if err != nil || len(evals) != len(rep.Seeds[0].Runs) {
+		t.Fatalf("%d evaluation files for %d runs (%v)", len(evals), len(rep.Seeds[0].Runs), err)
+	}
+	for _, e := range append(evals, filepath.Join(seedDir(dir, 0), ResultFile)) {
+		if err := os.Remove(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	again, err := Run(context.Background(), c, baseOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, r := range rep.Seeds[0].Runs {
+		a := again.Seeds[0].Runs[name]
+		a.Eval.Seconds, r.Eval.Seconds = 0, 0
+		if a.Eval != r.Eval || !strings.HasSuffix(r.Eval.Model, ", EMA") {
+			t.Errorf("%s: %+v from the files, %+v from memory", name, a.Eval, r.Eval)
+		}
+	}
+}

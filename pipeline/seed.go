@@ -240,12 +240,12 @@ func (r *run) scoreTrain(ctx context.Context, st *stages, dir string, s uint64, 
 		cfg.Data = c.Base
 		sets.Train, sets.Synthetic = r.base, sub
 	}
-	ms, rec, err := r.trainRecorded(ctx, st, "score_train", cfg, sets)
+	t, err := r.train(ctx, st, "score_train", cfg, sets)
 	if err != nil {
 		return "", nil, err
 	}
-	r.logf("seed %d: scoring run done: %d epochs, %.0f s", s, cfg.Epochs, trainSeconds(ms))
-	return cfg.Out, rec, nil
+	r.logf("seed %d: scoring run done: %d epochs, %.0f s", s, cfg.Epochs, trainSeconds(t.Metrics))
+	return cfg.Out, t.Recorder, nil
 }
 
 // seedScores computes every score, and the confidence, of the n scored
@@ -577,34 +577,30 @@ func (r *run) trainAndEval(ctx context.Context, st *stages, dir, name string, s 
 	evalPath := filepath.Join(dir, evalFile(name))
 	// An evaluated run needs nothing but its metrics.
 	ms := FinishedRun(cfg.Out, cfg.Epochs)
+	var trained *train.Result
 	if ms == nil || !exists(evalPath) {
-		if ms, err = r.train(ctx, st, "train_"+name, cfg, sets); err != nil {
+		t, err := r.train(ctx, st, "train_"+name, cfg, sets)
+		if err != nil {
 			return nil, err
 		}
+		ms, trained = t.Metrics, t.Result
 	} else if err := st.set("train_"+name, trainSeconds(ms)); err != nil {
 		return nil, err
 	}
-	err = st.do("eval_"+name, evalPath, func() error {
-		w, which, err := r.evalWeights(cfg.Out)
+	e, err := produce(st, "eval_"+name, evalPath, func() (EvalResult, error) {
+		model, which, err := r.evalModel(cfg.Out, trained)
 		if err != nil {
-			return err
-		}
-		model, err := w.Build(ImageOptions(r.test))
-		if err != nil {
-			return err
+			return EvalResult{}, err
 		}
 		e, err := evaluate(model, r.test, r.evalIdx, r.norm, float32(c.Train.Eps), c.EvalSteps, c.APGDSteps, s, r.o.Progress)
-		if err != nil {
-			return err
-		}
 		e.Model = which
-		return WriteJSON(evalPath, e)
+		return e, err
+	}, func(e EvalResult) error { return WriteJSON(evalPath, e) }, func() (EvalResult, error) {
+		var e EvalResult
+		_, err := readJSON(evalPath, &e)
+		return e, err
 	})
 	if err != nil {
-		return nil, err
-	}
-	var e EvalResult
-	if _, err := readJSON(evalPath, &e); err != nil {
 		return nil, err
 	}
 	size := len(kept)
@@ -620,20 +616,48 @@ func (r *run) trainAndEval(ctx context.Context, st *stages, dir, name string, s 
 	return rr, nil
 }
 
-// train runs (or finishes) the training run of stage name and records
-// its wall time.
-func (r *run) train(ctx context.Context, st *stages, name string, cfg train.Config, sets TrainSets) ([]train.Metrics, error) {
-	ms, _, err := r.trainRecorded(ctx, st, name, cfg, sets)
-	return ms, err
+// train runs (or finishes) the training run of stage name (TrainRun) and
+// records its wall time. A model it trained is what later stages of this
+// process load from its model file (loadModel), without reading it back.
+func (r *run) train(ctx context.Context, st *stages, name string, cfg train.Config, sets TrainSets) (Trained, error) {
+	t, err := TrainRun(ctx, cfg, sets, nil, r.o.Progress)
+	if err != nil {
+		return Trained{}, errStage(name, err)
+	}
+	if t.Result != nil {
+		if r.models == nil {
+			r.models = map[string]nn.FeatureModel{}
+		}
+		r.models[filepath.Join(cfg.Out, train.ModelFile)] = t.Result.Model
+	}
+	return t, st.set(name, trainSeconds(t.Metrics))
 }
 
-// trainRecorded is train returning the run's recorder too (TrainRun).
-func (r *run) trainRecorded(ctx context.Context, st *stages, name string, cfg train.Config, sets TrainSets) ([]train.Metrics, *prune.Recorder, error) {
-	ms, rec, err := TrainRun(ctx, cfg, sets, nil, r.o.Progress)
-	if err != nil {
-		return nil, nil, errStage(name, err)
+// evalModel returns the model of the finished training run in dir with
+// the weights Config.EvalModel asks for, and says which they are: from
+// trained, the run's result in memory, if it has them, else read from dir.
+func (r *run) evalModel(dir string, trained *train.Result) (nn.FeatureModel, string, error) {
+	if trained != nil && trained.Best != nil && r.c.EvalModel != "last" {
+		if err := trained.Use(trained.Best); err != nil {
+			return nil, "", err
+		}
+		return trained.Model, r.bestLabel(trained.BestEpoch), nil
 	}
-	return ms, rec, st.set(name, trainSeconds(ms))
+	w, which, err := r.evalWeights(dir)
+	if err != nil {
+		return nil, "", err
+	}
+	model, err := w.Build(ImageOptions(r.test))
+	return model, which, err
+}
+
+// bestLabel names the best weights of epoch e, as the report states them.
+func (r *run) bestLabel(e int) string {
+	which := fmt.Sprintf("best, epoch %d", e)
+	if r.c.Train.EMA > 0 {
+		which += ", EMA"
+	}
+	return which
 }
 
 // evalWeights reads the weights of a finished training run that
@@ -650,11 +674,7 @@ func (r *run) evalWeights(dir string) (w *nn.Weights, which string, err error) {
 	if w, err = nn.ReadWeights(best); err != nil {
 		return nil, "", err
 	}
-	which = fmt.Sprintf("best, epoch %d", w.Epoch)
-	if r.c.Train.EMA > 0 {
-		which += ", EMA"
-	}
-	return w, which, nil
+	return w, r.bestLabel(w.Epoch), nil
 }
 
 // curve is a run's validation robust accuracy against its steps.

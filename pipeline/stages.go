@@ -170,24 +170,34 @@ type TrainSets struct {
 	Record *prune.RecorderOptions
 }
 
+// Trained is what TrainRun returns of a run.
+type Trained struct {
+	// Metrics has every epoch's metrics, earlier sessions' included.
+	Metrics []train.Metrics
+	// Recorder, if the run trained with TrainSets.Record in this call,
+	// holds every epoch's trajectories in memory.
+	Recorder *prune.Recorder
+	// Result, if the run trained in this call, holds the model and its
+	// EMA and best weights in memory, so that nothing is read back.
+	Result *train.Result
+}
+
 // TrainRun trains cfg on sets in the run directory cfg.Out. A directory
 // holding a finished run (FinishedRun with its final model) is left as it
-// is; one holding an unfinished run is resumed. It returns the run's
-// metrics and, if it trained with sets.Record, the recorder, which holds
-// every epoch's trajectories in memory.
-func TrainRun(ctx context.Context, cfg train.Config, sets TrainSets, stdout, bars io.Writer) ([]train.Metrics, *prune.Recorder, error) {
+// is; one holding an unfinished run is resumed.
+func TrainRun(ctx context.Context, cfg train.Config, sets TrainSets, stdout, bars io.Writer) (Trained, error) {
 	if ms := FinishedRun(cfg.Out, cfg.Epochs); ms != nil && exists(filepath.Join(cfg.Out, train.ModelFile)) {
-		return ms, nil, nil
+		return Trained{Metrics: ms}, nil
 	}
 	opts := train.Options{Train: sets.Train, Synthetic: sets.Synthetic, Test: sets.Test, Stdout: stdout, Progress: bars}
 	if exists(filepath.Join(cfg.Out, train.CheckpointFile)) {
 		done, err := finishedEpochs(cfg.Out)
 		if err != nil {
-			return nil, nil, err
+			return Trained{}, err
 		}
 		if done >= cfg.Epochs {
 			ms, err := readMetrics(cfg.Out)
-			return ms, nil, err
+			return Trained{Metrics: ms}, err
 		}
 		opts.Resume = true
 	}
@@ -198,24 +208,24 @@ func TrainRun(ctx context.Context, cfg train.Config, sets TrainSets, stdout, bar
 		cfg.Recording = train.Recording{RecordAll: ro.Indices == nil, RecordAdv: ro.Kind == prune.RecordAdv, RecordTrain: ro.Kind == prune.RecordTrain}
 		var err error
 		if ro.Data, err = prune.RecordData(sets.Train, sets.Synthetic); err != nil {
-			return nil, nil, err
+			return Trained{}, err
 		}
 		ro.Dir, ro.BatchSize = cfg.Out, cfg.BatchSize
 		ro.Attack = func(e int) attack.Attack { return cfg.RecordAttack(e) }
 		if rec, err = prune.NewRecorder(ro); err != nil {
-			return nil, nil, err
+			return Trained{}, err
 		}
 		rec.Attach(&opts)
 	}
 	res, err := train.Run(ctx, cfg, opts)
 	if err != nil {
-		return nil, nil, err
+		return Trained{}, err
 	}
+	t := Trained{Metrics: res.Metrics, Recorder: rec, Result: res}
 	if opts.Resume {
-		ms, err := readMetrics(cfg.Out) // with the epochs of earlier sessions
-		return ms, rec, err
+		t.Metrics, err = readMetrics(cfg.Out) // with the epochs of earlier sessions
 	}
-	return res.Metrics, rec, nil
+	return t, err
 }
 
 // FinishedRun returns the metrics of the run in dir if its metrics.jsonl

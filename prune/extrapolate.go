@@ -116,7 +116,7 @@ func Extrapolate(emb []float32, dim int, seeds []int, seedScores []float32, opt 
 	if err != nil {
 		return nil, fmt.Errorf("extrapolate: %w", err)
 	}
-	ex := &Extrapolation{Scores: make([]float32, n), Queries: complement(seeds, n)}
+	ex := &Extrapolation{Scores: make([]float32, n), Queries: Complement(seeds, n)}
 	for j, i := range seeds {
 		ex.Scores[i] = seedScores[j]
 	}
@@ -135,8 +135,10 @@ func Extrapolate(emb []float32, dim int, seeds []int, seedScores []float32, opt 
 	return ex, nil
 }
 
-// complement returns the indices in [0, n) not in idx, in increasing order.
-func complement(idx []int, n int) []int {
+// Complement returns the indices in [0, n) not in idx, in increasing
+// order: the samples Extrapolate predicts, given the seeds. Every index
+// in idx must lie in [0, n).
+func Complement[I int | int64](idx []I, n int) []int {
 	in := make([]bool, n)
 	for _, i := range idx {
 		in[i] = true

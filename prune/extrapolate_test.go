@@ -74,7 +74,7 @@ func TestExtrapolateMatchesSearch(t *testing.T) {
 	emb := randMatrix(g, n, dim, 1, 0)
 	seeds := g.Perm(n)[:150]
 	scores := tensor.Rand(g, 150).Data()
-	queries := complement(seeds, n)
+	queries := Complement(seeds, n)
 	refsM := make([]float32, 0, len(seeds)*dim)
 	for _, i := range seeds {
 		refsM = append(refsM, emb[i*dim:(i+1)*dim]...)

@@ -119,7 +119,7 @@ func TestMeasureQuality(t *testing.T) {
 	if _, err := MeasureQuality(emb, dim, labels, seeds, seedScores, bad, KNNOptions{}, tensor.NewRNG(7)); err != nil {
 		t.Errorf("NaN truth at a seed: %v", err)
 	}
-	heldOut := complement(seeds, n)[7]
+	heldOut := Complement(seeds, n)[7]
 	bad[heldOut] = float32(math.NaN())
 	if _, err := MeasureQuality(emb, dim, labels, seeds, seedScores, bad, KNNOptions{}, tensor.NewRNG(7)); err == nil ||
 		!strings.Contains(err.Error(), fmt.Sprintf("true score of sample %d is NaN", heldOut)) {

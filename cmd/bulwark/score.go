@@ -78,7 +78,7 @@ func runScore(args []string, stdout io.Writer) (err error) {
 		}
 		sets.Train, sets.Synthetic, scored = base, sub, base.Len()+len(seed)
 	}
-	if _, _, err := pipeline.TrainRun(ctx, tc, sets, stdout, progress(quiet)); err != nil {
+	if _, err := pipeline.TrainRun(ctx, tc, sets, stdout, progress(quiet)); err != nil {
 		return fmt.Errorf("score: %w", err)
 	}
 	for _, m := range pc.Scores {
