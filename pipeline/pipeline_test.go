@@ -22,7 +22,7 @@ import (
 // tinyConfig is a complete experiment small enough for a unit test.
 func tinyConfig(out string) Config {
 	c := DefaultConfig()
-	c.Data, c.Out = "quadrants", out
+	c.Data, c.Out, c.Select = "quadrants", out, []string{"top"}
 	c.SeedFrac, c.Scores, c.Window, c.ScoreEpochs = 0.25, []string{"du", "fp", "el2n", "forgetting"}, 2, 3
 	c.K, c.HoldOut, c.Prune, c.ClassBalanced, c.Seeds, c.Full = 3, 0.25, []float64{0.5, 0.25}, true, 2, true
 	c.EvalN, c.EvalSteps, c.APGDSteps = 16, 2, 4

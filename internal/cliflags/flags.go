@@ -156,7 +156,7 @@ func Pipeline(fs *flag.FlagSet, tc *train.Config, pc *pipeline.Config, only *Int
 	fs.IntVar(&pc.PCADim, "pca-dim", pc.PCADim, "dimensions of the pixels embedding")
 	fs.IntVar(&pc.CleanEpochs, "clean-epochs", pc.CleanEpochs, "epochs of the clean embedding's model (standard training on the base set)")
 	fs.Var((*StringList)(&pc.Select), "select", "selection rules, comma-separated: top (keep the highest scores), keep-low, "+
-		"stratified (CCS), drop-tail, random-replace; random without replacement always runs")
+		"stratified (CCS), drop-tail (the default: it measured best in the seed paper's setting), random-replace; random without replacement always runs")
 	fs.StringVar(&pc.EvalModel, "eval-model", pc.EvalModel, "weights evaluated: best (validation-robust checkpoint; EMA with --ema) or last")
 	fs.Float64Var(&pc.HoldOut, "hold-out", pc.HoldOut, "share of the seed held out to measure the extrapolation's quality")
 	fs.IntVar(&pc.Seeds, "seeds", pc.Seeds, "repetitions, with seeds --seed, --seed+1, ...")
