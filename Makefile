@@ -22,8 +22,9 @@ build:
 ## 10 minutes on 2 cores): a real base set of 500 images that is never pruned, and a
 ## pool of 5,000 images deformed from it that is. Adversarial training on the base set
 ## and a 10% seed of the pool records every sample's robust true-class probability;
-## Dynamic Uncertainty scores are extrapolated to the pool by 12-NN in the embedding
-## that measures best; half the pool is pruned, keeping the top scores; then PGD-AT on
+## Dynamic Uncertainty scores and confidence are extrapolated to the pool by 12-NN in the
+## embedding that measures best; half the pool is pruned by the default rule, drop-tail
+## (the least confident 10% first, then at random); then PGD-AT on
 ## the base set mixed with the kept half, with a random half, with the whole pool and
 ## on the base set alone, all for the same steps, evaluated under PGD-20 and APGD.
 ## Report and plots: runs/demo/. Rerunning reuses the finished stages;
@@ -32,7 +33,7 @@ DEMO_BASE  = fashion-mnist[balanced:500]
 DEMO_FLAGS = --base '$(DEMO_BASE)' --data 'synth:$(DEMO_BASE):5000:0' --arch smallcnn \
 	--adv pgd --eps 0.1 --steps 3 --step-size 1/12 --lr 0.02 --wd 5e-4 --batch 128 --ema 0.99 \
 	--epochs 8 --score-epochs 16 --trajectory adv --truncate-best --score du --seed-frac 0.1 \
-	--embed clean,seed,pixels --normalize --pick-embed --clean-epochs 10 --select top --prune 0.5 \
+	--embed clean,seed,pixels --normalize --pick-embed --clean-epochs 10 --prune 0.5 \
 	--class-balanced --full --base-only --val-size 200 --eval-every 2 --eval-n 500 --apgd-steps 20
 demo: build data-fashion-mnist
 	./bin/bulwark prune-pipeline $(DEMO_FLAGS) --out runs/demo
