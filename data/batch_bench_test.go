@@ -43,8 +43,9 @@ func BenchmarkBatcher(b *testing.B) {
 
 // BenchmarkDecodeBatch measures decoding one batch of 128 28×28 float32
 // images held in memory (a float image file, as npy: and npz: specs
-// give) with the NaN/Inf check that every read runs ("check", what Image
-// does) and without it ("nocheck", the conversion alone); "checkonly" is
+// give) with the NaN/Inf check that a sample's first read runs ("check",
+// what Image does once per sample) and without it ("nocheck", the
+// conversion alone, as every later read of a checked sample); "checkonly" is
 // the check's pass over the decoded batch by itself. The check's cost per
 // training step is check − nocheck, or checkonly where a busy machine
 // blurs that difference.

@@ -105,6 +105,13 @@ func TestNonFiniteNpz(t *testing.T) {
 		image(t, ds, 0)
 		err = ds.Image(1, make([]float32, 18))
 		wantErr(t, err, p+":image.npy", "sample 1", "channel 0, row 1, column 2", "-Inf")
+		// Sample 0 was checked once and is remembered; sample 1 is not, so
+		// every read of it fails.
+		if bits := ds.(*byteSet).finite[0].Load(); bits != 1 {
+			t.Errorf("checked-finite bits %b, want 1 (sample 0 only)", bits)
+		}
+		image(t, ds, 0)
+		wantErr(t, ds.Image(1, make([]float32, 18)), "sample 1", "-Inf")
 		Close(ds)
 	}
 }

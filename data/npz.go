@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync/atomic"
 )
 
 // MaxInflate is the largest uncompressed size of a compressed .npz member
@@ -209,6 +210,9 @@ func newArraySet(imgName string, img *npyArray, labName string, lab *npyArray) (
 		return nil, fmt.Errorf("data: %s: labels: %w", labName, err)
 	}
 	s.y = make([]int32, len(y))
+	if img.dt.kind == 'f' {
+		s.finite = make([]atomic.Uint64, (len(y)+63)/64)
+	}
 	for i, v := range y {
 		if v < 0 || v > maxLabel {
 			return nil, fmt.Errorf("data: %s: label %d of sample %d not in [0, %d]", labName, v, i, maxLabel)
