@@ -7,7 +7,8 @@
 #      at 1 and 2 threads;
 #   3. Beam's overhead: the same pipelines on a 640-sample pool.
 #
-# Wall time and peak RSS come from GNU time (-v). Results: $OUT/results.tsv.
+# Wall time, peak RSS and CPU use (the parallelism a run got) come from GNU time (-v).
+# Results: $OUT/results.tsv.
 # Needs bin/bulwark (make build) and bin/bulwark-cluster
 # (cd cluster && CGO_ENABLED=0 go build -o ../bin/bulwark-cluster ./cmd/bulwark-cluster),
 # and Fashion-MNIST (make data).
@@ -22,7 +23,7 @@ TIME=/usr/bin/time
 [ -x "$TIME" ] || { echo "needs GNU time (apt-get install time)" >&2; exit 1; }
 mkdir -p "$OUT"
 RES=$OUT/results.tsv
-printf 'what\tthreads\twall_s\tpeak_rss_mib\n' > "$RES"
+printf 'what\tthreads\twall_s\tpeak_rss_mib\tcpu_percent\n' > "$RES"
 
 # measure NAME THREADS CMD...: run CMD under GNU time and append a row.
 measure() {
@@ -31,8 +32,9 @@ measure() {
 	$TIME -v "$@" > "$log" 2>&1 || { echo "$name failed, see $log" >&2; exit 1; }
 	wall=$(sed -n 's/.*Elapsed (wall clock) time.*: //p' "$log" | awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; print s }')
 	rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$log")
-	printf '%s\t%s\t%s\t%s\n' "$name" "$threads" "$wall" "$((rss / 1024))" >> "$RES"
-	printf '%-28s threads=%s wall=%ss peak=%sMiB\n' "$name" "$threads" "$wall" "$((rss / 1024))"
+	cpu=$(sed -n 's/.*Percent of CPU this job got: //p' "$log")
+	printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$threads" "$wall" "$((rss / 1024))" "$cpu" >> "$RES"
+	printf '%-28s threads=%s wall=%ss peak=%sMiB cpu=%s\n' "$name" "$threads" "$wall" "$((rss / 1024))" "$cpu"
 }
 
 # A model to embed with: one short training run on the real base set.
