@@ -48,7 +48,7 @@ for n in "$POOL" 640; do
 	tag=$([ "$n" = 640 ] && echo overhead || echo pool$n)
 	# Scores of a 10% seed (every 10th sample), for the extrapolation.
 	SEEDS=$OUT/$tag.idx.npy SCORES=$OUT/$tag.scores.npy
-	python3 - "$n" "$SEEDS" "$SCORES" <<'PY' || { echo "needs python3 with numpy for the seed files" >&2; exit 1; }
+	${PYTHON:-python3} - "$n" "$SEEDS" "$SCORES" <<'PY' || { echo "needs python3 with numpy for the seed files (set PYTHON)" >&2; exit 1; }
 import sys, numpy as np
 n = int(sys.argv[1]); idx = np.arange(0, n, 10, dtype=np.int64)
 np.save(sys.argv[2], idx); np.save(sys.argv[3], np.random.default_rng(0).random(len(idx), dtype=np.float32))
