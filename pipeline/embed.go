@@ -109,7 +109,7 @@ func (r *run) cleanModel(ctx context.Context, st *stages, dir string, s uint64, 
 		}
 		cfg.Data, sets.Train = c.Data, sub
 	}
-	if _, err := r.train(ctx, st, "clean_train", cfg, sets); err != nil {
+	if _, err := r.trainForLoad(ctx, st, "clean_train", cfg, sets); err != nil {
 		return "", err
 	}
 	weights := filepath.Join(cfg.Out, train.ModelFile)

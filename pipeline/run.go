@@ -89,11 +89,16 @@ func (r *run) loadModel(path string) (nn.FeatureModel, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.remember(path, m)
+	return m, nil
+}
+
+// remember makes m what loadModel returns for path.
+func (r *run) remember(path string, m nn.FeatureModel) {
 	if r.models == nil {
 		r.models = map[string]nn.FeatureModel{}
 	}
 	r.models[path] = m
-	return m, nil
 }
 
 // Run executes the experiment c: for every seed, the seed draw, the

@@ -240,7 +240,7 @@ func (r *run) scoreTrain(ctx context.Context, st *stages, dir string, s uint64, 
 		cfg.Data = c.Base
 		sets.Train, sets.Synthetic = r.base, sub
 	}
-	t, err := r.train(ctx, st, "score_train", cfg, sets)
+	t, err := r.trainForLoad(ctx, st, "score_train", cfg, sets)
 	if err != nil {
 		return "", nil, err
 	}
@@ -617,20 +617,24 @@ func (r *run) trainAndEval(ctx context.Context, st *stages, dir, name string, s 
 }
 
 // train runs (or finishes) the training run of stage name (TrainRun) and
-// records its wall time. A model it trained is what later stages of this
-// process load from its model file (loadModel), without reading it back.
+// records its wall time.
 func (r *run) train(ctx context.Context, st *stages, name string, cfg train.Config, sets TrainSets) (Trained, error) {
 	t, err := TrainRun(ctx, cfg, sets, nil, r.o.Progress)
 	if err != nil {
 		return Trained{}, errStage(name, err)
 	}
-	if t.Result != nil {
-		if r.models == nil {
-			r.models = map[string]nn.FeatureModel{}
-		}
-		r.models[filepath.Join(cfg.Out, train.ModelFile)] = t.Result.Model
-	}
 	return t, st.set(name, trainSeconds(t.Metrics))
+}
+
+// trainForLoad is train for a run whose final model later stages load
+// (loadModel): a model it trained is kept as that file's, so nothing is
+// read back.
+func (r *run) trainForLoad(ctx context.Context, st *stages, name string, cfg train.Config, sets TrainSets) (Trained, error) {
+	t, err := r.train(ctx, st, name, cfg, sets)
+	if err == nil && t.Result != nil {
+		r.remember(filepath.Join(cfg.Out, train.ModelFile), t.Result.Model)
+	}
+	return t, err
 }
 
 // evalModel returns the model of the finished training run in dir with
