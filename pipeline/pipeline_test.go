@@ -512,3 +512,58 @@ func TestReadTrueScoresOfSubPool(t *testing.T) {
 		t.Errorf("base and pool scores: %v, %v; want the last 3", got, err)
 	}
 }
+
+// cancelAfter cancels a run when a line it writes contains after.
+type cancelAfter struct {
+	after  string
+	cancel context.CancelFunc
+}
+
+func (w cancelAfter) Write(b []byte) (int, error) {
+	if strings.Contains(string(b), w.after) {
+		w.cancel()
+	}
+	return len(b), nil
+}
+
+// A repetition cut short after its first evaluated run joins the report
+// of --finished with that run alone, read back from its files.
+func TestFinishedReportsEvaluatedRunsOfUnfinished(t *testing.T) {
+	dir := t.TempDir()
+	c := tinyConfig(dir)
+	o := tinyOptions(t)
+	o.OnlySeeds = []int{0}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	o.Stdout = cancelAfter{after: " kept, ", cancel: cancel}
+	if _, err := Run(ctx, c, o); err == nil {
+		t.Fatal("the cancelled repetition finished")
+	}
+	rep, err := Run(context.Background(), c, Options{Pool: o.Pool, Test: o.Test, Finished: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Seeds) != 1 || !rep.Seeds[0].Partial {
+		t.Fatalf("report of a cut-short repetition: %+v", rep.Seeds)
+	}
+	runs := rep.Seeds[0].Runs
+	if len(runs) != 1 {
+		t.Fatalf("%d runs reported, want the 1 evaluated before the cut", len(runs))
+	}
+	for name, r := range runs {
+		var e EvalResult
+		if ok, err := readJSON(filepath.Join(seedDir(dir, 0), evalFile(name)), &e); !ok || err != nil || e != r.Eval {
+			t.Errorf("%s: reported %+v, its file %+v (%v)", name, r.Eval, e, err)
+		}
+		if r.Steps == 0 || r.Epochs == 0 || len(r.Curve) == 0 || (name != fullRun && r.Kept == 0) {
+			t.Errorf("%s: %+v, want its steps, epochs, curve and kept size", name, r)
+		}
+		if s := rep.Runs[name]; s.Worst.N != 1 {
+			t.Errorf("%s: summarised over %d seeds, want 1", name, s.Worst.N)
+		}
+	}
+	md, _ := os.ReadFile(filepath.Join(dir, "report.md"))
+	if want := fmt.Sprintf("not finished, with the runs evaluated so far: 0 (1 of %d runs)", len(c.runNames())); !strings.Contains(string(md), want) {
+		t.Errorf("report.md does not say %q:\n%s", want, md)
+	}
+}

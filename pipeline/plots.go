@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/bulwark-ml/bulwark/prune"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
@@ -60,10 +61,16 @@ func (rep *Report) plots(dir string) ([]string, error) {
 	if err := rep.accuracyPlot(filepath.Join(dir, "accuracy.png")); err != nil {
 		return nil, err
 	}
+	names = append(names, "accuracy.png")
+	if ok, err := rep.pairedPlot(filepath.Join(dir, "paired.png")); err != nil {
+		return nil, err
+	} else if ok {
+		names = append(names, "paired.png")
+	}
 	if err := rep.curvePlot(filepath.Join(dir, "curves.png")); err != nil {
 		return nil, err
 	}
-	return append(names, "accuracy.png", "curves.png"), nil
+	return append(names, "curves.png"), nil
 }
 
 // histogramPlot overlays the histograms of the true and the extrapolated
@@ -145,30 +152,59 @@ func (rep *Report) armNames() []string {
 	return out
 }
 
-// accuracyPlot draws robust (PGD) accuracy against the kept fraction of
-// the pool, one colour per arm, each with the band of its 95% interval
-// over the seeds (where there are several), and the full pool's and the
-// base set's robust accuracy as horizontal reference lines.
+// robust returns the robust accuracy the plots show, with its name: the
+// worst case over the evaluation's attacks when APGD ran, else PGD's.
+func (rep *Report) robust() (func(RunSummary) Stat, func(Paired) Stat, string) {
+	if rep.Config.APGDSteps > 0 {
+		return func(r RunSummary) Stat { return r.Worst }, func(p Paired) Stat { return p.Worst },
+			fmt.Sprintf("worst case of PGD-%d, APGD-CE and APGD-DLR", rep.Config.EvalSteps)
+	}
+	return func(r RunSummary) Stat { return r.PGD }, func(p Paired) Stat { return p.PGD }, fmt.Sprintf("PGD-%d", rep.Config.EvalSteps)
+}
+
+// translucent is col at the given opacity (0-255), for bands that must
+// not hide what lies under them.
+func translucent(col color.Color, alpha uint8) color.Color {
+	n := color.NRGBAModel.Convert(col).(color.NRGBA)
+	n.A = alpha
+	return n
+}
+
+// dodge is the horizontal offset of the i-th of n series at one x, so that
+// their points and error bars do not cover each other.
+func dodge(i, n int, width float64) float64 {
+	if n < 2 {
+		return 0
+	}
+	return width * (float64(i)/float64(n-1) - 0.5)
+}
+
+// accuracyPlot draws robust accuracy against the kept fraction of the
+// pool, one colour per arm, each with the translucent band of its 95%
+// interval over the seeds (where there are several), and the full pool's
+// and the base set's as horizontal reference lines.
 func (rep *Report) accuracyPlot(path string) error {
 	c := rep.Config
+	of, _, what := rep.robust()
 	p := plot.New()
-	p.Title.Text = fmt.Sprintf("robust accuracy (PGD-%d) against the kept fraction; bands: 95%% intervals", c.EvalSteps)
+	p.Title.Text = fmt.Sprintf("robust accuracy (%s) against the kept fraction\nbands: 95%% intervals over the seeds", what)
 	p.X.Label.Text = "kept fraction of the pool"
 	p.Y.Label.Text = "robust accuracy (%)"
 	ps := slices.Clone(c.Prune)
 	slices.Sort(ps)
-	for i, a := range rep.armNames() {
+	arms := rep.armNames()
+	for i, a := range arms {
 		var line, lo, hi plotter.XYs
 		for _, pr := range ps {
 			r, ok := rep.Runs[runName(a, pr)]
-			if !ok || r.PGD.N == 0 {
+			if !ok || of(r).N == 0 {
 				continue
 			}
-			x := 1 - pr
-			line = append(line, plotter.XY{X: x, Y: 100 * r.PGD.Mean})
-			if r.PGD.N > 1 {
-				lo = append(lo, plotter.XY{X: x, Y: 100 * r.PGD.Lo})
-				hi = append(hi, plotter.XY{X: x, Y: 100 * r.PGD.Hi})
+			x, st := 1-pr+dodge(i, len(arms), 0.02), of(r)
+			line = append(line, plotter.XY{X: x, Y: 100 * st.Mean})
+			if st.N > 1 {
+				lo = append(lo, plotter.XY{X: x, Y: 100 * st.Lo})
+				hi = append(hi, plotter.XY{X: x, Y: 100 * st.Hi})
 			}
 		}
 		if len(line) == 0 {
@@ -181,25 +217,25 @@ func (rep *Report) accuracyPlot(path string) error {
 			if err != nil {
 				return err
 			}
-			r, g, b, _ := col.RGBA()
-			band.Color, band.LineStyle.Width = color.RGBA{R: uint8(r >> 8), G: uint8(g >> 8), B: uint8(b >> 8), A: 50}, 0
+			band.Color, band.LineStyle.Width = translucent(col, 40), 0
 			p.Add(band)
 		}
 		l, pt, err := plotter.NewLinePoints(line)
 		if err != nil {
 			return err
 		}
-		l.Color, pt.Color, pt.Radius, pt.Shape = col, col, vg.Points(3), draw.CircleGlyph{}
+		l.Color, l.Width, pt.Color, pt.Radius, pt.Shape = col, vg.Points(1.5), col, vg.Points(3), draw.CircleGlyph{}
 		p.Add(l, pt)
 		p.Legend.Add(a, l, pt)
 	}
 	lo := 1 - ps[len(ps)-1]
 	for k, ref := range []string{fullRun, baseRun} {
 		r, ok := rep.Runs[ref]
-		if !ok || r.PGD.N == 0 {
+		if !ok || of(r).N == 0 {
 			continue
 		}
-		l, err := plotter.NewLine(plotter.XYs{{X: lo - 0.05, Y: 100 * r.PGD.Mean}, {X: 1.05, Y: 100 * r.PGD.Mean}})
+		y := 100 * of(r).Mean
+		l, err := plotter.NewLine(plotter.XYs{{X: lo - 0.05, Y: y}, {X: 1.05, Y: y}})
 		if err != nil {
 			return err
 		}
@@ -211,9 +247,79 @@ func (rep *Report) accuracyPlot(path string) error {
 		p.Legend.Add(map[string]string{fullRun: "full pool", baseRun: "base set alone"}[ref]+" (same steps)", l)
 	}
 	p.X.Min, p.X.Max = lo-0.05, 1.05
-	p.Legend.Left, p.Legend.Top = false, false
+	p.X.Tick.Marker = keptTicks(ps)
+	p.Legend.Left, p.Legend.Top = false, true
 	p.Add(plotter.NewGrid())
-	return p.Save(6*vg.Inch, 4*vg.Inch, path)
+	return p.Save(7*vg.Inch, 4.5*vg.Inch, path)
+}
+
+// keptTicks marks the kept fractions of the prune ratios ps, and the
+// whole pool.
+func keptTicks(ps []float64) plot.ConstantTicks {
+	ticks := plot.ConstantTicks{{Value: 1, Label: "1"}}
+	for _, p := range ps {
+		ticks = append(ticks, plot.Tick{Value: 1 - p, Label: strconv.FormatFloat(1-p, 'g', 4, 64)})
+	}
+	return ticks
+}
+
+// pairedPlot draws, for every arm and kept fraction, the paired
+// difference in robust accuracy against random pruning at the same
+// fraction, with its 95% interval as an error bar: the comparison a claim
+// that a score beats random must clear. It returns false, drawing
+// nothing, when no pair has two seeds.
+func (rep *Report) pairedPlot(path string) (bool, error) {
+	_, of, what := rep.robust()
+	p := plot.New()
+	p.Title.Text = fmt.Sprintf("robust accuracy minus random pruning's at the same fraction, paired by seed\n"+
+		"%s; bars: 95%% intervals", what)
+	p.X.Label.Text = "kept fraction of the pool"
+	p.Y.Label.Text = "difference (points)"
+	arms := slices.DeleteFunc(rep.armNames(), func(a string) bool { return a == string(prune.RuleRandom) })
+	drawn := false
+	for i, a := range arms {
+		var pts plotter.XYs
+		var errs plotter.YErrors
+		for _, pr := range rep.Paired {
+			arm, ratio, ok := armOf(pr.A)
+			if !ok || arm != a || pr.B != runName(string(prune.RuleRandom), ratio) || of(pr).N < 2 {
+				continue
+			}
+			st := of(pr)
+			pts = append(pts, plotter.XY{X: 1 - ratio + dodge(i, len(arms), 0.03), Y: 100 * st.Mean})
+			errs = append(errs, struct{ Low, High float64 }{100 * (st.Mean - st.Lo), 100 * (st.Hi - st.Mean)})
+		}
+		if len(pts) == 0 {
+			continue
+		}
+		col := palette[i%len(palette)]
+		sc, err := plotter.NewScatter(pts)
+		if err != nil {
+			return false, err
+		}
+		sc.GlyphStyle.Color, sc.GlyphStyle.Radius, sc.GlyphStyle.Shape = col, vg.Points(3), draw.CircleGlyph{}
+		bars, err := plotter.NewYErrorBars(struct {
+			plotter.XYs
+			plotter.YErrors
+		}{pts, errs})
+		if err != nil {
+			return false, err
+		}
+		bars.Color, bars.Width = col, vg.Points(1.5)
+		p.Add(bars, sc)
+		p.Legend.Add(a, sc)
+		drawn = true
+	}
+	if !drawn {
+		return false, nil
+	}
+	zero := plotter.NewFunction(func(float64) float64 { return 0 })
+	zero.Color, zero.Width = color.Black, vg.Points(1)
+	p.Add(zero, plotter.NewGrid())
+	p.X.Min, p.X.Max = p.X.Min-0.05, p.X.Max+0.05
+	p.X.Tick.Marker = keptTicks(rep.Config.Prune)
+	p.Legend.Left, p.Legend.Top = false, false
+	return true, p.Save(7*vg.Inch, 4.5*vg.Inch, path)
 }
 
 // curvePlot draws every run's validation robust accuracy against its

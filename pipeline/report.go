@@ -56,6 +56,7 @@ type Paired struct {
 // SeedReport is one repetition.
 type SeedReport struct {
 	Seed        uint64                   `json:"seed"`
+	Partial     bool                     `json:"partial,omitempty"` // unfinished: only its evaluated runs (Run's Finished)
 	SeedSize    int                      `json:"seed_size"`
 	ScoreEpochs int                      `json:"score_epochs"`       // of the scoring run
 	Embedding   string                   `json:"embedding"`          // the one the scores were extrapolated in
@@ -491,6 +492,15 @@ func (rep *Report) seedsDone() string {
 		seeds[i] = strconv.FormatUint(s.Seed, 10)
 	}
 	out := fmt.Sprintf("%d seed(s) (%s)", len(rep.Seeds), strings.Join(seeds, ", "))
+	var partial []string
+	for _, s := range rep.Seeds {
+		if s.Partial {
+			partial = append(partial, fmt.Sprintf("%d (%d of %d runs)", s.Seed, len(s.Runs), len(rep.Config.runNames())))
+		}
+	}
+	if len(partial) > 0 {
+		out += "; not finished, with the runs evaluated so far: " + strings.Join(partial, ", ")
+	}
 	if len(rep.Seeds) < rep.Config.Seeds {
 		out += fmt.Sprintf("; the other %d of the %d repetitions had not finished", rep.Config.Seeds-len(rep.Seeds), rep.Config.Seeds)
 	}

@@ -35,9 +35,11 @@ type Options struct {
 	// can go to separate processes or machines; a final call without it
 	// finds them finished and writes the report.
 	OnlySeeds []int
-	// Finished, if set, runs nothing: the report covers the repetitions
-	// that have finished every stage (at least one), to read a run
-	// while its other repetitions are still going or were given up.
+	// Finished, if set, runs nothing: the report covers what has finished,
+	// to read a run while its repetitions are still going or were given
+	// up: the repetitions that have finished every stage whole, and of the
+	// others the training runs already evaluated (paired comparisons use
+	// the seeds that have both runs).
 	Finished bool
 }
 
@@ -145,7 +147,16 @@ func Run(ctx context.Context, c Config, o Options) (*Report, error) {
 				continue
 			}
 			if !done {
-				r.logf("seed %d: not finished, left out of the report", seed)
+				sr, err := r.partial(seed)
+				if err != nil {
+					return nil, err
+				}
+				if sr == nil {
+					r.logf("seed %d: not finished, nothing evaluated yet", seed)
+					continue
+				}
+				r.logf("seed %d: not finished; its %d evaluated runs join the report", seed, len(sr.Runs))
+				rep.Seeds = append(rep.Seeds, *sr)
 				continue
 			}
 		}
@@ -159,7 +170,7 @@ func Run(ctx context.Context, c Config, o Options) (*Report, error) {
 		return rep, nil
 	}
 	if len(rep.Seeds) == 0 {
-		return nil, train.FieldErrorf("Out", "%s: no repetition has finished yet", c.Out)
+		return nil, train.FieldErrorf("Out", "%s: no repetition has evaluated a run yet", c.Out)
 	}
 	rep.summarize()
 	if err := rep.write(c.Out); err != nil {

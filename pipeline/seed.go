@@ -607,13 +607,70 @@ func (r *run) trainAndEval(ctx context.Context, st *stages, dir, name string, s 
 	if name == fullRun {
 		size = r.pool.Len()
 	}
-	rr := &RunReport{Kept: size, Epochs: cfg.Epochs, TrainSeconds: trainSeconds(ms), Eval: e, Curve: curve(ms)}
-	if len(ms) > 0 {
-		rr.Steps = ms[len(ms)-1].Steps
-	}
+	rr := runReport(size, cfg.Epochs, ms, e)
 	r.logf("seed %d: %-22s %6d kept, %5d steps: clean %.2f%%, PGD-%d %.2f%%, worst %.2f%% (%s; train %.0f s)",
 		s, name, size, rr.Steps, 100*e.Clean, c.EvalSteps, 100*e.PGD, 100*e.Worst, e.Model, trainSeconds(ms))
 	return rr, nil
+}
+
+// runReport is the report of a training run on size pool samples, from
+// its metrics and its evaluation.
+func runReport(size, epochs int, ms []train.Metrics, e EvalResult) *RunReport {
+	rr := &RunReport{Kept: size, Epochs: epochs, TrainSeconds: trainSeconds(ms), Eval: e, Curve: curve(ms)}
+	if len(ms) > 0 {
+		rr.Steps = ms[len(ms)-1].Steps
+	}
+	return rr
+}
+
+// partial returns what the unfinished repetition with random seed s has
+// evaluated so far: its evaluated training runs, without the stages
+// (scores, quality, kept-set composition) of a finished one; nil if it
+// has evaluated none.
+func (r *run) partial(s uint64) (*SeedReport, error) {
+	dir := seedDir(r.c.Out, s)
+	st, err := loadStages(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.absorb(dir, false); err != nil {
+		return nil, err
+	}
+	sr := &SeedReport{Seed: s, Partial: true, Stages: st.Seconds, PeakMiB: st.PeakMiB, Runs: map[string]RunReport{}}
+	for _, name := range r.c.runNames() {
+		var e EvalResult
+		if ok, err := readJSON(filepath.Join(dir, evalFile(name)), &e); err != nil || !ok {
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		ms, err := readMetrics(filepath.Join(dir, "train_"+name))
+		if err != nil {
+			return nil, fmt.Errorf("%s is evaluated but its training metrics are not readable: %w", name, err)
+		}
+		size := 0
+		switch name {
+		case fullRun:
+			size = r.pool.Len()
+		case baseRun:
+		default:
+			k, err := ReadKept(filepath.Join(dir, "kept_"+name+".npy"), r.pool.Len())
+			if err != nil {
+				return nil, err
+			}
+			size = len(k)
+		}
+		epochs := 0
+		if len(ms) > 0 {
+			epochs = ms[len(ms)-1].Epoch
+		}
+		sr.Runs[name] = *runReport(size, epochs, ms, e)
+	}
+	if len(sr.Runs) == 0 {
+		return nil, nil
+	}
+	return sr, nil
 }
 
 // train runs (or finishes) the training run of stage name (TrainRun) and

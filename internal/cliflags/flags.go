@@ -162,7 +162,7 @@ func Pipeline(fs *flag.FlagSet, tc *train.Config, pc *pipeline.Config, only *Int
 	fs.IntVar(&pc.Seeds, "seeds", pc.Seeds, "repetitions, with seeds --seed, --seed+1, ...")
 	fs.Var(only, "only-seeds", "run only these comma-separated repetitions (0-based) and no report: "+
 		"to split the seeds over processes or machines sharing --out; run again without it for the report")
-	fs.BoolVar(finished, "finished", false, "run nothing: write the report of the repetitions in --out that have finished")
+	fs.BoolVar(finished, "finished", false, "run nothing: write the report of what in --out has finished (whole repetitions, and the evaluated runs of unfinished ones)")
 	fs.BoolVar(&pc.Full, "full", pc.Full, "also train on the whole pool, at the same step budget")
 	fs.Var((*FileMap)(&pc.TrueScores), "true-scores", "SCORE=FILE,...: also prune by these scores of every pool sample "+
 		"from a full-set run (bulwark score --seed-frac 1); may be added to a finished run")
