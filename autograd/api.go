@@ -40,9 +40,13 @@ type Var struct {
 	Value *tensor.Tensor
 	// Grad is ∂loss/∂Value after Backward, or nil if no gradient flowed
 	// here (or the Var does not require one). Leaves keep it across
-	// steps and accumulate into it; intermediates' Grad lives in the
-	// tape's arena and is invalid after Reset.
+	// steps and accumulate into it. An intermediate's Grad lives in the
+	// tape's arena only while Backward needs it: its storage is reused
+	// once the op that produced the Var has passed it on.
 	Grad *tensor.Tensor
+	// owned is the arena tensor whose storage Grad is (Grad itself or
+	// the tensor it views), if this Var is the one to give it back.
+	owned *tensor.Tensor
 
 	requiresGrad bool
 	leaf         bool

@@ -62,7 +62,7 @@ func (tp *Tape) addPair(n *node, sa, sb float32) {
 	for i, s := range [2]float32{sa, sb} {
 		if v := n.in[i]; needs(v) {
 			if tensor.SameShape(v.Value, dy) {
-				shared = tp.accumulate(v, dy, s, !shared) || shared
+				shared = tp.pass(n, v, s, !shared) || shared
 			} else {
 				tp.reduceGrad(v, dy, s)
 			}
@@ -98,6 +98,7 @@ func backMul(tp *Tape, n *node) {
 		t := tp.arena.GetUninit(dy.Shape()...)
 		tensor.Mul(t, dy, other.Value)
 		tp.reduceGrad(v, t, 1)
+		tp.arena.Free(t)
 	}
 }
 
@@ -109,7 +110,7 @@ func (tp *Tape) AddScalar(a *Var, s float32) *Var {
 }
 
 // backAddScalar: ∂a = dy.
-func backAddScalar(tp *Tape, n *node) { tp.accumulate(n.in[0], n.out.Grad, 1, true) }
+func backAddScalar(tp *Tape, n *node) { tp.pass(n, n.in[0], 1, true) }
 
 // MulScalar returns a·s elementwise.
 func (tp *Tape) MulScalar(a *Var, s float32) *Var {
@@ -122,4 +123,4 @@ func (tp *Tape) MulScalar(a *Var, s float32) *Var {
 }
 
 // backMulScalar: ∂a = s·dy.
-func backMulScalar(tp *Tape, n *node) { tp.accumulate(n.in[0], n.out.Grad, n.f[0], true) }
+func backMulScalar(tp *Tape, n *node) { tp.pass(n, n.in[0], n.f[0], true) }

@@ -53,12 +53,13 @@ func (tp *Tape) convNode(out *tensor.Tensor, back func(*Tape, *node), x, w, b *V
 	return v
 }
 
-// backConv2dReLU masks dy by the output's sign, as backRelu does, into
-// scratch, then runs the convolution's backward pass on it.
+// backConv2dReLU masks dy by the output's sign, as backRelu does, in
+// place (the output's gradient is spent once its op has run), then runs
+// the convolution's backward pass on it.
 func backConv2dReLU(tp *Tape, n *node) {
-	dz := tp.arena.GetUninit(n.out.Value.Shape()...)
-	tp.runElem(elemReluBack, dz.Data(), n.out.Grad.Data(), n.out.Value.Data(), 0, 0)
-	convBackward(tp, n, dz)
+	dy := n.out.Grad
+	tp.runElem(elemReluBack, dy.Data(), dy.Data(), n.out.Value.Data(), 0, 0)
+	convBackward(tp, n, dy)
 }
 
 // backConv2d: ∂x by Conv2dBackwardInput, ∂w by Conv2dBackwardWeight

@@ -35,7 +35,7 @@ func (tp *Tape) view(x *Var, shape ...int) *Var {
 }
 
 // backView passes dy to x (its storage order is x's).
-func backView(tp *Tape, n *node) { tp.accumulate(n.in[0], n.out.Grad, 1, true) }
+func backView(tp *Tape, n *node) { tp.pass(n, n.in[0], 1, true) }
 
 // viewOf returns t viewed with shape (one dimension may be -1). A view
 // header costs allocations, so the tape keeps the headers it made, in

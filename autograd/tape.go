@@ -13,9 +13,12 @@ import (
 // for concurrent use; give each goroutine its own.
 //
 // Vars returned by ops (and their Value and Grad) belong to the tape and
-// are recycled by Reset. Intermediate gradients may share storage with
-// the gradients of the ops' outputs, so read an intermediate's Grad only
-// right after Backward; leaves always own theirs.
+// are recycled by Reset. Backward gives an intermediate's gradient
+// storage back to the arena as soon as the op that produced the Var has
+// passed the gradient on to its inputs, so that a backward pass holds
+// only the gradients alive at once, as values are consumed; an
+// intermediate's Grad is therefore not readable after Backward. Leaves
+// own theirs.
 type Tape struct {
 	arena  *tensor.Arena
 	nodes  []node
@@ -112,13 +115,25 @@ func (tp *Tape) BackwardFrom(out *Var, grad *tensor.Tensor) {
 		panic(fmt.Sprintf("autograd.BackwardFrom: output %v does not require grad (no input does, or it was computed under NoGrad)", out.Value.Shape()))
 	}
 	for i := range tp.nodes { // a second Backward starts afresh
-		tp.nodes[i].out.Grad = nil
+		tp.nodes[i].out.Grad, tp.nodes[i].out.owned = nil, nil
 	}
-	tp.accumulate(out, grad, 1, false)
+	tp.gradElem(out, elemScale, grad.Data(), nil, 1, 0)
 	for i := len(tp.nodes) - 1; i >= 0; i-- {
 		if n := &tp.nodes[i]; n.out.Grad != nil {
 			n.back(tp, n)
+			// Every op that reads n.out ran before n (the tape is in
+			// forward order), so its gradient is complete and now spent.
+			tp.release(n.out)
 		}
+	}
+}
+
+// release gives the storage of v's gradient back to the arena if v owns
+// it (an intermediate's, not passed on to an input by pass).
+func (tp *Tape) release(v *Var) {
+	if v.owned != nil {
+		tp.arena.Free(v.owned)
+		v.owned = nil
 	}
 }
 
@@ -162,10 +177,12 @@ func (tp *Tape) gradBuf(v *Var) *tensor.Tensor {
 	return tp.arena.GetUninit(v.Value.Shape()...)
 }
 
-// commit adds buf, from gradBuf(v), into v.Grad unless it already is.
+// commit adds buf, from gradBuf(v), into v.Grad unless it already is,
+// and gives buf back to the arena then: buf is dead after commit.
 func (tp *Tape) commit(v *Var, buf *tensor.Tensor) {
 	if buf != v.Grad {
 		tp.runElem(elemAxpy, v.Grad.Data(), buf.Data(), nil, 1, 0)
+		tp.arena.Free(buf)
 	}
 }
 
@@ -182,26 +199,28 @@ func (tp *Tape) freshGrad(v *Var) *tensor.Tensor {
 			v.Grad = tensor.New(v.Value.Shape()...)
 		} else {
 			v.Grad = tp.arena.GetUninit(v.Value.Shape()...)
+			v.owned = v.Grad
 		}
 	}
 	v.gradZero = false
 	return v.Grad
 }
 
-// accumulate adds s·g to v's gradient, where g has v's element count (its
-// shape may differ, as for views). If v is an intermediate with no
-// gradient yet, share is set and s is 1, v.Grad becomes g itself (or a
-// view of it in v's shape), with no copy; the caller must then not share g
-// with another input. It reports whether it shared.
-func (tp *Tape) accumulate(v *Var, g *tensor.Tensor, s float32, share bool) bool {
+// pass adds s times the gradient of n's output to input v's gradient.
+// If v is an intermediate with no gradient yet, share is set and s is 1,
+// v.Grad becomes n.out.Grad itself (or a view of it in v's shape), with
+// no copy, and v takes over giving its storage back; the caller must then
+// not share it with another input. It reports whether it shared.
+func (tp *Tape) pass(n *node, v *Var, s float32, share bool) bool {
+	g := n.out.Grad
 	if v.Grad == nil && share && !v.leaf && s == 1 {
 		if !tensor.SameShape(v.Value, g) {
 			g = tp.viewOf(g, v.Value.Shape())
 		}
-		v.Grad = g
+		v.Grad, v.owned, n.out.owned = g, n.out.owned, nil
 		return true
 	}
-	tp.gradElem(v, elemScale, g.Data(), nil, s, 0)
+	tp.gradElem(v, elemScale, g.Data(), nil, s, 0) // g has v's element count
 	return false
 }
 

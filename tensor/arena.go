@@ -19,10 +19,13 @@ type Arena struct {
 	used    int // headers handed out since Reset
 }
 
-// arenaClass is the buffers of one capacity; the first used are taken.
+// arenaClass is the buffers of one capacity; the first used are taken,
+// and of those, the ones in free were given back (Free) and are handed
+// out again first.
 type arenaClass struct {
 	bufs [][]float32
 	used int
+	free [][]float32
 }
 
 // NewArena returns an empty arena.
@@ -64,12 +67,36 @@ func (a *Arena) buffer(n int) []float32 {
 		return []float32{}
 	}
 	c := &a.classes[bits.Len(uint(n-1))]
+	if k := len(c.free); k > 0 {
+		b := c.free[k-1]
+		c.free = c.free[:k-1]
+		return b[:n]
+	}
 	if c.used == len(c.bufs) {
 		c.bufs = append(c.bufs, make([]float32, 1<<bits.Len(uint(n-1))))
 	}
 	b := c.bufs[c.used]
 	c.used++
-	return b[:n:n]
+	return b[:n] // the whole buffer as capacity, for Free
+}
+
+// Free gives the storage of t, a tensor from this arena's Get or
+// GetUninit, back before Reset, for the next request of its capacity
+// class: a step whose buffers die at different times (the gradients of a
+// backward pass, consumed one op after another) then needs only the
+// memory of those alive at once. t and every view of it are invalid
+// afterwards. Freeing a tensor twice, or one from elsewhere, corrupts the
+// arena.
+func (a *Arena) Free(t *Tensor) {
+	b := t.data[:cap(t.data)]
+	if len(b) == 0 {
+		return
+	}
+	if len(b)&(len(b)-1) != 0 {
+		panicf("Arena.Free", "a tensor of capacity %d, not from an arena", len(b))
+	}
+	c := &a.classes[bits.Len(uint(len(b)-1))]
+	c.free = append(c.free, b)
 }
 
 // Reset makes every tensor handed out since the last Reset invalid and
@@ -77,6 +104,7 @@ func (a *Arena) buffer(n int) []float32 {
 func (a *Arena) Reset() {
 	for i := range a.classes {
 		a.classes[i].used = 0
+		a.classes[i].free = a.classes[i].free[:0]
 	}
 	a.used = 0
 }

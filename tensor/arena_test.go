@@ -1,6 +1,7 @@
 package tensor
 
 import (
+	"math/bits"
 	"slices"
 	"testing"
 
@@ -26,7 +27,7 @@ func TestArena(t *testing.T) {
 			} else {
 				x = a.GetUninit(s...)
 			}
-			if !slices.Equal(x.Shape(), s) || x.Len() != numel(s) || cap(x.data) != len(x.data) {
+			if n := len(x.data); !slices.Equal(x.Shape(), s) || x.Len() != numel(s) || n > 0 && cap(x.data) != 1<<bits.Len(uint(n-1)) {
 				t.Fatalf("Get(%v): shape %v, len %d, cap %d", s, x.Shape(), x.Len(), cap(x.data))
 			}
 			x.Fill(float32(i + 1))
@@ -59,6 +60,35 @@ func TestArena(t *testing.T) {
 		t.Errorf("Cap after Release = %d", a.Cap())
 	}
 	step()
+}
+
+// TestArenaFree checks that freed storage is handed out again, to the
+// next request of its capacity class only, that the rest is untouched,
+// that Reset forgets what was freed, and that freeing a tensor from
+// elsewhere panics.
+func TestArenaFree(t *testing.T) {
+	a := NewArena()
+	x, y := a.GetUninit(20).Fill(1), a.GetUninit(3, 7).Fill(2) // both in the class of 32
+	size := a.Cap()
+	a.Free(x)
+	if z := a.GetUninit(5); &z.data[0] == &x.data[0] {
+		t.Error("a request of another class got the freed storage")
+	}
+	z := a.Get(4, 8) // 32: the freed buffer, zeroed
+	if &z.data[0] != &x.data[0] || slices.Max(z.data) != 0 || slices.Min(y.data) != 2 || slices.Max(y.data) != 2 {
+		t.Errorf("Get after Free: reused %v, zeroed %v, the other tensor kept %v",
+			&z.data[0] == &x.data[0], slices.Max(z.data) == 0, slices.Min(y.data) == 2)
+	}
+	if a.Cap() != size+8 {
+		t.Errorf("Cap %d after reusing a freed buffer, want %d (the 5-element tensor's 8 only)", a.Cap(), size+8)
+	}
+	a.Free(y)
+	a.Reset()
+	u, v := a.GetUninit(32), a.GetUninit(32)
+	if &u.data[0] == &v.data[0] {
+		t.Error("a buffer freed before Reset was handed out twice after it")
+	}
+	testutil.CheckPanic(t, func() { a.Free(New(3)) }, "Arena.Free", "not from an arena")
 }
 
 // TestArenaNoAlloc checks that a warmed-up step, including ops writing
