@@ -108,8 +108,9 @@ func runGemm(spec gemmJob) {
 		j.gk = active.gemmFor(spec.m, spec.n)
 		j.blk = blockingFor(j.gk)
 	}
-	parts := j.split(Threads())
-	Run(j, parts)
+	// The split does not change the result (TestSgemmSplitInvariant),
+	// so it may follow the threads free now rather than Threads().
+	Run(j, j.split(available()))
 	*j = gemmJob{}
 	jobs.Put(j)
 }
@@ -180,7 +181,7 @@ var jobs freelist.List[gemmJob]
 const minParallelFlops = 1 << 21
 
 // split decides how to spread the job over up to threads parts and returns
-// the number of parts. The split depends only on the shape and threads.
+// the number of parts, from the shape and threads alone.
 func (j *gemmJob) split(threads int) int {
 	mr, nr := j.gk.mr, j.gk.nr
 	tilesM, tilesN := (j.m+mr-1)/mr, (j.n+nr-1)/nr

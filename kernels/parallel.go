@@ -71,6 +71,25 @@ func SetThreads(n int) int {
 // Threads returns the thread count set by SetThreads.
 func Threads() int { return int(pool.threads.Load()) }
 
+// available returns how many threads a kernel call made now could get:
+// the caller plus the pooled workers idle at this moment, at most
+// Threads(). A product nested inside another parallel call (each part of
+// a convolution runs its images' products) finds no worker idle and runs
+// whole, instead of in parts it would run one after another, each
+// packing its own panels.
+func available() int {
+	n, limit := 1, Threads()
+	for _, w := range *pool.workers.Load() {
+		if n >= limit {
+			break
+		}
+		if w.idle.Load() {
+			n++
+		}
+	}
+	return n
+}
+
 func (w *poolWorker) loop() {
 	for b := range w.mail {
 		b.work()
