@@ -44,6 +44,29 @@ func (tp *Tape) Sub(a, b *Var) *Var { return tp.binary("Sub", tensor.Sub, backSu
 // Mul returns a ⊙ b elementwise, with NumPy broadcasting.
 func (tp *Tape) Mul(a, b *Var) *Var { return tp.binary("Mul", tensor.Mul, backMul, a, b) }
 
+// AddReLU returns max(a + b, 0) elementwise, as one op: the sum is
+// rectified while it is in cache and never stored apart, and the backward
+// pass masks the gradient in place before passing it on. a and b must
+// have the same shape (the residual join of a ResNet block). Values and
+// gradients are the same bits as Relu(Add(a, b))'s.
+func (tp *Tape) AddReLU(a, b *Var) *Var {
+	if !tensor.SameShape(a.Value, b.Value) {
+		panic(fmt.Sprintf("autograd.AddReLU: shapes %v and %v differ", a.Value.Shape(), b.Value.Shape()))
+	}
+	out := tp.arena.GetUninit(a.Value.Shape()...)
+	tp.runElem(elemAddRelu, out.Data(), a.Value.Data(), b.Value.Data(), 0, 0)
+	v, _ := tp.output(out, backAddReLU, a, b, nil)
+	return v
+}
+
+// backAddReLU masks dy by the output's sign in place (it is spent once
+// this op has run), then passes it to both inputs as backAdd does.
+func backAddReLU(tp *Tape, n *node) {
+	dy := n.out.Grad.Data()
+	tp.runElem(elemReluBack, dy, dy, n.out.Value.Data(), 0, 0)
+	tp.addPair(n, 1, 1)
+}
+
 // backAdd: ∂a = ∂b = dy, summed over broadcast axes.
 func backAdd(tp *Tape, n *node) {
 	tp.addPair(n, 1, 1)

@@ -25,7 +25,19 @@ const bnBlock = 512
 // PyTorch does; in eval mode it uses st's running statistics. A zero
 // Momentum or Eps in st means the default (0.1, 1e-5).
 func (tp *Tape) BatchNorm2d(x, gamma, beta *Var, st *BatchNormState, train bool) *Var {
-	const op = "BatchNorm2d"
+	return tp.batchNorm2d("BatchNorm2d", x, gamma, beta, st, train, false)
+}
+
+// BatchNorm2dReLU is Relu(BatchNorm2d(...)) as one op: each plane is
+// rectified while it is in cache, the normalized values are never stored
+// apart, and the backward pass masks the gradient as it reads it. Values
+// and gradients are the same bits as the two ops'.
+func (tp *Tape) BatchNorm2dReLU(x, gamma, beta *Var, st *BatchNormState, train bool) *Var {
+	return tp.batchNorm2d("BatchNorm2dReLU", x, gamma, beta, st, train, true)
+}
+
+// batchNorm2d is BatchNorm2d, rectified if relu.
+func (tp *Tape) batchNorm2d(op string, x, gamma, beta *Var, st *BatchNormState, train, relu bool) *Var {
 	xs := x.Value.Shape()
 	if len(xs) != 4 {
 		panic(fmt.Sprintf("autograd.%s: input %v: want a rank-4 NCHW shape", op, xs))
@@ -72,7 +84,7 @@ func (tp *Tape) BatchNorm2d(x, gamma, beta *Var, st *BatchNormState, train bool)
 		}
 	}
 	j := &tp.bn
-	*j = bnJob{phase: bnForward, train: train, eps: eps, n: n, c: c, hw: hw,
+	*j = bnJob{phase: bnForward, train: train, relu: relu, eps: eps, n: n, c: c, hw: hw,
 		x: x.Value.Data(), y: out.Data(), mean: mean, invstd: invstd, bvar: bvar,
 		gamma: dataOf(gamma), beta: dataOf(beta)}
 	tp.runBN()
@@ -88,6 +100,9 @@ func (tp *Tape) BatchNorm2d(x, gamma, beta *Var, st *BatchNormState, train bool)
 	v, nd := tp.output(out, backBatchNorm2d, x, gamma, beta)
 	if nd != nil {
 		nd.saved[0], nd.flag = stats, train
+		if relu {
+			nd.k = 1
+		}
 	}
 	return v
 }
@@ -111,6 +126,9 @@ func backBatchNorm2d(tp *Tape, n *node) {
 	j := &tp.bn
 	*j = bnJob{phase: bnBackward, train: n.flag, n: xs[0], c: c, hw: xs[2] * xs[3],
 		x: x.Value.Data(), y: n.out.Grad.Data(), mean: sd[:c], invstd: sd[c : 2*c], gamma: dataOf(gamma)}
+	if n.k == 1 { // BatchNorm2dReLU: dy is masked in place (it is spent after this op)
+		j.relu, j.out = true, n.out.Value.Data()
+	}
 	var dg, db *tensor.Tensor
 	if needs(x) {
 		j.dxAcc = !fresh(x)
@@ -147,6 +165,8 @@ const (
 type bnJob struct {
 	phase        bnPhase
 	train        bool
+	relu         bool      // rectify y (forward); mask dy by out first (backward)
+	out          []float32 // the rectified output (backward with relu)
 	eps          float32
 	n, c, hw     int
 	x, y         []float32 // input; output (forward) or its gradient (backward)
@@ -244,25 +264,34 @@ func (j *bnJob) forward(ch int) {
 		} else {
 			kernels.ScaleShift(j.y[lo:hi], j.x[lo:hi], scale, b-j.mean[ch]*scale)
 		}
+		if j.relu {
+			kernels.Relu(j.y[lo:hi], j.y[lo:hi])
+		}
 	}
 }
 
 // backward computes channel ch's parameter gradients and, if wanted, dx,
-// a block of a plane at a time through buf (bnBlock floats).
+// a block of a plane at a time through buf (bnBlock floats); with relu it
+// first masks each block of dy in place, on the pass that reads it first.
 func (j *bnJob) backward(ch int, buf []float32) {
 	m, is := j.mean[ch], j.invstd[ch]
 	var sdy, sdyx float64 // Σ dy, Σ dy·x̂
+	mask := j.relu        // dy still to be masked by the rectified output
 	if j.train || j.dgamma != nil || j.dbeta != nil {
 		for i := range j.n {
 			lo, hi := j.plane(i, ch)
 			for s := lo; s < hi; s += bnBlock {
 				e := min(s+bnBlock, hi)
 				t, dy := buf[:e-s], j.y[s:e]
+				if mask {
+					kernels.ReluBackward(dy, dy, j.out[s:e])
+				}
 				kernels.ScaleShift(t, j.x[s:e], is, -m*is)
 				sdy += float64(kernels.Sum(dy))
 				sdyx += float64(kernels.Dot(dy, t))
 			}
 		}
+		mask = false
 	}
 	if j.dgamma != nil {
 		j.dgamma[ch] = float32(sdyx)
@@ -284,6 +313,9 @@ func (j *bnJob) backward(ch int, buf []float32) {
 		lo, hi := j.plane(i, ch)
 		for s := lo; s < hi; s += bnBlock {
 			e := min(s+bnBlock, hi)
+			if mask {
+				kernels.ReluBackward(j.y[s:e], j.y[s:e], j.out[s:e])
+			}
 			t := j.dx[s:e]
 			if j.dxAcc {
 				t = buf[:e-s]

@@ -188,34 +188,93 @@ func TestGradConv2d(t *testing.T) {
 	}
 }
 
-// TestConv2dReLUBitIdentical checks that the fused Conv2dReLU gives the
-// same bits as Relu(Conv2d), forward and in every gradient, with a second
-// consumer of the output so that its gradient accumulates.
-func TestConv2dReLUBitIdentical(t *testing.T) {
+// TestFusedReLUBitIdentical checks that every fused op ending in a ReLU
+// gives the same bits as its two ops, in value and every gradient: with
+// all inputs requiring a gradient and with only the first (an attack's
+// case, where BatchNorm's backward skips its statistics pass and masks dy
+// on its second), in train and eval mode, on planes larger than a block.
+func TestFusedReLUBitIdentical(t *testing.T) {
 	rng := tensor.NewRNG(6)
-	x, w, b := randT(rng, -1, 1, 3, 4, 9, 8), randT(rng, -1, 1, 5, 4, 3, 3), randT(rng, -1, 1, 5)
-	r := randT(rng, -1, 1, 3, 5, 9, 8)
 	p := tensor.ConvParams{PadH: 1, PadW: 1}
-	run := func(fused bool) []*tensor.Tensor {
-		tp := NewTape()
-		xv, wv, bv := Leaf(x.Clone(), true), Leaf(w.Clone(), true), Leaf(b.Clone(), true)
-		var y *Var
-		if fused {
-			y = tp.Conv2dReLU(xv, wv, bv, p)
-		} else {
-			y = tp.Relu(tp.Conv2d(xv, wv, bv, p))
-		}
-		tp.Backward(tp.Add(tp.Sum(tp.Mul(y, Leaf(r, false))), tp.Sum(tp.Mul(y, y))))
-		return []*tensor.Tensor{y.Value.Clone(), xv.Grad, wv.Grad, bv.Grad}
+	cases := []struct {
+		name            string
+		in              []*tensor.Tensor
+		fused, composed func(tp *Tape, xs []*Var) *Var
+	}{
+		{"Conv2dReLU", []*tensor.Tensor{randT(rng, -1, 1, 3, 4, 9, 8), randT(rng, -1, 1, 5, 4, 3, 3), randT(rng, -1, 1, 5)},
+			func(tp *Tape, xs []*Var) *Var { return tp.Conv2dReLU(xs[0], xs[1], xs[2], p) },
+			func(tp *Tape, xs []*Var) *Var { return tp.Relu(tp.Conv2d(xs[0], xs[1], xs[2], p)) }},
+		{"AddReLU", []*tensor.Tensor{randT(rng, -1, 1, 3, 5, 9, 8), randT(rng, -1, 1, 3, 5, 9, 8)},
+			func(tp *Tape, xs []*Var) *Var { return tp.AddReLU(xs[0], xs[1]) },
+			func(tp *Tape, xs []*Var) *Var { return tp.Relu(tp.Add(xs[0], xs[1])) }},
 	}
-	want, got := run(false), run(true)
-	for i, name := range []string{"output", "dx", "dw", "db"} {
-		for j, v := range want[i].Data() {
-			if math.Float32bits(got[i].Data()[j]) != math.Float32bits(v) {
-				t.Fatalf("%s[%d]: fused %v, two ops %v", name, j, got[i].Data()[j], v)
+	for _, train := range []bool{true, false} {
+		st := newBNState(rng, 3)
+		cases = append(cases, struct {
+			name            string
+			in              []*tensor.Tensor
+			fused, composed func(tp *Tape, xs []*Var) *Var
+		}{fmt.Sprintf("BatchNorm2dReLU train=%v", train),
+			[]*tensor.Tensor{randT(rng, -1, 2, 4, 3, 20, 30), randT(rng, 0.5, 1.5, 3), randT(rng, -1, 1, 3)},
+			func(tp *Tape, xs []*Var) *Var { return tp.BatchNorm2dReLU(xs[0], xs[1], xs[2], st, train) },
+			func(tp *Tape, xs []*Var) *Var { return tp.Relu(tp.BatchNorm2d(xs[0], xs[1], xs[2], st, train)) }})
+	}
+	for _, c := range cases {
+		for _, all := range []bool{true, false} {
+			run := func(f func(tp *Tape, xs []*Var) *Var) []*tensor.Tensor {
+				tp := NewTape()
+				xs := make([]*Var, len(c.in))
+				for i, x := range c.in {
+					xs[i] = Leaf(x.Clone(), all || i == 0)
+				}
+				y := f(tp, xs)
+				r := randT(tensor.NewRNG(9), -1, 1, y.Value.Shape()...) // the same in both runs
+				tp.Backward(tp.Add(tp.Sum(tp.Mul(y, Leaf(r, false))), tp.Sum(tp.Mul(y, y))))
+				out := []*tensor.Tensor{y.Value.Clone()}
+				for _, x := range xs {
+					if x.Grad != nil {
+						out = append(out, x.Grad)
+					}
+				}
+				return out
+			}
+			want, got := run(c.composed), run(c.fused)
+			if len(got) != len(want) {
+				t.Fatalf("%s: %d gradients, the two ops %d", c.name, len(got)-1, len(want)-1)
+			}
+			for i := range want {
+				for j, v := range want[i].Data() {
+					if math.Float32bits(got[i].Data()[j]) != math.Float32bits(v) {
+						t.Fatalf("%s (all inputs %v): tensor %d (0 = output) [%d]: fused %v, two ops %v", c.name, all, i, j, got[i].Data()[j], v)
+					}
+				}
 			}
 		}
 	}
+}
+
+// TestGradFusedReLU checks BatchNorm2dReLU and AddReLU against finite
+// differences away from the kink: BatchNorm's channels are shifted by
+// β = ±4, beyond the reach of γ·x̂, so each is wholly on one side, and
+// AddReLU's sums are at least 0.2 from zero.
+func TestGradFusedReLU(t *testing.T) {
+	rng := tensor.NewRNG(8)
+	for _, train := range []bool{true, false} {
+		st := newBNState(rng, 3)
+		in := []*tensor.Tensor{randT(rng, -1, 2, 4, 3, 3, 2), randT(rng, 0.5, 1.5, 3), tensor.New(3).Fill(4)}
+		in[2].Data()[1] = -4
+		f := func(tp *Tape, xs []*Var) *Var { return tp.BatchNorm2dReLU(xs[0], xs[1], xs[2], st, train) }
+		for _, wrt := range wrtVariants(3) {
+			gradCheck(t, fmt.Sprintf("BatchNorm2dReLU train=%v wrt %v", train, wrt), f, in, GradCheckOptions{Wrt: wrt})
+		}
+	}
+	in := []*tensor.Tensor{awayFrom(randT(rng, -2, 2, 3, 4, 5), 0.3, 0), randT(rng, -0.1, 0.1, 3, 4, 5)}
+	for _, wrt := range wrtVariants(2) {
+		gradCheck(t, fmt.Sprintf("AddReLU wrt %v", wrt), func(tp *Tape, xs []*Var) *Var { return tp.AddReLU(xs[0], xs[1]) }, in, GradCheckOptions{Wrt: wrt})
+	}
+	// One input used twice: the shared gradient must not be masked twice.
+	gradCheck(t, "AddReLU(x, x)", func(tp *Tape, xs []*Var) *Var { return tp.AddReLU(xs[0], xs[0]) }, in[:1], GradCheckOptions{})
+	testutil.CheckPanic(t, func() { NewTape().AddReLU(Leaf(tensor.New(2, 3), true), Leaf(tensor.New(3, 2), true)) }, "AddReLU", "differ")
 }
 
 // newBNState returns running statistics for c channels with random means

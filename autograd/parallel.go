@@ -18,6 +18,7 @@ const (
 	elemClampBack                 // a if p ≤ b ≤ q, else 0 (a: dy, b: input)
 	elemSiLUBack                  // a·σ(b)·(1 + b·(1−σ(b))) (a: dy, b: input)
 	elemSiLU                      // a·σ(a) (forward)
+	elemAddRelu                   // max(a + b, 0) (forward)
 
 	elemAcc elemKind = 0x80 // flag: add the result to dst
 )
@@ -133,6 +134,13 @@ func (j *elemJob) kernel(kind elemKind, dst []float32, off int) {
 	case elemSiLU:
 		for i, x := range a {
 			dst[i] = x * sigmoid(x)
+		}
+	case elemAddRelu:
+		// A block at a time, so the sum is rectified from cache.
+		for s := 0; s < n; s += elemBlock {
+			e := min(s+elemBlock, n)
+			kernels.Add(dst[s:e], a[s:e], b[s:e])
+			kernels.Relu(dst[s:e], dst[s:e])
 		}
 	default:
 		panic("autograd: unknown elementwise kernel")

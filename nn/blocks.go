@@ -5,14 +5,23 @@ import (
 	"github.com/bulwark-ml/bulwark/tensor"
 )
 
-// activation is an elementwise nonlinearity recorded on a tape, such as
-// (*autograd.Tape).Relu.
-type activation func(tp *autograd.Tape, x *autograd.Var) *autograd.Var
+// activation is the elementwise nonlinearity of a block.
+type activation uint8
 
-var (
-	relu  activation = (*autograd.Tape).Relu
-	swish activation = (*autograd.Tape).SiLU
+const (
+	relu  activation = iota // (*autograd.Tape).Relu
+	swish                   // (*autograd.Tape).SiLU
 )
+
+// afterNorm applies the activation to BatchNorm bn of x; a ReLU runs
+// fused with the normalization (autograd's BatchNorm2dReLU: the same bits,
+// one pass and one stored tensor fewer).
+func (a activation) afterNorm(tp *autograd.Tape, bn *BatchNorm2d, x *autograd.Var) *autograd.Var {
+	if a == relu {
+		return bn.forward(tp, x, true)
+	}
+	return tp.SiLU(bn.Forward(tp, x))
+}
 
 // needsProjection reports whether a residual block from cin to cout
 // channels at the given stride needs a 1×1 projection shortcut.
@@ -55,13 +64,13 @@ func NewBasicBlock(rng *tensor.RNG, cin, cout, stride int) *BasicBlock {
 
 // Forward applies the block to x [N, cin, H, W].
 func (b *BasicBlock) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
-	out := tp.Relu(b.bn1.Forward(tp, b.conv1.Forward(tp, x)))
+	out := relu.afterNorm(tp, b.bn1, b.conv1.Forward(tp, x))
 	out = b.bn2.Forward(tp, b.conv2.Forward(tp, out))
 	sc := x
 	if b.downsample != nil {
 		sc = b.downsample.Forward(tp, x)
 	}
-	return tp.Relu(tp.Add(out, sc))
+	return tp.AddReLU(out, sc)
 }
 
 // shortcutStyle names the projection shortcut of a PreActBlock the way a
@@ -123,11 +132,11 @@ func newPreActBlock(rng *tensor.RNG, cin, cout, stride int, act activation, styl
 
 // Forward applies the block to x [N, cin, H, W].
 func (b *PreActBlock) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
-	a := b.act(tp, b.bn1.Forward(tp, x))
+	a := b.act.afterNorm(tp, b.bn1, x)
 	sc := x
 	if b.shortcut != nil {
 		sc = b.shortcut.Forward(tp, a)
 	}
-	out := b.act(tp, b.bn2.Forward(tp, b.conv1.Forward(tp, a)))
+	out := b.act.afterNorm(tp, b.bn2, b.conv1.Forward(tp, a))
 	return tp.Add(b.conv2.Forward(tp, out), sc)
 }

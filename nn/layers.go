@@ -83,8 +83,16 @@ func NewBatchNorm2d(c int) *BatchNorm2d {
 // running ones, in training mode; with the running statistics in
 // evaluation mode.
 func (b *BatchNorm2d) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
+	return b.forward(tp, x, false)
+}
+
+// forward is Forward, followed by a ReLU (fused) if relu.
+func (b *BatchNorm2d) forward(tp *autograd.Tape, x *autograd.Var, relu bool) *autograd.Var {
 	if b.Training() {
 		b.NumBatchesTracked.Data()[0]++
+	}
+	if relu {
+		return tp.BatchNorm2dReLU(x, b.Weight, b.Bias, &b.State, b.Training())
 	}
 	return tp.BatchNorm2d(x, b.Weight, b.Bias, &b.State, b.Training())
 }
@@ -233,17 +241,24 @@ func (s *Sequential) Forward(tp *autograd.Tape, x *autograd.Var) *autograd.Var {
 	return forwardAll(tp, x, s.layers)
 }
 
-// forwardAll applies mods to x in order. A Conv2d directly followed by a
-// ReLU runs as one op (autograd's Conv2dReLU), which saves a pass over
-// memory and the unrectified output; values and gradients are the same
-// bits.
+// forwardAll applies mods to x in order. A Conv2d or BatchNorm2d
+// directly followed by a ReLU runs as one op (autograd's Conv2dReLU,
+// BatchNorm2dReLU), which saves a pass over memory and the unrectified
+// output; values and gradients are the same bits.
 func forwardAll(tp *autograd.Tape, x *autograd.Var, mods []Module) *autograd.Var {
 	for i := 0; i < len(mods); i++ {
-		if c, ok := mods[i].(*Conv2d); ok && i+1 < len(mods) {
+		if i+1 < len(mods) {
 			if _, ok := mods[i+1].(*ReLU); ok {
-				x = tp.Conv2dReLU(x, c.Weight, c.Bias, c.P)
-				i++
-				continue
+				switch m := mods[i].(type) {
+				case *Conv2d:
+					x = tp.Conv2dReLU(x, m.Weight, m.Bias, m.P)
+					i++
+					continue
+				case *BatchNorm2d:
+					x = m.forward(tp, x, true)
+					i++
+					continue
+				}
 			}
 		}
 		x = mods[i].Forward(tp, x)
