@@ -243,3 +243,30 @@ func TestEvalInMemoryEqualsFromDisk(t *testing.T) {
 		}
 	}
 }
+
+// The clean model's default length is the arms' step budget: with a base
+// set the base-only run's epochs, without one the first ratio's kept
+// size's steps in epochs of the seed subset; an explicit count is kept.
+func TestCleanEpochs(t *testing.T) {
+	o := baseOptions()
+	c := baseConfig(t.TempDir())
+	c.CleanEpochs = 0
+	c.Train.Epochs, c.Train.BatchSize = 10, 16 // 8 base + 8 pool per batch: 6 mixed steps an epoch
+	r := &run{c: c, base: o.Base, pool: o.Pool, nb: o.Base.Len()}
+	if got, want := r.cleanEpochs(32), r.baseEpochs(); got != want || want != 20 {
+		t.Errorf("with a base set: %d epochs, want the base-only run's %d (60 steps of 3 batches: 20)", got, want)
+	}
+	r.base, r.nb = nil, 0
+	// 64 kept of 128 at ratio 0.5: 4 batches an epoch, 40 steps; 32 seed samples: 2 batches.
+	if got := r.cleanEpochs(32); got != 20 {
+		t.Errorf("without a base set: %d epochs, want 20", got)
+	}
+	r.c.CleanEpochs = 3
+	if got := r.cleanEpochs(32); got != 3 {
+		t.Errorf("--clean-epochs 3: %d epochs", got)
+	}
+	c.CleanEpochs = -1
+	if err := c.Check(); err == nil || !strings.Contains(err.Error(), "CleanEpochs") {
+		t.Errorf("CleanEpochs -1: %v", err)
+	}
+}

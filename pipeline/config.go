@@ -60,7 +60,7 @@ type Config struct {
 	// score) is best, per repetition, instead of the first.
 	PickEmbed   bool `json:"pick_embed,omitempty"`
 	PCADim      int  `json:"pca_dim"`      // dimensions of the pixels embedding
-	CleanEpochs int  `json:"clean_epochs"` // epochs of the clean embedding model
+	CleanEpochs int  `json:"clean_epochs"` // epochs of the clean model; 0: the arms' steps (cleanEpochs)
 
 	K         int     `json:"k"`         // neighbours of the extrapolation
 	Weighted  bool    `json:"weighted"`  // exp(−d)-weighted mean instead of the plain one
@@ -129,7 +129,7 @@ const DefaultSelect = "drop-tail"
 func DefaultConfig() Config {
 	return Config{
 		SeedFrac: 0.1, Scores: []string{"du"}, Trajectory: "adv", Window: 10,
-		Embed: []string{"seed"}, PCADim: 64, CleanEpochs: 20,
+		Embed: []string{"seed"}, PCADim: 64,
 		K: 12, Metric: "euclidean", HoldOut: 0.2,
 		Prune: []float64{0.5}, Select: []string{DefaultSelect}, Beta: -1, Tail: 0.1, Strata: 50,
 		Seeds:     1,
@@ -320,8 +320,8 @@ func (c *Config) Check() error {
 	if c.PCADim < 1 {
 		ps.add("PCADim", "%d, want at least 1", c.PCADim)
 	}
-	if c.CleanEpochs < 1 && slices.Contains(c.Embed, "clean") {
-		ps.add("CleanEpochs", "%d, want at least 1", c.CleanEpochs)
+	if c.CleanEpochs < 0 {
+		ps.add("CleanEpochs", "%d, want 0 (the arms' steps) or more", c.CleanEpochs)
 	}
 	if c.KeepLow {
 		ps.add("KeepLow", "the pipeline takes {Select} keep-low")

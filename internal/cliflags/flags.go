@@ -154,7 +154,7 @@ func Pipeline(fs *flag.FlagSet, tc *train.Config, pc *pipeline.Config, only *Int
 		": the first is extrapolated in, all are measured")
 	fs.BoolVar(&pc.PickEmbed, "pick-embed", pc.PickEmbed, "extrapolate in the --embed embedding of best held-out quality (the first score's Spearman), not the first")
 	fs.IntVar(&pc.PCADim, "pca-dim", pc.PCADim, "dimensions of the pixels embedding")
-	fs.IntVar(&pc.CleanEpochs, "clean-epochs", pc.CleanEpochs, "epochs of the clean embedding's model (standard training on the base set)")
+	fs.IntVar(&pc.CleanEpochs, "clean-epochs", pc.CleanEpochs, "epochs of the clean model (standard training on the base set, for the clean embedding and the pool's quality); 0: as many as give it the arms' steps")
 	fs.Var((*StringList)(&pc.Select), "select", "selection rules, comma-separated: top (keep the highest scores), keep-low, "+
 		"stratified (CCS), drop-tail (the default: it measured best in the seed paper's setting), random-replace; random without replacement always runs")
 	fs.StringVar(&pc.EvalModel, "eval-model", pc.EvalModel, "weights evaluated: best (validation-robust checkpoint; EMA with --ema) or last")
