@@ -33,7 +33,7 @@ DEMO_BASE  = fashion-mnist[balanced:500]
 DEMO_FLAGS = --base '$(DEMO_BASE)' --data 'synth:$(DEMO_BASE):5000:0' --arch smallcnn \
 	--adv pgd --eps 0.1 --steps 3 --step-size 1/12 --lr 0.02 --wd 5e-4 --batch 128 --ema 0.99 \
 	--epochs 8 --score-epochs 16 --trajectory adv --truncate-best --score du --seed-frac 0.1 \
-	--embed clean,seed,pixels --normalize --pick-embed --clean-epochs 10 --prune 0.5 \
+	--embed clean,seed,pixels --normalize --pick-embed --prune 0.5 \
 	--class-balanced --full --base-only --val-size 200 --eval-every 2 --eval-n 500 --apgd-steps 20
 demo: build data-fashion-mnist
 	./bin/bulwark prune-pipeline $(DEMO_FLAGS) --out runs/demo
