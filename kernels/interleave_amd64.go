@@ -2,7 +2,10 @@
 
 package kernels
 
-import "unsafe"
+import (
+	"math"
+	"unsafe"
+)
 
 // deinterleaveAVX2 is deinterleaveGo with blocks of 8 pairs in assembly
 // and the rest in Go; Deinterleave has checked the lengths.
@@ -35,18 +38,39 @@ func deinterleave8Asm(even, odd, src *float32, blocks int)
 func interleave8Asm(dst, even, odd *float32, blocks int)
 
 // maxPool2x2RowAVX2 is maxPool2x2RowGo with blocks of eight outputs in
-// assembly and the rest in Go; MaxPool2x2Row has checked the lengths.
+// assembly; MaxPool2x2Row has checked the lengths. A last partial block
+// runs through the same assembly on copies padded with −Inf (padding
+// lanes are dropped; each output reads only its own four inputs), since
+// the Go scan's data-dependent branches cost several times more on the
+// short rows of small images (SmallCNN's pooled rows are 12 and 4 wide).
 func maxPool2x2RowAVX2(y []float32, idx []int32, r0, r1 []float32, at0, w int) {
 	n := len(y) &^ 7
+	var pos [8]int32
 	if n > 0 {
-		var pos [8]int32
 		for k := range pos {
 			pos[k] = int32(at0 + 2*k)
 		}
 		maxPool2x2Row8Asm(unsafe.SliceData(y), unsafe.SliceData(idx), unsafe.SliceData(r0), unsafe.SliceData(r1),
 			&pos, int32(w), n/8)
 	}
-	maxPool2x2RowGo(y[n:], idx[n:], r0[2*n:], r1[2*n:], at0+2*n, w)
+	rem := len(y) - n
+	if rem == 0 {
+		return
+	}
+	var a, b [16]float32
+	var ty [8]float32
+	var ti [8]int32
+	for k := range a {
+		a[k], b[k] = float32(math.Inf(-1)), float32(math.Inf(-1))
+	}
+	copy(a[:], r0[2*n:2*len(y)])
+	copy(b[:], r1[2*n:2*len(y)])
+	for k := range pos {
+		pos[k] = int32(at0 + 2*n + 2*k)
+	}
+	maxPool2x2Row8Asm(&ty[0], &ti[0], &a[0], &b[0], &pos, int32(w), 1)
+	copy(y[n:], ty[:rem])
+	copy(idx[n:], ti[:rem])
 }
 
 // maxPool2x2Row8Asm computes blocks of eight outputs of MaxPool2x2Row;
