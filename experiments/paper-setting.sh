@@ -35,6 +35,8 @@
 #   POOL-seeds  repetitions 1 and 2 (ONLY=1 or ONLY=2): full, base, and random, top-DU and RULE at 50/75/90%
 #   POOL-50     the 50%-only arms on repetitions 0-2: top-FP and random-replace
 #   POOL-extra  repetitions 3 and 4 (ONLY=3 or 4): full, and random, top-DU and RULE at 50% only
+#   POOL-arms   chosen arms only: SELECT rules at PRUNE ratios on SCORE (default du), for ONLY's repetitions,
+#               to finish a grid in the order that answers most first (the stage files are per arm)
 #   POOL-truth  the reference for the extrapolation's quality on the pool: the scoring recipe run on the base
 #               set and the whole pool (bulwark score --base --seed-frac 1), every sample scored; then its DU
 #               and FP are added to the POOL run directory as --true-scores (quality against it in every
@@ -110,6 +112,7 @@ for stage in "$@"; do
 	*-seeds) run $name "$pool" --score du --select top,${RULE:?set RULE} --prune 0.5,0.75,0.9 --full --base-only ;;
 	*-50) run $name "$pool" --score du,fp --select top,random-replace --prune 0.5 ;;
 	*-extra) SEEDS=5 run $name "$pool" --score du --select top,${RULE:?set RULE} --prune 0.5 --full ;;
+	*-arms) run $name "$pool" --score "${SCORE:-du}" --select "${SELECT:?set SELECT}" --prune "${PRUNE:?set PRUNE}" ;;
 	*-truth)
 		/usr/bin/time -v $B score --base "$BASE" --data "$pool" --seed-frac 1 --epochs $SCORE_EPOCHS --score du,fp $SCORING $(train_flags) \
 			--out $R/$name-truth
