@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -565,5 +566,32 @@ func TestFinishedReportsEvaluatedRunsOfUnfinished(t *testing.T) {
 	md, _ := os.ReadFile(filepath.Join(dir, "report.md"))
 	if want := fmt.Sprintf("not finished, with the runs evaluated so far: 0 (1 of %d runs)", len(c.runNames())); !strings.Contains(string(md), want) {
 		t.Errorf("report.md does not say %q:\n%s", want, md)
+	}
+}
+
+// A call that adds nothing to the run recorded in its directory runs its
+// own arms and leaves its caller's Config as it was. (Build be7ce6c read
+// the recorded config into a copy of c that shared c's slices, so such a
+// call ran the recorded run's first rules and ratios instead.)
+func TestRunSubsetOfRecordedRunsItsOwnArms(t *testing.T) {
+	dir := t.TempDir()
+	c := tinyConfig(dir)
+	c.Seeds, c.Full, c.Scores = 1, false, []string{"du"}
+	c.Select, c.Prune = []string{"top", "drop-tail"}, []float64{0.5, 0.25}
+	o := tinyOptions(t)
+	if _, err := Run(context.Background(), c, o); err != nil {
+		t.Fatal(err)
+	}
+	sub := c
+	sub.Select, sub.Prune = []string{"drop-tail"}, []float64{0.25}
+	rep, err := Run(context.Background(), sub, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sub.Select[0] != "drop-tail" || sub.Prune[0] != 0.25 {
+		t.Errorf("the call's Config changed to select %v, prune %v", sub.Select, sub.Prune)
+	}
+	if _, ok := rep.Seeds[0].Runs["drop-tail_p0.25"]; !ok {
+		t.Errorf("the call reported %v, not its own arm drop-tail_p0.25", slices.Sorted(maps.Keys(rep.Seeds[0].Runs)))
 	}
 }
