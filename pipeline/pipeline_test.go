@@ -595,3 +595,32 @@ func TestRunSubsetOfRecordedRunsItsOwnArms(t *testing.T) {
 		t.Errorf("the call reported %v, not its own arm drop-tail_p0.25", slices.Sorted(maps.Keys(rep.Seeds[0].Runs)))
 	}
 }
+
+// A saved result.json holds the arms of the calls that wrote it; the
+// report of --finished adds the runs evaluated since by other calls.
+func TestFinishedAddsRunsMissingFromResult(t *testing.T) {
+	dir := t.TempDir()
+	c := tinyConfig(dir)
+	c.Seeds = 1
+	o := tinyOptions(t)
+	if _, err := Run(context.Background(), c, o); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(seedDir(dir, 0), ResultFile)
+	var sr SeedReport
+	if ok, err := readJSON(path, &sr); !ok || err != nil {
+		t.Fatalf("result.json: %v", err)
+	}
+	want := sr.Runs["du_p0.5"].Eval
+	delete(sr.Runs, "du_p0.5") // as if written by a call that ran other arms
+	if err := WriteJSON(path, sr); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Run(context.Background(), c, Options{Pool: o.Pool, Test: o.Test, Finished: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := rep.Seeds[0].Runs["du_p0.5"]; !ok || got.Eval != want {
+		t.Errorf("du_p0.5 in the report: %v, %+v; want its evaluation %+v", ok, got.Eval, want)
+	}
+}

@@ -143,6 +143,19 @@ func Run(ctx context.Context, c Config, o Options) (*Report, error) {
 				return nil, err
 			}
 			if sr != nil {
+				// A saved result holds the arms of the calls that wrote it;
+				// runs evaluated by other calls since join it.
+				more, err := r.partial(seed)
+				if err != nil {
+					return nil, err
+				}
+				if more != nil {
+					for name, rr := range more.Runs {
+						if _, ok := sr.Runs[name]; !ok {
+							sr.Runs[name] = rr
+						}
+					}
+				}
 				rep.Seeds = append(rep.Seeds, *sr)
 				continue
 			}
