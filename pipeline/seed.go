@@ -623,9 +623,10 @@ func runReport(size, epochs int, ms []train.Metrics, e EvalResult) *RunReport {
 	return rr
 }
 
-// partial returns what the unfinished repetition with random seed s has
-// evaluated so far: its evaluated training runs, without the stages
-// (scores, quality, kept-set composition) of a finished one; nil if it
+// partial returns the training runs the repetition with random seed s
+// has evaluated, read from their files, without the stages (scores,
+// quality, kept-set composition) of a finished one: the report of an
+// unfinished repetition, and the runs a saved result lacks; nil if it
 // has evaluated none.
 func (r *run) partial(s uint64) (*SeedReport, error) {
 	dir := seedDir(r.c.Out, s)
